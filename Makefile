@@ -1,0 +1,97 @@
+# llmfork — build, run, test, bench.
+#
+#   make              build/llmfork (the server), build/llmfork-test (the same
+#                     plus test-only handlers), build/llmfork-mock (mock model)
+#   make SAN=1        the same with ASan+UBSan, under build/san/
+#   make run          chat app on http://127.0.0.1:8000 with the mock model
+#   make test         unit tests (cmocka) then system tests (pytest)
+#   make bench        benchmarks against the peers (scripts/bench)
+
+CC      ?= gcc
+PKGS    := libevent libcurl libcjson inih openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lm
+
+ifeq ($(SAN),1)
+B       := build/san
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+B       := build
+endif
+
+SRCS_COMMON := $(wildcard common/*.c)
+SRCS_WORKER := $(filter-out worker/testhooks.c,$(wildcard worker/*.c))
+SRCS_MASTER := $(filter-out master/main.c,$(wildcard master/*.c))
+LIB_OBJS    := $(patsubst %.c,$(B)/obj/%.o,$(SRCS_COMMON) $(SRCS_WORKER) $(SRCS_MASTER))
+MAIN_OBJ    := $(B)/obj/master/main.o
+HOOKS_OBJ   := $(B)/obj/worker/testhooks.o
+LIB         := $(B)/libllmfork.a
+
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+MOCK_SRCS   := $(wildcard tests/mock/*.c)
+MOCK_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(MOCK_SRCS))
+
+PYTEST      := /usr/bin/python3 -m pytest
+DEPS_STAMP  := build/.deps-ok
+
+.PHONY: all run test unit system clients bench deps clean
+all: $(B)/llmfork $(B)/llmfork-test $(B)/llmfork-mock
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/llmfork: $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+
+# The test build: the same server plus worker/testhooks.c (handlers that
+# block the loop or stream slowly). The shipped binary never links it.
+$(B)/llmfork-test: $(MAIN_OBJ) $(HOOKS_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(HOOKS_OBJ) $(LIB) $(LDLIBS)
+
+$(B)/llmfork-mock: $(MOCK_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(MOCK_OBJS) $(LIB) $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+# Installs what is missing (apt, npm); a no-op when all is present.
+deps:
+	@scripts/install-deps
+
+$(DEPS_STAMP): scripts/install-deps
+	@scripts/install-deps
+	@mkdir -p build && touch $@
+
+run: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory $(B)/llmfork
+	exec $(B)/llmfork -c etc/llmfork.conf -b 127.0.0.1:8000
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+system: all
+	LLMFORK_BUILD=$(B) $(PYTEST) -q tests/system
+
+test: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory system
+
+bench: $(DEPS_STAMP) all
+	scripts/bench
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

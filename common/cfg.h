@@ -1,0 +1,84 @@
+/*
+ * cfg — every setting, its default, and where it may come from.
+ *
+ * Precedence, lowest first: built-in defaults < config file (INI, libinih)
+ * < environment (LLMFORK_<KEY>, plus WEB_CONCURRENCY for workers and the
+ * Azure/OpenAI names listed in cfg.c) < command line. Names follow
+ * Gunicorn where Gunicorn has the setting (bind, workers, timeout,
+ * graceful_timeout, keepalive, limit_request_*, max_requests, ...).
+ *
+ * Errors are reported as "FILE:LINE: message" for the file,
+ * "environment NAME: message" and "command line: message", one per line,
+ * the way `nginx -t` reports them.
+ *
+ * Ownership: a struct cfg owns every string and list in it; cfg_free()
+ * releases them. cfg_load() fills a struct the caller owns; on failure the
+ * struct is freed again, so the caller's previous cfg (kept elsewhere on
+ * reload) is untouched.
+ */
+#ifndef LLMFORK_CFG_H
+#define LLMFORK_CFG_H
+
+#include <stddef.h>
+
+#define CFG_MAX_BINDS 16
+#define CFG_WORKERS_AUTO 0
+
+enum cfg_action { CFG_RUN, CFG_CHECK, CFG_VERSION, CFG_HELP };
+
+struct cfg_list {
+    char **v;       /* owned strings */
+    int n;
+};
+
+struct cfg {
+    enum cfg_action action;
+    char *config_path;          /* -c FILE, or NULL */
+
+    /* server (master) */
+    struct cfg_list bind;       /* addresses as text, parsed by addr_parse */
+    int backlog;
+    int workers;                /* CFG_WORKERS_AUTO = one per core */
+    int timeout;                /* s; worker heartbeat */
+    int graceful_timeout;       /* s */
+    int max_requests;
+    int max_requests_jitter;
+    char *pidfile;
+    char *proc_name;
+    char *user;
+    char *group;
+    int unix_socket_mode;       /* octal in the file, e.g. 0660 */
+
+    /* logging */
+    char *errorlog;             /* "-" = stderr */
+    char *accesslog;            /* NULL = none, "-" = stdout */
+    int loglevel;               /* enum log_level */
+
+    /* worker HTTP limits */
+    int worker_connections;
+    int keepalive;              /* s, idle keep-alive */
+    int client_header_timeout;  /* s, whole request head must arrive */
+    int limit_request_line;
+    int limit_request_fields;
+    int limit_request_field_size;
+    long limit_request_body;
+    long stream_buffer;         /* bytes pending to a client before backpressure */
+    struct cfg_list forwarded_allow_ips;
+};
+
+/* Fills c: defaults, then the file named by -c (or LLMFORK_CONFIG), then
+ * the environment, then argv (argv[0] is skipped). Returns 0 when all is
+ * valid. Otherwise returns the number of problems, sets *errors to a
+ * malloc'd text of "WHERE: message\n" lines (caller frees) and leaves c
+ * freed. With --help/--version, c->action says so and 0 is returned. */
+int cfg_load(struct cfg *c, int argc, char **argv, char **errors);
+
+/* Workers to run: resolves CFG_WORKERS_AUTO to the number of online CPUs. */
+int cfg_workers(const struct cfg *c);
+
+void cfg_free(struct cfg *c);
+
+/* The --help text. */
+const char *cfg_usage(void);
+
+#endif

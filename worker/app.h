@@ -1,0 +1,63 @@
+/*
+ * app — the "ASGI-like" interface: how an app plugs into a worker.
+ *
+ * An app is a struct of callbacks. The server owns the loop, the sockets
+ * and every request; the app owns its own state.
+ *
+ *   lifespan  startup(ctx) once per worker after fork: register routes with
+ *             app_route(), build state. Return 0, or -1 after
+ *             app_fail(ctx, "why") — the worker then fails to boot and the
+ *             master stops with that message (exit 3).
+ *             shutdown(ctx) once when the worker exits.
+ *   handle    a route's handler(req, state) is called once per request; it
+ *             may answer at once (http_resp_send) or later from any loop
+ *             callback (http_resp_start / http_resp_write / http_resp_end),
+ *             see http.h for the request and response calls.
+ *
+ * Example — an app that answers GET /hello:
+ *
+ *   static void hello(struct http_req *r, void *state) {
+ *       (void)state;
+ *       http_resp_send(r, 200, "text/plain", "hi\n", 3);
+ *   }
+ *   static int hello_startup(struct app_ctx *ctx) {
+ *       return app_route(ctx, "GET", "/hello", hello, NULL);
+ *   }
+ *   const struct app hello_app = { "hello", hello_startup, NULL };
+ *
+ * Ownership: routes live in the worker's router (freed at exit). The
+ * app_ctx is owned by the worker and valid from startup to shutdown.
+ */
+#ifndef LLMFORK_APP_H
+#define LLMFORK_APP_H
+
+#include "worker/http.h"
+
+struct cfg;
+struct event_base;
+struct app_ctx;
+
+struct app {
+    const char *name;
+    int  (*startup)(struct app_ctx *ctx);
+    void (*shutdown)(struct app_ctx *ctx);
+};
+
+/* Registers handler for method ("GET", "POST", ... or "*") and path. A path
+ * ending in '*' matches by prefix ("/static/*"). First match wins. A path
+ * that matches no route gets 404; one that matches with another method
+ * gets 405 with Allow. Returns 0 or -1. */
+int app_route(struct app_ctx *ctx, const char *method, const char *path,
+              http_handler handler, void *state);
+
+/* Records why startup failed (copied). */
+void app_fail(struct app_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+const struct cfg *app_cfg(const struct app_ctx *ctx);
+struct event_base *app_base(const struct app_ctx *ctx);
+/* Per-app state pointer, for shutdown to find what startup built. */
+void app_set_state(struct app_ctx *ctx, void *state);
+void *app_state(const struct app_ctx *ctx);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * http — the worker's HTTP/1.1 server on its libevent loop.
+ *
+ * Why not evhttp: libevent 2.1's evhttp has no per-connection hook (no
+ * new-request callback), no 414/431 limits, no whole-head deadline against
+ * slowloris, no connection cap and no close notification before a reply
+ * starts. This module keeps libevent's loop, listeners and evbuffers and
+ * does the HTTP/1.1 framing itself (see http_parse.h for the parser).
+ *
+ * Ownership:
+ *  - struct http_server is owned by the worker (http_server_new/free). It
+ *    owns its evconnlistener objects; the listening fds themselves belong
+ *    to the worker process (inherited from the master) and are closed when
+ *    the server is freed.
+ *  - Each client connection (fd, bufferevent-free evbuffers, timers) is
+ *    owned by the server and freed when the connection closes.
+ *  - struct http_req is owned by the server. It is handed to the handler
+ *    and stays valid until the handler has ended the response exactly once
+ *    (http_resp_send, http_resp_error or http_resp_end), even if the client
+ *    went away first: writes after a disconnect are dropped and return -1.
+ *    Strings returned by http_req_* live as long as the request.
+ */
+#ifndef LLMFORK_HTTP_H
+#define LLMFORK_HTTP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct event_base;
+struct cfg;
+struct sb_slot;
+struct http_server;
+struct http_req;
+
+typedef void (*http_handler)(struct http_req *req, void *arg);
+typedef void (*http_req_cb)(struct http_req *req, void *arg);
+
+/* slot may be NULL (unit tests). cfg must outlive the server. */
+struct http_server *http_server_new(struct event_base *base,
+                                    const struct cfg *cfg,
+                                    struct sb_slot *slot,
+                                    http_handler handler, void *arg);
+
+/* Starts accepting on a listening fd (already bound and listening). The
+ * server takes ownership of fd. Returns 0 or -1. */
+int http_server_listen(struct http_server *s, int fd);
+
+/* Graceful stop: stops accepting, closes idle keep-alive connections,
+ * answers in-flight requests with Connection: close. Calls done(arg) once,
+ * from the loop, when no connection is left. */
+void http_server_drain(struct http_server *s, void (*done)(void *), void *arg);
+
+int http_server_connections(const struct http_server *s);
+void http_server_free(struct http_server *s);
+
+/* ---- the request ---- */
+const char *http_req_method(const struct http_req *r);
+const char *http_req_path(const struct http_req *r);     /* no query */
+const char *http_req_query(const struct http_req *r);    /* after '?', or "" */
+const char *http_req_target(const struct http_req *r);   /* as sent */
+/* First header with that name (case-insensitive), or NULL. */
+const char *http_req_header(const struct http_req *r, const char *name);
+int http_req_header_count(const struct http_req *r);
+void http_req_header_at(const struct http_req *r, int i,
+                        const char **name, const char **value);
+/* The whole body (NUL-terminated for convenience; len excludes it). */
+const char *http_req_body(const struct http_req *r, size_t *len);
+/* Client address text ("127.0.0.1", "::1", "unix"). */
+const char *http_req_client(const struct http_req *r);
+/* Called once if the client goes away before the response ended (while
+ * waiting for a first byte too). The request stays valid: end it. */
+void http_req_on_close(struct http_req *r, http_req_cb cb, void *arg);
+/* 1 once the client has gone away. */
+int http_req_gone(const struct http_req *r);
+struct event_base *http_req_base(const struct http_req *r);
+
+/* ---- the response ---- */
+/* Adds a response header; before send/start only. Returns 0 or -1. */
+int http_resp_header(struct http_req *r, const char *name, const char *value);
+/* Whole response; ends the request. */
+void http_resp_send(struct http_req *r, int status, const char *content_type,
+                    const void *body, size_t len);
+/* {"error": msg} as application/json; ends the request. */
+void http_resp_error(struct http_req *r, int status, const char *msg);
+/* Starts a chunked response. */
+void http_resp_start(struct http_req *r, int status, const char *content_type);
+/* Writes one chunk. Returns 0 when the caller may keep writing, 1 when the
+ * client's pending output passed stream_buffer (stop producing and wait for
+ * the drain callback), -1 when the client is gone. */
+int http_resp_write(struct http_req *r, const void *data, size_t len);
+/* Called once when pending output falls below half of stream_buffer after
+ * http_resp_write returned 1. */
+void http_resp_on_drain(struct http_req *r, http_req_cb cb, void *arg);
+/* Ends a chunked response. */
+void http_resp_end(struct http_req *r);
+
+#endif
