@@ -1,0 +1,106 @@
+/*
+ * http_parse — pure HTTP/1.1 request parsing: the request head (with
+ * Gunicorn's limits) and chunked request bodies. No I/O, no allocation;
+ * the caller owns every buffer, and every pointer this module hands back
+ * points into a buffer the caller passed in.
+ *
+ * Use: feed the growing input to http_scan_head() until it returns the
+ * head's length (or an error status); copy that many bytes and parse the
+ * copy in place with http_parse_head(), with room for the scanner's
+ * field count (st.fields).
+ */
+#ifndef LLMFORK_HTTP_PARSE_H
+#define LLMFORK_HTTP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whatever the limits say, a head never exceeds this (431). */
+#define HTTP_HEAD_HARD_MAX (1024 * 1024)
+#define HTTP_FIELDS_MAX 32768
+
+/* Gunicorn's meanings: line and field_size 0 = unlimited (up to the hard
+ * cap), fields 0 = HTTP_FIELDS_MAX. */
+struct http_limits {
+    size_t line;            /* limit_request_line: request line bytes */
+    int fields;             /* limit_request_fields */
+    size_t field_size;      /* limit_request_field_size: one header line */
+};
+
+struct http_scan {
+    size_t pos;             /* bytes examined so far */
+    size_t line_start;      /* offset of the line being read */
+    int in_fields;          /* past the request line */
+    int fields;             /* header lines seen: room http_parse_head needs */
+};
+
+/* Scans buf[0..len) (the same start each call; len only grows) for the end
+ * of the head, checking limits as bytes arrive, so an oversized line is
+ * refused before it ends. Returns the head's length including its empty
+ * line, 0 when more input is needed, or -414, -431, -400. */
+long http_scan_head(struct http_scan *st, const char *buf, size_t len,
+                    const struct http_limits *lim);
+
+struct http_field {
+    const char *name;
+    const char *value;      /* optional whitespace trimmed */
+};
+
+struct http_head {
+    const char *method;
+    char *target;           /* as sent */
+    int minor;              /* HTTP/1.minor */
+    struct http_field *fields;
+    int nfields;
+};
+
+/* Parses a whole head of len bytes (as found by http_scan_head) in place,
+ * writing NULs into buf. fields has room for maxfields entries. Returns 0,
+ * or -400 (malformed), -505 (HTTP version other than 1.x). */
+int http_parse_head(char *buf, size_t len, struct http_head *h,
+                    struct http_field *fields, int maxfields);
+
+/* First field with that name (case-insensitive), or NULL. */
+const char *http_head_get(const struct http_head *h, const char *name);
+
+/* 1 if the comma-separated list value holds token (case-insensitive). */
+int http_list_has(const char *value, const char *token);
+
+/* Whether the connection may stay open after this request: HTTP/1.1
+ * unless "Connection: close", HTTP/1.0 only with "keep-alive". */
+int http_head_keepalive(const struct http_head *h);
+
+enum http_body { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED };
+
+/* How the request body is framed. Returns 0 (and *length for
+ * HTTP_BODY_LENGTH), -400 (bad or conflicting Content-Length, both
+ * Content-Length and Transfer-Encoding) or -501 (a transfer coding other
+ * than chunked). */
+int http_head_body(const struct http_head *h, enum http_body *kind,
+                   uint64_t *length);
+
+/* ---- chunked request bodies ---- */
+
+struct http_chunked {
+    int state;
+    uint64_t left;          /* bytes left in the current chunk */
+    size_t linelen;         /* length of the size or trailer line so far */
+    int digits;
+    int trailers;
+    size_t maxline;         /* longest size/trailer line (0 = 8190) */
+};
+
+enum { HTTP_CHUNK_MORE = 0, HTTP_CHUNK_DATA = 1, HTTP_CHUNK_DONE = 2 };
+
+/* Zeroes st and sets its line limit. */
+void http_chunked_init(struct http_chunked *st, size_t maxline);
+
+/* Consumes input from in[0..len) and sets *used to the bytes consumed.
+ * Returns HTTP_CHUNK_DATA with *data, *dlen a slice of in (body bytes to
+ * keep; call again with the rest), HTTP_CHUNK_MORE when all of in was
+ * consumed, HTTP_CHUNK_DONE after the last chunk and its trailers (bytes
+ * after them are not consumed), or -400 on malformed framing. */
+int http_chunked_feed(struct http_chunked *st, const char *in, size_t len,
+                      size_t *used, const char **data, size_t *dlen);
+
+#endif
