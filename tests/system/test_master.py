@@ -1,0 +1,221 @@
+"""Supervision: health, respawn, crash-loop backoff, boot failure, heartbeat,
+max_requests, the access log, and the shipped binary's routes."""
+import os
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+import util
+from util import SLOW
+
+
+def test_healthz_and_404_json(spawn):
+    srv = spawn(test_build=False)
+    r = util.get(srv.url + "/healthz")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert isinstance(r.json(), dict)
+    r = util.get(srv.url + "/no/such/path")
+    assert r.status_code == 404
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert isinstance(r.json()["error"], str) and r.json()["error"]
+
+
+def test_shipped_binary_has_no_test_handlers(spawn):
+    srv = spawn(test_build=False)
+    for path in ("/_test/pid", "/_test/block?s=5", "/_test/crash", "/_test/stream?n=1&ms=1"):
+        r = util.get(srv.url + path, timeout=3)
+        assert r.status_code == 404, path
+    assert srv.workers() and util.get(srv.url + "/healthz").status_code == 200
+
+
+def test_test_build_reports_worker_pid(spawn):
+    srv = spawn(args=["-w", "2"], workers=2)
+    pid = int(util.get(srv.url + "/_test/pid").text.strip())
+    assert pid in srv.workers()
+
+
+def test_killed_worker_replaced_within_one_second(spawn):
+    srv = spawn(args=["-w", "2"], workers=2)
+    old = srv.workers()
+    victim = [p for p in old if util.worker_number(p) == 2][0]
+    os.kill(victim, signal.SIGKILL)
+    new = util.wait_for(lambda: [p for p in srv.workers() if p not in old], 1.0 * SLOW,
+                        interval=0.01, what="replacement worker")
+    assert len(new) == 1
+    util.wait_for(lambda: util.worker_number(new[0]) == 2, 2 * SLOW,
+                  what="title 'llmfork: worker 2' on %d: %r" % (new[0], util.title(new[0])))
+    assert util.alive(srv.pid)
+    srv.wait_workers(2)
+    assert util.get(srv.url + "/healthz").status_code == 200
+
+
+def test_boot_failure_exits_3_with_message(spawn):
+    srv = spawn(args=["-w", "2"], env={"LLMFORK_TEST_BOOT_FAIL": "boom-from-test"}, wait=False)
+    rc = srv.wait_exit(15 * SLOW)
+    assert rc == 3, (rc, srv.log)
+    assert "boom-from-test" in srv.log
+    util.wait_for(lambda: not util.group_members(srv.pid), 5 * SLOW, what="no workers left")
+
+
+def _crash_at_start_env():
+    return {"LLMFORK_TEST_CRASH_AT_START": "1"}
+
+
+@pytest.mark.slow
+def test_crash_loop_backs_off(spawn):
+    """Every new worker dies at once: respawns must slow down, not spin."""
+    srv = spawn(env=_crash_at_start_env(), wait=False)
+    seen = {}
+    deadline = time.monotonic() + 8 * SLOW
+    while time.monotonic() < deadline:
+        assert srv.proc.poll() is None, "master exited on a crash loop:\n" + srv.log
+        for p in srv.workers():
+            seen.setdefault(p, time.monotonic())
+        time.sleep(0.005)
+    starts = sorted(seen.values())
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    # Without backoff a 2-core box forks hundreds of workers in 8 s.
+    assert 3 <= len(starts) <= 12, (len(starts), gaps, srv.log[-2000:])
+    assert gaps[-1] > gaps[0] * 1.5 and gaps[-1] >= 0.5, gaps
+    assert re.search(r"back(ing)?[ -]?off", srv.log, re.I), srv.log[-2000:]
+    assert util.alive(srv.pid)
+
+
+@pytest.mark.slow
+def test_heartbeat_kills_stuck_worker(spawn):
+    srv = spawn(args=["--timeout", "2"])
+    old = srv.workers()
+    t = threading.Thread(target=_swallow, args=(srv.url + "/_test/block?s=30",), daemon=True)
+    t.start()
+    t0 = time.monotonic()
+    new = srv.wait_workers(1, timeout=10 * SLOW, exclude=old)
+    took = time.monotonic() - t0
+    assert took >= 1.5, "killed after %.1fs, before the 2 s timeout" % took
+    assert not util.alive(old[0])
+    assert "WORKER TIMEOUT" in srv.log, srv.log
+    assert util.alive(srv.pid)
+    util.wait_for(lambda: _healthz_ok(srv), 5 * SLOW, what="healthz after replacement")
+    assert int(util.get(srv.url + "/_test/pid").text) == new[0]
+
+
+def _healthz_ok(srv):
+    try:
+        return util.get(srv.url + "/healthz", timeout=2).status_code == 200
+    except Exception:
+        return False
+
+
+def _swallow(url):
+    try:
+        util.get(url, timeout=40)
+    except Exception:
+        pass
+
+
+@pytest.mark.slow
+def test_stream_longer_than_timeout_survives(spawn):
+    srv = spawn(args=["--timeout", "2"])
+    before = srv.workers()
+    t0 = time.monotonic()
+    lines = util.read_stream(srv.port, 8, 500)
+    assert time.monotonic() - t0 >= 3.4
+    assert util.stream_lines_ok(lines, 8), lines
+    assert srv.workers() == before
+    assert "WORKER TIMEOUT" not in srv.log
+
+
+def test_max_requests_replaces_worker_without_failures(spawn):
+    srv = spawn(args=["--max-requests", "5", "-w", "1"])
+    pids, failures = [], []
+    for _ in range(16):
+        try:
+            r = util.get(srv.url + "/_test/pid", timeout=10 * SLOW)
+            assert r.status_code == 200
+            pids.append(int(r.text))
+        except Exception as e:       # noqa: BLE001 - counted, reported below
+            failures.append(repr(e))
+    assert failures == []
+    distinct = list(dict.fromkeys(pids))
+    assert len(distinct) >= 3, pids
+    for p in distinct:
+        assert pids.count(p) <= 5, pids
+    assert util.alive(srv.pid)
+
+
+ACCESS_RE = re.compile(
+    r'^(?P<h>\S+) - - \[(?P<t>[^\]]+)\] "(?P<r>[^"]*)" (?P<s>\d{3}) (?P<b>\d+|-) '
+    r'"(?P<f>[^"]*)" "(?P<a>[^"]*)"(?P<rest>.*)$')
+
+
+def access_lines(path):
+    try:
+        with open(path) as f:
+            return [l.rstrip("\n") for l in f]
+    except FileNotFoundError:
+        return []
+
+
+def find_access(path, needle, timeout=5 * SLOW):
+    return util.wait_for(lambda: [l for l in access_lines(path) if needle in l],
+                         timeout, what="access log line with %r" % needle)
+
+
+def test_access_log_format(spawn, tmp_path):
+    log = str(tmp_path / "access.log")
+    srv = spawn(args=["--access-logfile", log])
+    r = util.get(srv.url + "/healthz?x=1",
+                 headers={"User-Agent": "pytest-agent/1.0", "Referer": "http://ref.example/"})
+    line = find_access(log, "/healthz?x=1")[0]
+    m = ACCESS_RE.match(line)
+    assert m, line
+    assert m["h"] == "127.0.0.1"
+    assert m["r"] == "GET /healthz?x=1 HTTP/1.1"
+    assert m["s"] == "200"
+    assert int(m["b"]) == len(r.content)
+    assert m["f"] == "http://ref.example/"
+    assert m["a"] == "pytest-agent/1.0"
+    assert re.search(r"\d", m["rest"]), "no duration after the user agent: %r" % line
+
+    r = util.get(srv.url + "/nothing-here", headers={"User-Agent": "ua-404"})
+    m = ACCESS_RE.match(find_access(log, "/nothing-here")[0])
+    assert m and m["s"] == "404" and int(m["b"]) == len(r.content) and m["a"] == "ua-404"
+
+
+def _duration_seconds(rest):
+    """The duration field after the user agent: decimal seconds (%(L)s) or
+    integer microseconds (%(D)s), as Gunicorn writes them."""
+    tok = rest.split()[-1]
+    return float(tok) if "." in tok else int(tok) / 1e6
+
+
+@pytest.mark.slow
+def test_access_log_stream_bytes_and_duration(spawn, tmp_path):
+    log = str(tmp_path / "access.log")
+    srv = spawn(args=["--access-logfile", log])
+    lines = util.read_stream(srv.port, 8, 100)
+    assert util.stream_lines_ok(lines, 8)
+    full = sum(len(l) for l in lines)
+    m = ACCESS_RE.match(find_access(log, "n=8&ms=100")[0])
+    assert m and m["s"] == "200"
+    assert int(m["b"]) == full, (m["b"], full)
+    assert 0.6 <= _duration_seconds(m["rest"]) < 10, m["rest"]
+
+    # A client that leaves early: the line says what was really sent.
+    got = []
+    s = util.connect(srv.port)
+    s.sendall(b"GET /_test/stream?n=100&ms=50 HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while buf.count(b"tick") < 3:
+        chunk = s.recv(4096)
+        assert chunk
+        buf += chunk
+    got = buf.count(b"tick")
+    s.close()
+    m = ACCESS_RE.match(find_access(log, "n=100&ms=50", timeout=10 * SLOW)[0])
+    assert m, m
+    sent = int(m["b"])
+    assert 7 * got <= sent < sum(len("tick %d\n" % i) for i in range(100)) // 2, (sent, got)

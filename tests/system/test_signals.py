@@ -1,0 +1,194 @@
+"""The master's signals, with Gunicorn's meanings."""
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import util
+from util import SLOW
+
+
+def _no_processes_left(srv):
+    util.wait_for(lambda: not util.group_members(srv.pid), 5 * SLOW,
+                  what="no llmfork process left in group %d" % srv.pid)
+
+
+@pytest.mark.slow
+def test_term_drains_stream_and_refuses_new_connections(spawn):
+    srv = spawn(args=["-w", "2", "--graceful-timeout", "15"], workers=2)
+    st = util.StreamThread(srv.port, 6, 500)
+    st.start()
+    assert st.first.wait(5 * SLOW)
+    srv.signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    util.wait_for(lambda: util.refused(srv.port), 2 * SLOW, interval=0.05,
+                  what="new connections refused after TERM")
+    rc = srv.wait_exit(15 * SLOW)
+    took = time.monotonic() - t0
+    st.join(5)
+    assert util.stream_lines_ok(st.lines, 6), st.lines
+    assert rc == 0, (rc, srv.log)
+    assert took >= 1.5, "exited %.1fs after TERM, before the stream ended" % took
+    _no_processes_left(srv)
+
+
+@pytest.mark.slow
+def test_term_kills_streams_after_graceful_timeout(spawn):
+    srv = spawn(args=["--graceful-timeout", "1"])
+    worker = srv.workers()[0]
+    st = util.StreamThread(srv.port, 20, 500)
+    st.start()
+    assert st.first.wait(5 * SLOW)
+    srv.signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    rc = srv.wait_exit(10 * SLOW)
+    took = time.monotonic() - t0
+    assert rc == 0, (rc, srv.log)
+    assert 0.8 <= took <= 1 + 2 * SLOW, took
+    st.join(5)
+    assert 0 < len(st.lines) < 20, st.lines
+    assert not util.alive(worker)
+    _no_processes_left(srv)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT], ids=["INT", "QUIT"])
+def test_quick_stop(spawn, sig):
+    srv = spawn(args=["-w", "2", "--graceful-timeout", "30"], workers=2)
+    st = util.StreamThread(srv.port, 40, 250)
+    st.start()
+    assert st.first.wait(5 * SLOW)
+    srv.signal(sig)
+    rc = srv.wait_exit(2 * SLOW)
+    assert rc is not None, "master still running 2 s after %s" % sig.name
+    assert rc >= 0, "master died of signal %d instead of handling %s" % (-rc, sig.name)
+    _no_processes_left(srv)
+    st.join(5)
+    assert len(st.lines) < 40
+
+
+class RequestLoop(threading.Thread):
+    """Fresh-connection GET /healthz in a loop, counting failures."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.ok = 0
+        self.failures = []
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                r = util.get(self.url + "/healthz", timeout=10 * SLOW)
+                if r.status_code == 200:
+                    self.ok += 1
+                else:
+                    self.failures.append(r.status_code)
+            except Exception as e:      # noqa: BLE001 - every failure counts
+                self.failures.append(repr(e))
+
+    def finish(self):
+        self.stop.set()
+        self.join(15 * SLOW)
+
+
+@pytest.mark.slow
+def test_hup_replaces_workers_without_dropping(spawn):
+    srv = spawn(config="workers = 2\n", workers=2)
+    old = srv.workers()
+    loop = RequestLoop(srv.url)
+    loop.start()
+    st = util.StreamThread(srv.port, 6, 500)
+    st.start()
+    assert st.first.wait(5 * SLOW)
+    util.wait_for(lambda: loop.ok >= 5, 5 * SLOW, what="requests before HUP")
+    srv.signal(signal.SIGHUP)
+    new = srv.wait_workers(2, exclude=old, timeout=15 * SLOW)
+    ok_at_replace = loop.ok
+    util.wait_for(lambda: loop.ok >= ok_at_replace + 5, 5 * SLOW, what="requests after HUP")
+    loop.finish()
+    st.join(10 * SLOW)
+    assert loop.failures == [], loop.failures[:5]
+    assert util.stream_lines_ok(st.lines, 6), st.lines
+    assert all(not util.alive(p) for p in old)
+    assert sorted(util.worker_number(p) for p in new) == [1, 2]
+    assert util.alive(srv.pid)
+
+
+def test_hup_with_bad_config_keeps_old_workers(spawn):
+    srv = spawn(config="workers = 2\nkeepalive = 2\n", workers=2)
+    old = srv.workers()
+    log_before = len(srv.log)
+    srv.write_config("workers = 2\nkeepalive = banana\n")
+    srv.signal(signal.SIGHUP)
+    util.wait_for(lambda: any(w in srv.log[log_before:]
+                              for w in (srv.config_path + ":2:", "keepalive")), 5 * SLOW,
+                  what=lambda: "the bad line reported in the log:\n" + srv.log)
+    time.sleep(0.5 * SLOW)
+    assert srv.workers() == old
+    assert util.alive(srv.pid)
+    for _ in range(4):
+        assert util.get(srv.url + "/healthz").status_code == 200
+
+
+def test_hup_applies_new_worker_count(spawn):
+    srv = spawn(config="workers = 1\n", workers=1)
+    old = srv.workers()
+    srv.write_config("workers = 3\n")
+    srv.signal(signal.SIGHUP)
+    new = srv.wait_workers(3, exclude=old, timeout=10 * SLOW)
+    assert sorted(util.worker_number(p) for p in new) == [1, 2, 3]
+    assert util.get(srv.url + "/healthz").status_code == 200
+
+
+@pytest.mark.slow
+def test_ttin_ttou(spawn):
+    srv = spawn(config="workers = 2\n", workers=2)
+    srv.signal(signal.SIGTTIN)
+    w3 = srv.wait_workers(3)
+    util.wait_for(lambda: sorted(util.worker_number(p) or 0 for p in w3) == [1, 2, 3],
+                  3 * SLOW, what="worker titles 1..3")
+    # Kept across HUP when the file's workers is unchanged.
+    srv.signal(signal.SIGHUP)
+    srv.wait_workers(3, exclude=w3, timeout=10 * SLOW)
+    time.sleep(0.3)
+    assert len(srv.workers()) == 3
+    for n in (2, 1):
+        srv.signal(signal.SIGTTOU)
+        srv.wait_workers(n)
+    srv.signal(signal.SIGTTOU)          # never below 1
+    time.sleep(1.0 * SLOW)
+    assert len(srv.workers()) == 1
+    assert util.get(srv.url + "/healthz").status_code == 200
+    assert util.alive(srv.pid)
+
+
+def test_usr1_reopens_logs(spawn, tmp_path):
+    acc = str(tmp_path / "access.log")
+    err = str(tmp_path / "error.log")
+    srv = spawn(args=["-w", "2", "--access-logfile", acc, "--error-logfile", err], workers=2)
+    workers = set(srv.workers())
+
+    def hit_both(tag):
+        seen, n = set(), 0
+        while seen != workers:
+            n += 1
+            assert n < 200, "requests never reached both workers"
+            seen.add(int(util.get(srv.url + "/_test/pid?%s=%d" % (tag, n)).text))
+        return n
+
+    hit_both("before")
+    util.wait_for(lambda: os.path.exists(acc) and "before=" in open(acc).read(), 5 * SLOW)
+    os.rename(acc, acc + ".1")
+    os.rename(err, err + ".1")
+    srv.signal(signal.SIGUSR1)
+    util.wait_for(lambda: os.path.exists(acc) and os.path.exists(err), 5 * SLOW,
+                  what="log files reopened after USR1")
+    time.sleep(0.5 * SLOW)      # the master forwards USR1 to the workers
+    n = hit_both("after")
+    util.wait_for(lambda: open(acc).read().count("after=") == n, 5 * SLOW,
+                  what="all %d new requests in the new access log" % n)
+    assert "after=" not in open(acc + ".1").read()
+    assert srv.workers() == sorted(workers)
