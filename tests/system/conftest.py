@@ -60,7 +60,20 @@ class Server:
             a += ["-b", b]
         if self.config_path:
             a += ["-c", self.config_path]
+        if not self._workers_set():
+            a += ["-w", str(self.expect_workers)]
         return a + self.extra_args
+
+    def _workers_set(self):
+        """True when the test chose the worker count itself (any source)."""
+        if {"-w", "--workers"} & set(self.extra_args):
+            return True
+        if {"WEB_CONCURRENCY", "LLMFORK_WORKERS"} & set(self.env_extra):
+            return True
+        if self.config_path:
+            with open(self.config_path) as f:
+                return any(l.split("=")[0].strip() == "workers" for l in f)
+        return False
 
     def environ(self):
         env = {k: v for k, v in os.environ.items()

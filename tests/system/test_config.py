@@ -95,12 +95,6 @@ def test_check_config_bad_bind_on_command_line(cli):
     assert "not-an-address" in out + err or "command line" in out + err
 
 
-def test_default_is_one_worker(spawn):
-    srv = spawn(workers=1)
-    time.sleep(0.3)
-    assert len(srv.workers()) == 1
-
-
 @pytest.mark.parametrize("config,env,args,expect", [
     ("workers = 2\n", {}, [], 2),                                  # file
     ("workers = 1\n", {"WEB_CONCURRENCY": "3"}, [], 3),             # env > file
