@@ -1,0 +1,382 @@
+/* listen — see listen.h. */
+#include "master/listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SD_LISTEN_FDS_START 3
+
+static int set_flags(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+        return -1;
+    return 0;
+}
+
+/* The URL logged at start ("Listening at: ..."), from the socket itself so
+ * that adopted sockets and port 0 show what is really bound. */
+static void sock_url(int fd, char *buf, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        snprintf(buf, n, "fd://%d", fd);
+    } else if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(buf, n, "http://%s:%u", host, ntohs(sin->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(buf, n, "http://[%s]:%u", host, ntohs(sin6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+        snprintf(buf, n, "unix:%s", sun->sun_path);
+    } else {
+        snprintf(buf, n, "fd://%d", fd);
+    }
+}
+
+static int sockaddr_same(const struct sockaddr_storage *a,
+                         const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port
+            && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port
+            && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    if (a->ss_family == AF_UNIX) {
+        const struct sockaddr_un *x = (const void *)a, *y = (const void *)b;
+        return strcmp(x->sun_path, y->sun_path) == 0;
+    }
+    return 0;
+}
+
+/* A unix socket file left by a master that died: nobody accepts on it any
+ * more, so connecting is refused. A live one is in use: leave it alone. */
+static int unix_clear_stale(const struct sockaddr_un *sun)
+{
+    struct stat st;
+    if (lstat(sun->sun_path, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+    close(fd);
+    if (rc == 0) {
+        errno = EADDRINUSE;
+        return -1;
+    }
+    return unlink(sun->sun_path);
+}
+
+static int bind_socket(struct listener *l, const struct cfg *cfg)
+{
+    const struct addr *a = &l->addr;
+    int family = a->ss.ss_family, one = 1;
+
+    if (family == AF_UNIX
+        && unix_clear_stale((const struct sockaddr_un *)&a->ss) < 0)
+        return -1;
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (family != AF_UNIX
+        && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        goto fail;
+    if (family == AF_INET6
+        && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        goto fail;
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
+        goto fail;
+    if (family == AF_UNIX) {
+        l->owns_path = 1;
+        if (chmod(((const struct sockaddr_un *)&a->ss)->sun_path,
+                  (mode_t)cfg->unix_socket_mode) < 0)
+            goto fail;
+    }
+    if (listen(fd, cfg->backlog) < 0)
+        goto fail;
+    l->fd = fd;
+    return 0;
+fail:;
+    int e = errno;
+    close(fd);
+    if (l->owns_path)
+        unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
+    l->owns_path = 0;
+    errno = e;
+    return -1;
+}
+
+/* fd://N, a systemd socket or an LLMFORK_FDS socket: already bound; make
+ * sure it is a stream socket and listening. */
+static int adopt_fd(struct listener *l, int fd, int backlog)
+{
+    int type = 0, listening = 0;
+    socklen_t len = sizeof(type);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return -1;
+    if (type != SOCK_STREAM) {
+        errno = ENOTSOCK;
+        return -1;
+    }
+    len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+        return -1;
+    if (!listening && listen(fd, backlog) < 0)
+        return -1;
+    if (set_flags(fd) < 0)
+        return -1;
+    l->fd = fd;
+    return 0;
+}
+
+static int fail_msg(char *err, size_t errlen, const char *what,
+                    const char *text)
+{
+    snprintf(err, errlen, "cannot %s %s: %s", what, text, strerror(errno));
+    return -1;
+}
+
+/* Parses "3,4,5" from LLMFORK_FDS into fds[]; returns the count. */
+static int inherited_fds(int *fds, int max)
+{
+    const char *s = getenv("LLMFORK_FDS");
+    int n = 0;
+
+    while (s != NULL && *s != '\0' && n < max) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > 65535)
+            break;
+        fds[n++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+    }
+    unsetenv("LLMFORK_FDS");
+    return n;
+}
+
+/* Takes an inherited fd bound to a's address out of fds[] (-1 marks it
+ * taken). Returns the fd or -1. */
+static int take_inherited(int *fds, int n, const struct addr *a)
+{
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        if (fds[i] < 0
+            || getsockname(fds[i], (struct sockaddr *)&ss, &len) < 0)
+            continue;
+        if (sockaddr_same(&ss, &a->ss)) {
+            int fd = fds[i];
+            fds[i] = -1;
+            return fd;
+        }
+    }
+    return -1;
+}
+
+/* Opens one configured address into l (addr already parsed). */
+static int open_one(struct listener *l, const struct cfg *cfg,
+                    int *inh, int ninh, char *err, size_t errlen)
+{
+    int fd;
+
+    l->owns_path = 0;
+    if (l->addr.kind == ADDR_FD) {
+        if (adopt_fd(l, l->addr.fd, cfg->backlog) < 0)
+            return fail_msg(err, errlen, "use", l->addr.text);
+    } else if ((fd = take_inherited(inh, ninh, &l->addr)) >= 0) {
+        if (adopt_fd(l, fd, cfg->backlog) < 0)
+            return fail_msg(err, errlen, "use", l->addr.text);
+        l->owns_path = l->addr.kind == ADDR_UNIX;
+    } else if (bind_socket(l, cfg) < 0) {
+        return fail_msg(err, errlen, "bind", l->addr.text);
+    }
+    sock_url(l->fd, l->url, sizeof(l->url));
+    return 0;
+}
+
+static int systemd_fds(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    int n = 0;
+
+    if (pid != NULL && fds != NULL && strtol(pid, NULL, 10) == (long)getpid())
+        n = (int)strtol(fds, NULL, 10);
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return n < 0 ? 0 : n;
+}
+
+static int open_activated(struct listen_set *ls, int n, const struct cfg *cfg,
+                          char *err, size_t errlen)
+{
+    if (n > LISTEN_MAX) {
+        snprintf(err, errlen, "systemd passed %d sockets; at most %d are "
+                 "supported", n, LISTEN_MAX);
+        return -1;
+    }
+    ls->activated = 1;
+    for (int i = 0; i < n; i++) {
+        struct listener *l = &ls->l[ls->n];
+        memset(l, 0, sizeof(*l));
+        l->addr.kind = ADDR_FD;
+        l->addr.fd = SD_LISTEN_FDS_START + i;
+        snprintf(l->addr.text, sizeof(l->addr.text), "fd://%d", l->addr.fd);
+        if (adopt_fd(l, l->addr.fd, cfg->backlog) < 0) {
+            fail_msg(err, errlen, "use systemd socket", l->addr.text);
+            listen_close(ls);
+            return -1;
+        }
+        sock_url(l->fd, l->url, sizeof(l->url));
+        ls->n++;
+    }
+    return 0;
+}
+
+static int parse_bind(const char *text, struct addr *a, char *err,
+                      size_t errlen)
+{
+    char why[128];
+    if (addr_parse(text, a, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "bad bind address '%s': %s", text, why);
+    return -1;
+}
+
+int listen_open(struct listen_set *ls, const struct cfg *cfg,
+                char *err, size_t errlen)
+{
+    int inh[LISTEN_MAX], ninh, nsd = systemd_fds();
+
+    memset(ls, 0, sizeof(*ls));
+    if (nsd > 0)
+        return open_activated(ls, nsd, cfg, err, errlen);
+    ninh = inherited_fds(inh, LISTEN_MAX);
+    int rc = 0;
+    for (int i = 0; i < cfg->bind.n && rc == 0; i++) {
+        struct listener *l = &ls->l[ls->n];
+        rc = parse_bind(cfg->bind.v[i], &l->addr, err, errlen);
+        if (rc == 0 && (rc = open_one(l, cfg, inh, ninh, err, errlen)) == 0)
+            ls->n++;
+    }
+    for (int i = 0; i < ninh; i++)      /* inherited but no longer wanted */
+        if (inh[i] >= 0)
+            close(inh[i]);
+    if (rc < 0)
+        listen_close(ls);
+    return rc;
+}
+
+static int find_addr(const struct listen_set *ls, const struct addr *a)
+{
+    for (int i = 0; i < ls->n; i++)
+        if (ls->l[i].addr.kind == a->kind
+            && strcmp(ls->l[i].addr.text, a->text) == 0)
+            return i;
+    return -1;
+}
+
+int listen_update(struct listen_set *ls, const struct cfg *cfg,
+                  struct listen_set *removed, char *err, size_t errlen)
+{
+    struct listen_set next, fresh;
+
+    memset(removed, 0, sizeof(*removed));
+    if (ls->activated)
+        return 0;       /* systemd owns the sockets; the bind list is moot */
+    memset(&next, 0, sizeof(next));
+    memset(&fresh, 0, sizeof(fresh));
+    for (int i = 0; i < cfg->bind.n; i++) {
+        struct listener *l = &next.l[next.n];
+        if (parse_bind(cfg->bind.v[i], &l->addr, err, errlen) < 0)
+            goto fail;
+        int k = find_addr(ls, &l->addr);
+        if (k >= 0) {
+            *l = ls->l[k];
+        } else if (open_one(l, cfg, NULL, 0, err, errlen) < 0) {
+            goto fail;
+        } else {
+            fresh.l[fresh.n++] = *l;
+        }
+        next.n++;
+    }
+    for (int i = 0; i < ls->n; i++)
+        if (find_addr(&next, &ls->l[i].addr) < 0)
+            removed->l[removed->n++] = ls->l[i];
+    *ls = next;
+    return 0;
+fail:
+    listen_close(&fresh);
+    return -1;
+}
+
+int listen_fds(const struct listen_set *ls, int *fds)
+{
+    for (int i = 0; i < ls->n; i++)
+        fds[i] = ls->l[i].fd;
+    return ls->n;
+}
+
+void listen_close(struct listen_set *ls)
+{
+    for (int i = 0; i < ls->n; i++) {
+        struct listener *l = &ls->l[i];
+        close(l->fd);
+        if (l->owns_path)
+            unlink(((struct sockaddr_un *)&l->addr.ss)->sun_path);
+    }
+    ls->n = 0;
+}
+
+int listen_check(const struct cfg *cfg, char **errors)
+{
+    size_t cap = 0, len = 0;
+    int problems = 0;
+    char line[512];
+
+    *errors = NULL;
+    for (int i = 0; i < cfg->bind.n; i++) {
+        struct addr a;
+        if (parse_bind(cfg->bind.v[i], &a, line, sizeof(line) - 1) == 0)
+            continue;
+        strcat(line, "\n");
+        size_t k = strlen(line);
+        if (len + k + 1 > cap) {
+            cap = (len + k + 1) * 2;
+            char *p = realloc(*errors, cap);
+            if (p == NULL)
+                break;
+            *errors = p;
+        }
+        memcpy(*errors + len, line, k + 1);
+        len += k;
+        problems++;
+    }
+    return problems;
+}
