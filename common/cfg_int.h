@@ -1,0 +1,88 @@
+/*
+ * cfg internals, shared by cfg.c (the settings table, values, the file,
+ * the environment, cfg_load) and cfg_cli.c (the command line, --help).
+ * No other module includes this.
+ */
+#ifndef LLMFORK_CFG_INT_H
+#define LLMFORK_CFG_INT_H
+
+#include <stdio.h>
+
+#include "common/cfg.h"
+
+#define CFG_MAX_KEYS 64
+
+enum cfg_ktype {
+    K_INT,      /* int within [min, max] */
+    K_SIZE,     /* long bytes within [min, max]; k/m/g suffixes */
+    K_BOOL,     /* int 0/1 */
+    K_STR,      /* char *; empty = NULL unless min >= 1 */
+    K_LIST,     /* struct cfg_list; at most max items (0 = no limit), min */
+    K_WORKERS,  /* int >= min, or "auto" = CFG_WORKERS_AUTO */
+    K_MODE,     /* int, octal */
+    K_LEVEL,    /* int, enum log_level */
+};
+
+typedef int (*cfg_item_check_fn)(const char *item, char *msg, size_t len);
+
+struct cfg_key {
+    const char *name;
+    enum cfg_ktype type;
+    size_t off;
+    const char *def;        /* as written in the file; NULL = none */
+    long min, max;
+    cfg_item_check_fn check;    /* K_LIST: validates one item */
+    const char *env;        /* read before LLMFORK_<KEY>, so that one wins */
+    const char *flags;      /* other command-line spellings, e.g. "-b" */
+    const char *arg;        /* placeholder in --help */
+    const char *help;
+};
+
+extern const struct cfg_key cfg_keys[];
+extern const size_t cfg_nkeys;
+
+enum cfg_level { LV_DEFAULT, LV_FILE, LV_ENV, LV_CLI };
+
+struct cfg_loader {
+    struct cfg *c;
+    FILE *err;                  /* open_memstream over errbuf */
+    char *errbuf;
+    size_t errlen;
+    int nerr;
+    enum cfg_level level;
+    int set_at[CFG_MAX_KEYS];   /* level that last wrote each list, or -1 */
+    /* file reading */
+    const char *file;
+    FILE *fp;
+    int line;
+    int prev_key;               /* an indented line continues that key */
+    int first_syntax;           /* first line we reported as malformed */
+};
+
+struct cfg_cli_op {
+    const struct cfg_key *k;
+    const char *opt;            /* as typed; optlen excludes "=value" */
+    int optlen;
+    const char *val;
+};
+
+struct cfg_cli {
+    struct cfg_cli_op *ops;
+    int n;
+    const char *config;
+    enum cfg_action action;
+};
+
+void cfg_report(struct cfg_loader *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Sets one value; `where` prefixes any message ("FILE:LINE: key"). */
+void cfg_set_value(struct cfg_loader *L, const struct cfg_key *k,
+                   const char *v, const char *where);
+
+/* Records what argv asks for (the file's name, the action, the values);
+ * cfg_cli_apply() sets the values once the file and environment are read. */
+void cfg_cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **argv);
+void cfg_cli_apply(struct cfg_loader *L, const struct cfg_cli *cl);
+
+#endif
