@@ -1,0 +1,72 @@
+/* json — JSON string escaping for fixed-shape output (see json.h). */
+#include "common/json.h"
+
+#include <string.h>
+#include <event2/buffer.h>
+
+/* The escape for byte c, or NULL when c is copied as is. buf holds \u00XX. */
+static const char *escape_of(unsigned char c, char buf[7])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    switch (c) {
+    case '"':  return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    default: break;
+    }
+    if (c >= 0x20)
+        return NULL;
+    memcpy(buf, "\\u00", 4);
+    buf[4] = hex[c >> 4];
+    buf[5] = hex[c & 15];
+    buf[6] = '\0';
+    return buf;
+}
+
+size_t json_esc(char *dst, size_t cap, const char *s, size_t len)
+{
+    size_t n = 0;
+    char u[7];
+
+    for (size_t i = 0; i < len; i++) {
+        const char *e = escape_of((unsigned char)s[i], u);
+        size_t el = e ? strlen(e) : 1;
+
+        if (n + el + 1 > cap)
+            return (size_t)-1;
+        if (e)
+            memcpy(dst + n, e, el);
+        else
+            dst[n] = s[i];
+        n += el;
+    }
+    if (cap)
+        dst[n] = '\0';
+    return n;
+}
+
+int json_esc_append(struct evbuffer *out, const char *s, size_t len)
+{
+    size_t run = 0;         /* bytes before i that need no escape */
+    char u[7];
+
+    for (size_t i = 0; i < len; i++) {
+        const char *e = escape_of((unsigned char)s[i], u);
+
+        if (!e)
+            continue;
+        if (i > run && evbuffer_add(out, s + run, i - run) < 0)
+            return -1;
+        if (evbuffer_add(out, e, strlen(e)) < 0)
+            return -1;
+        run = i + 1;
+    }
+    if (len > run && evbuffer_add(out, s + run, len - run) < 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * json — writing JSON strings without building a cJSON tree.
+ *
+ * The streaming path writes one NDJSON line per upstream token; its shape is
+ * fixed, so it is cheaper to escape the token into the output buffer than
+ * to build, print and free a tree per chunk (DESIGN.md, performance notes).
+ *
+ * Ownership: the caller owns every buffer passed in.
+ */
+#ifndef LLMFORK_JSON_H
+#define LLMFORK_JSON_H
+
+#include <stddef.h>
+
+struct evbuffer;
+
+/* Appends s[0..len) to out as the inside of a JSON string (no quotes):
+ * '"', '\\' and control characters escaped, other bytes copied (UTF-8 is
+ * passed through). Returns 0 or -1 on allocation failure. */
+int json_esc_append(struct evbuffer *out, const char *s, size_t len);
+
+/* The same into a fixed buffer; writes at most cap-1 bytes plus a NUL and
+ * returns the length written, or (size_t)-1 when it did not fit. */
+size_t json_esc(char *dst, size_t cap, const char *s, size_t len);
+
+#endif
