@@ -477,8 +477,13 @@ static void load_env(struct cfg_loader *L)
         size_t n = (size_t)snprintf(name, sizeof(name), "LLMFORK_%s", k->name);
         for (size_t j = 8; j < n; j++)
             name[j] = (char)toupper((unsigned char)name[j]);
-        if (k->env != NULL)
-            env_one(L, k, k->env);
+        for (const char *e = k->env; e != NULL && *e != '\0'; ) {
+            size_t t = strcspn(e, " ");
+            char other[64];
+            snprintf(other, sizeof(other), "%.*s", (int)t, e);
+            env_one(L, k, other);
+            e += t + (e[t] == ' ');
+        }
         env_one(L, k, name);
     }
 }
@@ -558,3 +563,44 @@ void cfg_free(struct cfg *c)
     memset(c, 0, sizeof(*c));
 }
 
+
+const char *cfg_key_name(int i)
+{
+    return i >= 0 && (size_t)i < cfg_nkeys ? cfg_keys[i].name : NULL;
+}
+
+void cfg_value_text(const struct cfg *c, int i, char *buf, size_t n)
+{
+    const struct cfg_key *k = &cfg_keys[i];
+    const void *field = (const char *)c + k->off;
+    int v = *(const int *)field;
+
+    switch (k->type) {
+    case K_STR:
+        snprintf(buf, n, "%s", *(char *const *)field ? *(char *const *)field : "");
+        break;
+    case K_LIST: {
+        const struct cfg_list *l = field;
+        size_t used = 0;
+        buf[0] = '\0';
+        for (int j = 0; j < l->n && used < n; j++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", j ? "," : "", l->v[j]);
+        break;
+    }
+    case K_SIZE:
+        snprintf(buf, n, "%ld", *(const long *)field);
+        break;
+    case K_MODE:
+        snprintf(buf, n, "%04o", v);
+        break;
+    case K_LEVEL:
+        snprintf(buf, n, "%s", log_level_name(v));
+        break;
+    case K_WORKERS:
+        snprintf(buf, n, v == CFG_WORKERS_AUTO ? "auto" : "%d", v);
+        break;
+    default:
+        snprintf(buf, n, "%d", v);
+        break;
+    }
+}

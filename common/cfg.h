@@ -81,4 +81,12 @@ void cfg_free(struct cfg *c);
 /* The --help text. */
 const char *cfg_usage(void);
 
+/* The i-th setting's key (0-based), or NULL past the last: for listings
+ * such as a debug dump of the configuration, and for tests. */
+const char *cfg_key_name(int i);
+
+/* Writes setting i of c into buf as it would be written in the config
+ * file: lists joined with ',', an unset string as "". */
+void cfg_value_text(const struct cfg *c, int i, char *buf, size_t n);
+
 #endif

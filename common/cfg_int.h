@@ -32,7 +32,8 @@ struct cfg_key {
     const char *def;        /* as written in the file; NULL = none */
     long min, max;
     cfg_item_check_fn check;    /* K_LIST: validates one item */
-    const char *env;        /* read before LLMFORK_<KEY>, so that one wins */
+    const char *env;        /* other names, space-separated, read in order
+                               before LLMFORK_<KEY>: the later one wins */
     const char *flags;      /* other command-line spellings, e.g. "-b" */
     const char *arg;        /* placeholder in --help */
     const char *help;

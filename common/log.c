@@ -40,6 +40,11 @@ int log_level_parse(const char *name)
     return -1;
 }
 
+const char *log_level_name(int level)
+{
+    return level >= 0 && level < NLEVELS ? level_names[level] : "?";
+}
+
 static int open_append(const char *path)
 {
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

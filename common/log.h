@@ -28,6 +28,9 @@ enum log_level {
 /* "debug" | "info" | "warning" | "error" | "critical" -> level, or -1. */
 int log_level_parse(const char *name);
 
+/* level -> its name as log_level_parse takes it; "?" when out of range. */
+const char *log_level_name(int level);
+
 /* Opens both logs. error_path NULL or "-" = stderr; access_path NULL = no
  * access log, "-" = stdout. Returns 0, or -1 with errno set. */
 int log_open(const char *error_path, const char *access_path, int level);
