@@ -185,8 +185,9 @@ static void update_backoff(struct arbiter *a, const struct child *c,
     if (b->delay_ms > BACKOFF_MAX_MS)
         b->delay_ms = BACKOFF_MAX_MS;
     b->not_before_ms = now + b->delay_ms;
-    log_warn("Worker %d died %lld ms after start; restarting it in %.1f s",
-             c->number, (long long)lived, b->delay_ms / 1000.0);
+    log_warn("Worker %d died %lld ms after start; backing off %.1f s before "
+             "restarting it", c->number, (long long)lived,
+             b->delay_ms / 1000.0);
 }
 
 static void on_exit_status(struct arbiter *a, int i, int status)

@@ -13,18 +13,26 @@ static char *title_start;       /* argv[0] */
 static size_t title_room;       /* bytes we may overwrite, NUL included */
 
 /* The environment strings directly after argv are part of the contiguous
- * region we may reuse; move them to the heap first. If a copy fails, the
- * region simply stops before that string. */
+ * region we may reuse; move them to the heap first. The copies stay listed
+ * in `moved` for the life of the process, even once unsetenv drops them
+ * from environ (volatile: nothing reads it, and the compiler must not drop
+ * the store, or leak checkers lose track). If a copy fails, the region
+ * simply stops before it. */
+static char **volatile moved;
+
 static char *move_environ(char *end)
 {
-    for (int i = 0; environ[i] != NULL; i++) {
-        if (environ[i] != end + 1)
-            break;
+    int n = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **copies = calloc((size_t)n + 1, sizeof(*copies));
+    if ((moved = copies) == NULL)
+        return end;
+    for (int i = 0; i < n && environ[i] == end + 1; i++) {
         size_t len = strlen(environ[i]);
-        char *copy = strdup(environ[i]);
-        if (copy == NULL)
+        if ((copies[i] = strdup(environ[i])) == NULL)
             break;
-        environ[i] = copy;
+        environ[i] = copies[i];
         end = end + 1 + len;
     }
     return end;
