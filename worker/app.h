@@ -44,7 +44,7 @@ struct app {
 };
 
 /* Registers handler for method ("GET", "POST", ... or "*") and path. A path
- * ending in '*' matches by prefix ("/static/*"). First match wins. A path
+ * ending in '*' matches by prefix ("/static/" then '*'). First match wins. A path
  * that matches no route gets 404; one that matches with another method
  * gets 405 with Allow. Returns 0 or -1. */
 int app_route(struct app_ctx *ctx, const char *method, const char *path,

@@ -1,0 +1,35 @@
+/*
+ * apps — the worker's side of the app interface (app.h): starts the apps
+ * in order, routes each request to the first matching route, and shuts
+ * the apps down in reverse order.
+ *
+ * Ownership: struct apps owns the route table (copies of the method and
+ * path strings) and one app_ctx per app; apps_stop() calls each started
+ * app's shutdown once and frees them all.
+ */
+#ifndef LLMFORK_APPS_H
+#define LLMFORK_APPS_H
+
+#include <stddef.h>
+
+#include "worker/app.h"
+
+struct apps;
+
+/* The apps every worker runs (worker/health.c). */
+extern const struct app health_app;
+
+/* Runs startup of list[0..n) in order. On a failure, shuts down the apps
+ * already started, writes "app NAME: reason" into err and returns NULL. */
+struct apps *apps_start(const struct cfg *cfg, struct event_base *base,
+                        const struct app *const *list, int n,
+                        char *err, size_t errlen);
+
+/* The http_handler that routes (arg is the struct apps). 404 when no
+ * route's path matches; 405 with Allow when one matches another method.
+ * HEAD is served by GET routes. */
+void apps_handle(struct http_req *r, void *arg);
+
+void apps_stop(struct apps *a);
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * http_req — the request an app sees and the response it sends: whole or
+ * chunked, with backpressure; the access log line when a response ends.
+ * Connections and framing are in http.c.
+ */
+#include "worker/http_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/scoreboard.h"
+
+int64_t http_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default:  return status < 300 ? "OK" : status < 500 ? "Error" : "Server Error";
+    }
+}
+
+/* ---- the request ---- */
+
+struct http_req *req_new(struct conn *c, const char *head, size_t len,
+                         int nfields, int *status)
+{
+    size_t fsz = sizeof(struct http_field) * (size_t)nfields;
+    /* one block: the request, its fields, the head text, the path */
+    struct http_req *r = calloc(1, sizeof(*r) + fsz + 2 * (len + 1));
+    if (r == NULL) {
+        *status = 500;
+        return NULL;
+    }
+    struct http_field *fields = (struct http_field *)(r + 1);
+    char *text = (char *)fields + fsz;
+    memcpy(text, head, len);
+    int st = http_parse_head(text, len, &r->head, fields, nfields);
+    if (st < 0) {
+        free(r);
+        *status = -st;
+        return NULL;
+    }
+    r->path = text + len + 1;
+    const char *q = strchr(r->head.target, '?');
+    size_t plen = q ? (size_t)(q - r->head.target) : strlen(r->head.target);
+    memcpy(r->path, r->head.target, plen);
+    r->query = q ? q + 1 : "";
+    r->conn = c;
+    r->srv = c->srv;
+    memcpy(r->client, c->client, sizeof(r->client));
+    r->keepalive = http_head_keepalive(&r->head);
+    r->head_only = strcmp(r->head.method, "HEAD") == 0;
+    r->start_us = http_now_us();
+    return r;
+}
+
+void req_free(struct http_req *r)
+{
+    if (r->hdrs)
+        evbuffer_free(r->hdrs);
+    free(r->body);
+    free(r);
+}
+
+void req_detach(struct http_req *r)
+{
+    r->conn = NULL;
+    r->gone = 1;
+    if (r->on_close)
+        r->on_close(r, r->close_arg);   /* may end (and free) r: last */
+}
+
+void req_check_drain(struct http_req *r)
+{
+    size_t half = (size_t)r->srv->cfg->stream_buffer / 2;
+    if (!r->want_drain || evbuffer_get_length(r->conn->out) > half)
+        return;
+    r->want_drain = 0;
+    if (r->on_drain)
+        r->on_drain(r, r->drain_arg);
+}
+
+const char *http_req_method(const struct http_req *r) { return r->head.method; }
+const char *http_req_path(const struct http_req *r) { return r->path; }
+const char *http_req_query(const struct http_req *r) { return r->query; }
+const char *http_req_target(const struct http_req *r) { return r->head.target; }
+const char *http_req_client(const struct http_req *r) { return r->client; }
+int http_req_gone(const struct http_req *r) { return r->gone; }
+struct event_base *http_req_base(const struct http_req *r) { return r->srv->base; }
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+    return http_head_get(&r->head, name);
+}
+
+int http_req_header_count(const struct http_req *r)
+{
+    return r->head.nfields;
+}
+
+void http_req_header_at(const struct http_req *r, int i,
+                        const char **name, const char **value)
+{
+    *name = r->head.fields[i].name;
+    *value = r->head.fields[i].value;
+}
+
+const char *http_req_body(const struct http_req *r, size_t *len)
+{
+    if (len)
+        *len = r->body_len;
+    return r->body ? r->body : "";
+}
+
+void http_req_on_close(struct http_req *r, http_req_cb cb, void *arg)
+{
+    r->on_close = cb;
+    r->close_arg = arg;
+}
+
+/* ---- the access log ---- */
+
+static void access_time(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(buf, n, "%d/%b/%Y:%H:%M:%S %z", &tm);
+}
+
+static void access_log(const struct http_req *r)
+{
+    if (!log_access_enabled())
+        return;
+    char t[40], bytes[24] = "-", stack[1024];
+    access_time(t, sizeof(t));
+    if (r->body_queued > 0)
+        snprintf(bytes, sizeof(bytes), "%" PRIu64, r->body_queued);
+    const char *ref = http_req_header(r, "Referer");
+    const char *ua = http_req_header(r, "User-Agent");
+    double secs = (double)(http_now_us() - r->start_us) / 1e6;
+#define ACCESS_ARGS r->client, t, r->head.method, r->head.target, r->head.minor, \
+        r->status, bytes, ref ? ref : "-", ua ? ua : "-", secs
+    const char *fmt = "%s - - [%s] \"%s %s HTTP/1.%d\" %d %s \"%s\" \"%s\" %.6f\n";
+    int n = snprintf(stack, sizeof(stack), fmt, ACCESS_ARGS);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof(stack)) {
+        log_access_line(stack, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (big == NULL)
+        return;
+    snprintf(big, (size_t)n + 1, fmt, ACCESS_ARGS);
+#undef ACCESS_ARGS
+    log_access_line(big, (size_t)n);
+    free(big);
+}
+
+/* ---- the response ---- */
+
+static const char *http_date(void)
+{
+    static char buf[40];
+    static time_t last;
+    time_t now = time(NULL);
+    if (now != last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        last = now;
+    }
+    return buf;
+}
+
+static void write_head(struct evbuffer *out, int status, const char *ctype,
+                       const char *framing, const char *connection,
+                       struct evbuffer *extra)
+{
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: llmfork\r\n",
+                        status, http_reason(status), http_date());
+    if (ctype)
+        evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
+    if (framing)
+        evbuffer_add_printf(out, "%s\r\n", framing);
+    if (connection)
+        evbuffer_add_printf(out, "Connection: %s\r\n", connection);
+    if (extra)
+        evbuffer_add_buffer(out, extra);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+static void resp_head(struct http_req *r, int status, const char *ctype,
+                      const char *framing)
+{
+    struct conn *c = r->conn;
+    if (!r->keepalive || c->srv->draining)
+        c->close_after = 1;
+    const char *connection = c->close_after ? "close"
+                           : r->head.minor == 0 ? "keep-alive" : NULL;
+    write_head(c->out, status, ctype, framing, connection, r->hdrs);
+    r->started = 1;
+}
+
+/* Writes {"error": msg} into buf (msg cut to fit); returns its length. */
+static size_t json_error(char *buf, size_t n, const char *msg)
+{
+    size_t o = (size_t)snprintf(buf, n, "{\"error\":\"");
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 8 < n; p++) {
+        if (*p == '"' || *p == '\\')
+            o += (size_t)snprintf(buf + o, n - o, "\\%c", *p);
+        else if (*p < 0x20)
+            o += (size_t)snprintf(buf + o, n - o, "\\u%04x", *p);
+        else
+            buf[o++] = (char)*p;
+    }
+    o += (size_t)snprintf(buf + o, n - o, "\"}");
+    return o;
+}
+
+static void req_end(struct http_req *r)
+{
+    access_log(r);
+    if (r->streaming && r->srv->slot)
+        r->srv->slot->streams--;
+    if (r->conn)
+        conn_response_done(r->conn);
+    req_free(r);
+}
+
+int http_resp_header(struct http_req *r, const char *name, const char *value)
+{
+    if (r->started || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return -1;
+    if (r->hdrs == NULL && (r->hdrs = evbuffer_new()) == NULL)
+        return -1;
+    return evbuffer_add_printf(r->hdrs, "%s: %s\r\n", name, value) < 0 ? -1 : 0;
+}
+
+void http_resp_send(struct http_req *r, int status, const char *content_type,
+                    const void *body, size_t len)
+{
+    r->status = status;
+    if (r->conn != NULL) {
+        int nobody = status < 200 || status == 204 || status == 304;
+        char framing[48];
+        snprintf(framing, sizeof(framing), "Content-Length: %zu", len);
+        resp_head(r, status, content_type, nobody ? NULL : framing);
+        if (!nobody && !r->head_only) {
+            evbuffer_add(r->conn->out, body, len);
+            r->body_queued = len;
+        }
+        conn_flush(r->conn);
+    }
+    req_end(r);
+}
+
+void http_resp_error(struct http_req *r, int status, const char *msg)
+{
+    char buf[512];
+    size_t n = json_error(buf, sizeof(buf), msg);
+    http_resp_send(r, status, "application/json", buf, n);
+}
+
+void http_error_raw(struct conn *c, int status, const char *msg)
+{
+    char buf[512], framing[48];
+    size_t n = json_error(buf, sizeof(buf), msg);
+    snprintf(framing, sizeof(framing), "Content-Length: %zu", n);
+    write_head(c->out, status, "application/json", framing, "close", NULL);
+    evbuffer_add(c->out, buf, n);
+    c->closing = 1;
+    log_debug("%s: %d %s", c->client, status, msg);
+}
+
+/* ---- streamed responses ---- */
+
+void http_resp_start(struct http_req *r, int status, const char *content_type)
+{
+    r->status = status;
+    r->streaming = 1;
+    if (r->srv->slot)
+        r->srv->slot->streams++;
+    if (r->conn == NULL)
+        return;
+    /* HTTP/1.0 has no chunks: the body ends with the connection. */
+    r->chunked_out = r->head.minor >= 1;
+    if (!r->chunked_out)
+        r->conn->close_after = 1;
+    resp_head(r, status, content_type,
+              r->chunked_out ? "Transfer-Encoding: chunked" : NULL);
+    conn_flush(r->conn);
+}
+
+int http_resp_write(struct http_req *r, const void *data, size_t len)
+{
+    struct conn *c = r->conn;
+    if (c == NULL || c->broken || !r->started)
+        return -1;
+    if (len == 0 || r->head_only)
+        return 0;   /* an empty chunk would end the body */
+    if (r->chunked_out)
+        evbuffer_add_printf(c->out, "%zx\r\n", len);
+    evbuffer_add(c->out, data, len);
+    if (r->chunked_out)
+        evbuffer_add(c->out, "\r\n", 2);
+    r->body_queued += len;
+    conn_flush(c);
+    if (c->broken)
+        return -1;
+    if (evbuffer_get_length(c->out) > (size_t)r->srv->cfg->stream_buffer) {
+        r->want_drain = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void http_resp_on_drain(struct http_req *r, http_req_cb cb, void *arg)
+{
+    r->on_drain = cb;
+    r->drain_arg = arg;
+}
+
+void http_resp_end(struct http_req *r)
+{
+    if (!r->streaming) {
+        log_error("%s %s: response ended before it started",
+                  r->head.method, r->path);
+        http_resp_error(r, 500, "internal server error");
+        return;
+    }
+    struct conn *c = r->conn;
+    if (c != NULL && !c->broken && r->chunked_out && !r->head_only) {
+        evbuffer_add(c->out, "0\r\n\r\n", 5);
+        conn_flush(c);
+    }
+    req_end(r);
+}

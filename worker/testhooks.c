@@ -1,0 +1,157 @@
+/*
+ * testhooks — handlers that only the system tests need, linked into
+ * build/llmfork-test and never into build/llmfork:
+ *
+ *   GET  /_test/block?s=N        blocks the loop N seconds (heartbeat kill)
+ *   GET  /_test/stream?n=N&ms=M  N lines "tick i\n", one per M ms, from a
+ *                                timer; honours backpressure and close
+ *   GET  /_test/crash            abort()
+ *   GET  /_test/pid              the worker's pid
+ *   POST /_test/echo             the request body back, with its type
+ *
+ * LLMFORK_TEST_BOOT_FAIL=msg makes startup fail with msg (exit 3 tests).
+ * Each stream owns its timer and state; both are freed when it ends.
+ */
+#include "worker/app.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+/* The integer value of key in a query string, or def. */
+static long query_long(const char *query, const char *key, long def)
+{
+    size_t kl = strlen(key);
+    for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL)
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
+            return strtol(p + kl + 1, NULL, 10);
+    return def;
+}
+
+static void t_block(struct http_req *r, void *state)
+{
+    (void)state;
+    long s = query_long(http_req_query(r), "s", 1);
+    sleep((unsigned)(s > 0 ? s : 0));
+    http_resp_send(r, 200, "text/plain", "unblocked\n", 10);
+}
+
+static void t_crash(struct http_req *r, void *state)
+{
+    (void)r;
+    (void)state;
+    abort();
+}
+
+static void t_pid(struct http_req *r, void *state)
+{
+    char buf[32];
+    (void)state;
+    int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    http_resp_send(r, 200, "text/plain", buf, (size_t)n);
+}
+
+static void t_echo(struct http_req *r, void *state)
+{
+    size_t len;
+    const char *body = http_req_body(r, &len);
+    const char *type = http_req_header(r, "Content-Type");
+    (void)state;
+    http_resp_send(r, 200, type ? type : "application/octet-stream", body, len);
+}
+
+struct ticker {
+    struct http_req *req;
+    struct event *timer;
+    long i, n, ms;
+};
+
+static void ticker_end(struct ticker *t)
+{
+    event_free(t->timer);
+    http_resp_end(t->req);
+    free(t);
+}
+
+static void ticker_arm(struct ticker *t, long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(t->timer, &tv);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct ticker *t = arg;
+    char line[32];
+    (void)fd;
+    (void)what;
+    int len = snprintf(line, sizeof(line), "tick %ld\n", t->i++);
+    int rc = http_resp_write(t->req, line, (size_t)len);
+    if (rc < 0 || t->i >= t->n) {
+        ticker_end(t);
+        return;
+    }
+    if (rc == 0)
+        ticker_arm(t, t->ms);   /* rc 1: wait for on_drain */
+}
+
+static void on_stream_drain(struct http_req *r, void *arg)
+{
+    struct ticker *t = arg;
+    (void)r;
+    ticker_arm(t, t->ms);
+}
+
+static void on_stream_close(struct http_req *r, void *arg)
+{
+    (void)r;
+    ticker_end(arg);
+}
+
+static void t_stream(struct http_req *r, void *state)
+{
+    (void)state;
+    struct ticker *t = calloc(1, sizeof(*t));
+    if (t == NULL ||
+        (t->timer = evtimer_new(http_req_base(r), on_tick, t)) == NULL) {
+        free(t);
+        http_resp_error(r, 500, "out of memory");
+        return;
+    }
+    t->req = r;
+    t->n = query_long(http_req_query(r), "n", 10);
+    t->ms = query_long(http_req_query(r), "ms", 100);
+    if (t->ms < 0)
+        t->ms = 0;
+    http_resp_start(r, 200, "text/plain");
+    if (t->n <= 0) {
+        ticker_end(t);
+        return;
+    }
+    http_req_on_close(r, on_stream_close, t);
+    http_resp_on_drain(r, on_stream_drain, t);
+    ticker_arm(t, 0);
+}
+
+static int testhooks_startup(struct app_ctx *ctx)
+{
+    const char *fail = getenv("LLMFORK_TEST_BOOT_FAIL");
+    if (fail != NULL) {
+        app_fail(ctx, "%s", fail);
+        return -1;
+    }
+    if (app_route(ctx, "GET", "/_test/block", t_block, NULL) < 0 ||
+        app_route(ctx, "GET", "/_test/stream", t_stream, NULL) < 0 ||
+        app_route(ctx, "GET", "/_test/crash", t_crash, NULL) < 0 ||
+        app_route(ctx, "GET", "/_test/pid", t_pid, NULL) < 0 ||
+        app_route(ctx, "POST", "/_test/echo", t_echo, NULL) < 0) {
+        app_fail(ctx, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+const struct app testhooks_app = { "testhooks", testhooks_startup, NULL };
