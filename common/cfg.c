@@ -33,7 +33,7 @@ static int check_ip(const char *item, char *msg, size_t len);
 
 const struct cfg_key cfg_keys[] = {
     { "bind", K_LIST, F(bind), "127.0.0.1:8000", 1, CFG_MAX_BINDS, check_bind,
-      NULL, "-b", "ADDR", "address to listen on: HOST:PORT, [v6]:PORT, PORT,"
+      NULL, "-b", "ADDR", "listen on HOST:PORT, [v6]:PORT, PORT,"
       " unix:/path or fd://N; repeatable" },
     { "backlog", K_INT, F(backlog), "2048", 1, 65535, NULL, NULL, NULL, "N",
       "listen queue length" },
@@ -249,7 +249,7 @@ static int set_list(struct cfg_loader *L, const struct cfg_key *k, const char *v
     }
     free(copy);
     if (rc == 0 && count < k->min)
-        rc = bad(msg, len, "expected at least %ld value", k->min);
+        rc = bad(msg, len, "must not be empty");
     return rc;
 }
 
@@ -305,8 +305,8 @@ static int set_int_like(const struct cfg_key *k, int *field, const char *v,
     return 0;
 }
 
-void cfg_set_value(struct cfg_loader *L, const struct cfg_key *k, const char *v,
-                      const char *where)
+void cfg_set_value(struct cfg_loader *L, const struct cfg_key *k,
+                   const char *v, const char *where)
 {
     char msg[384];
     void *field = (char *)L->c + k->off;
@@ -470,19 +470,18 @@ static void env_one(struct cfg_loader *L, const struct cfg_key *k, const char *n
 static void load_env(struct cfg_loader *L)
 {
     char name[64];
+    size_t t;
 
     L->level = LV_ENV;
     for (size_t i = 0; i < cfg_nkeys; i++) {
         const struct cfg_key *k = &cfg_keys[i];
         size_t n = (size_t)snprintf(name, sizeof(name), "LLMFORK_%s", k->name);
-        for (size_t j = 8; j < n; j++)
+        for (size_t j = 8; j < n && j < sizeof(name); j++)
             name[j] = (char)toupper((unsigned char)name[j]);
-        for (const char *e = k->env; e != NULL && *e != '\0'; ) {
-            size_t t = strcspn(e, " ");
+        for (const char *e = k->env, *w; cfg_next_word(&e, &w, &t); ) {
             char other[64];
-            snprintf(other, sizeof(other), "%.*s", (int)t, e);
+            snprintf(other, sizeof(other), "%.*s", (int)t, w);
             env_one(L, k, other);
-            e += t + (e[t] == ' ');
         }
         env_one(L, k, name);
     }

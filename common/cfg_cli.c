@@ -34,12 +34,12 @@ static int name_eq(const char *a, size_t alen, const char *b, size_t blen)
 /* Is opt one of the space-separated spellings in flags? */
 static int spelled(const char *flags, const char *opt, size_t optlen)
 {
-    while (flags != NULL && *flags != '\0') {
-        size_t n = strcspn(flags, " ");
-        if (name_eq(flags, n, opt, optlen))
+    const char *w;
+    size_t n;
+
+    while (cfg_next_word(&flags, &w, &n))
+        if (name_eq(w, n, opt, optlen))
             return 1;
-        flags += n + (flags[n] == ' ');
-    }
     return 0;
 }
 
@@ -122,26 +122,27 @@ void cfg_cli_apply(struct cfg_loader *L, const struct cfg_cli *cl)
 static void usage_line(FILE *f, const char *flags, const char *name,
                        const char *arg, const char *help, const char *def)
 {
-    char spell[96] = "";
-    size_t n = 0;
+    char spell[128] = "", dashed[64];
+    size_t n = 0, t;
+    const char *w;
 
-    for (const char *p = flags; p != NULL && *p != '\0'; ) {
-        size_t t = strcspn(p, " ");
+    while (cfg_next_word(&flags, &w, &t) && n < sizeof(spell))
         n += (size_t)snprintf(spell + n, sizeof(spell) - n, "%s%.*s",
-                              n ? ", " : "", (int)t, p);
-        p += t + (p[t] == ' ');
+                              n ? ", " : "", (int)t, w);
+    if (name != NULL && n < sizeof(spell)) {
+        for (t = 0; name[t] != '\0' && t + 1 < sizeof(dashed); t++)
+            dashed[t] = name[t] == '_' ? '-' : name[t];
+        dashed[t] = '\0';
+        n += (size_t)snprintf(spell + n, sizeof(spell) - n, "%s--%s",
+                              n ? ", " : "", dashed);
     }
-    if (name != NULL) {
-        n += (size_t)snprintf(spell + n, sizeof(spell) - n, "%s--", n ? ", " : "");
-        for (const char *p = name; *p != '\0' && n + 1 < sizeof(spell); p++)
-            spell[n++] = *p == '_' ? '-' : *p;
-        spell[n] = '\0';
-    }
-    if (arg != NULL)
+    if (arg != NULL && n < sizeof(spell))
         snprintf(spell + n, sizeof(spell) - n, " %s", arg);
     /* a long list of spellings gets the help on a line of its own */
-    fprintf(f, "  %-36s%s%s", spell, strlen(spell) > 36 ? "\n" : "",
-            strlen(spell) > 36 ? "                                       " : " ");
+    if (strlen(spell) > 36)
+        fprintf(f, "  %s\n%39s", spell, "");
+    else
+        fprintf(f, "  %-36s ", spell);
     fputs(help, f);
     if (name != NULL)
         fprintf(f, " [%s]", def ? def : "none");

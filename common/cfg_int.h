@@ -7,6 +7,7 @@
 #define LLMFORK_CFG_INT_H
 
 #include <stdio.h>
+#include <string.h>
 
 #include "common/cfg.h"
 
@@ -17,7 +18,7 @@ enum cfg_ktype {
     K_SIZE,     /* long bytes within [min, max]; k/m/g suffixes */
     K_BOOL,     /* int 0/1 */
     K_STR,      /* char *; empty = NULL unless min >= 1 */
-    K_LIST,     /* struct cfg_list; at most max items (0 = no limit), min */
+    K_LIST,     /* struct cfg_list; min 1 = not empty; max items (0 = any) */
     K_WORKERS,  /* int >= min, or "auto" = CFG_WORKERS_AUTO */
     K_MODE,     /* int, octal */
     K_LEVEL,    /* int, enum log_level */
@@ -73,6 +74,18 @@ struct cfg_cli {
     const char *config;
     enum cfg_action action;
 };
+
+/* Steps through a space-separated list such as cfg_key.flags: sets the
+ * next word and its length, advances *p; 0 at the end. */
+static inline int cfg_next_word(const char **p, const char **w, size_t *n)
+{
+    if (*p == NULL || **p == '\0')
+        return 0;
+    *w = *p;
+    *n = strcspn(*p, " ");
+    *p += *n + ((*p)[*n] == ' ');
+    return 1;
+}
 
 void cfg_report(struct cfg_loader *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
