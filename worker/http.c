@@ -331,6 +331,7 @@ static int body_append(struct http_req *r, const char *d, size_t n, long limit)
 static int conn_body(struct conn *c)
 {
     struct http_req *r = c->req;
+    long limit = c->srv->cfg->limit_request_body;
     if (!c->chunked) {
         size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
         body_append(r, c->in, n, 0);    /* room reserved up front */
@@ -342,11 +343,12 @@ static int conn_body(struct conn *c)
         const char *d;
         size_t used, dl;
         int st = http_chunked_feed(&c->chunk, c->in, c->in_len, &used, &d, &dl);
-        if (st == HTTP_CHUNK_DATA)
-            st = body_append(r, d, dl, c->srv->cfg->limit_request_body);
+        int e = st == HTTP_CHUNK_DATA ? body_append(r, d, dl, limit) : 0;
+        if (e < 0)
+            st = e;
         if (st < 0)
             return conn_reject(c, -st, -st == 413 ? "request body too large"
-                                                  : head_error(-st));
+                                 : -st == 500 ? "out of memory" : head_error(-st));
         consume(c, used);
         if (st == HTTP_CHUNK_DONE)
             return conn_dispatch(c);
