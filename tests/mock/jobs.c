@@ -82,6 +82,14 @@ static void on_cut_flushed(struct evhttp_connection *evcon, void *arg)
     drop(arg);
 }
 
+/* Sends what scratch holds as one HTTP chunk. scratch must end empty even
+ * if evhttp declined it, or it would leak into the next job's reply. */
+static void flush(struct job *j)
+{
+    evhttp_send_reply_chunk(j->req, scratch);
+    evbuffer_drain(scratch, evbuffer_get_length(scratch));
+}
+
 static size_t pending(const struct job *j)
 {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(j->evcon);
@@ -110,7 +118,7 @@ static void stream_finish(struct job *j)
     if (j->include_usage)
         chunk_write_usage(j, scratch);
     evbuffer_add(scratch, "data: [DONE]\n\n", 14);
-    evhttp_send_reply_chunk(j->req, scratch);
+    flush(j);
     evhttp_send_reply_end(j->req);
     job_done(j);
 }
@@ -146,7 +154,7 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
         j->role_sent = 1;
     }
     if (j->fault.kind == FAULT_STALL && j->sent == j->fault.after) {
-        evhttp_send_reply_chunk(j->req, scratch);
+        flush(j);
         return;                    /* no timer: silent until the client goes */
     }
     if (j->fault.kind == FAULT_CUT && j->sent == j->fault.after) {
@@ -155,7 +163,7 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
     }
     if (j->sent < j->tokens) {
         stream_token(j);
-        evhttp_send_reply_chunk(j->req, scratch);
+        flush(j);
         arm(j, j->delay_ms);
         return;
     }
@@ -240,7 +248,7 @@ void job_start(struct job *j)
     evhttp_send_reply_start(j->req, 200, "OK");
     if (j->fl == FL_AZURE) {
         chunk_write_prompt_filter(scratch);
-        evhttp_send_reply_chunk(j->req, scratch);
+        flush(j);
     }
     arm(j, j->ttft_ms);
 }

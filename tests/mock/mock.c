@@ -71,10 +71,12 @@
  *   cut[:after=K]  stream K tokens (default N/2), then close the connection
  *                  without the last chunk or [DONE]; non-streaming: close
  *                  without a reply
- *   malformed[:after=K]  chunk of token K (default N/2) is cut-off JSON and
- *                  that word is missing; non-streaming: half a JSON body
+ *   malformed[:after=K]  chunk of token K (default N/2; none if K >= N) is
+ *                  cut-off JSON and that word is missing; non-streaming:
+ *                  the first half of the JSON body
  *   stall[:after=K]  send K tokens (default 0: headers + role chunk), then
  *                  nothing, connection kept open; non-streaming: no reply
+ *   (after= is clamped to N.)
  *   none           no fault
  * With x-mock-fail-count C, the fault hits only the first C requests that
  * carry the same x-mock-fault-key (default ""); later ones succeed: retry
@@ -83,7 +85,6 @@
  */
 #include "tests/mock/mock.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
