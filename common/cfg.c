@@ -354,6 +354,26 @@ static int section_known(const char *name)
  * number, so every line passes through here first: it is counted, and
  * checked the way libinih will read it, so that all problems are reported
  * with their lines. */
+static void malformed(struct cfg_loader *L, const char *what)
+{
+    cfg_report(L, "%s:%d: %s", L->file, L->line, what);
+    if (L->first_syntax == 0)
+        L->first_syntax = L->line;
+}
+
+/* libinih's own rule: the first of chars, or of an inline ';' comment
+ * that follows a blank. */
+static char *find_or_comment(char *s, const char *chars)
+{
+    int was_space = 0;
+
+    while (*s != '\0' && !strchr(chars, *s) && !(was_space && *s == ';')) {
+        was_space = isspace((unsigned char)*s);
+        s++;
+    }
+    return s;
+}
+
 static void scan_line(struct cfg_loader *L, char *raw)
 {
     char *s = raw;
@@ -366,24 +386,24 @@ static void scan_line(struct cfg_loader *L, char *raw)
     if (s > raw && L->prev_key)
         return;                 /* continuation line */
     if (*s == '[') {
-        char *end = strchr(s, ']');
-        L->prev_key = 0;
-        if (end == NULL) {
-            cfg_report(L, "%s:%d: missing ']' in section header", L->file, L->line);
-            L->first_syntax = L->first_syntax ? L->first_syntax : L->line;
+        char *end = find_or_comment(s + 1, "]");
+        if (*end != ']') {
+            malformed(L, "missing ']' in section header");
             return;
         }
+        L->prev_key = 0;
         *end = '\0';
         if (!section_known(s + 1))
             cfg_report(L, "%s:%d: unknown section [%s]", L->file, L->line, s + 1);
         *end = ']';
         return;
     }
-    L->prev_key = s[strcspn(s, "=:")] != '\0';
-    if (!L->prev_key) {
-        cfg_report(L, "%s:%d: expected KEY = VALUE", L->file, L->line);
-        L->first_syntax = L->first_syntax ? L->first_syntax : L->line;
+    char *sep = find_or_comment(s, "=:");
+    if (*sep != '=' && *sep != ':') {
+        malformed(L, "expected KEY = VALUE");
+        return;
     }
+    L->prev_key = 1;
 }
 
 static char *read_line(char *buf, int size, void *stream)

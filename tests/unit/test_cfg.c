@@ -260,7 +260,8 @@ static void test_bind_lists(void **state)
     struct cfg c;
     (void)state;
     const char *f = file("bind.conf", "bind = 127.0.0.1:1\n"
-                         "bind = [::1]:2, unix:/tmp/x.sock  fd://3\n"
+                         "bind = [::1]:2, unix:/tmp/x.sock\n"
+                         "  fd://3\n"           /* continues the line above */
                          "forwarded_allow_ips =\n");
 
     load_ok(&c, "-c", f, NULL);
@@ -363,7 +364,8 @@ static void test_file_errors(void **state)
                          "unix_socket_mode = 0800\n"
                          "stream_buffer = 10\n"
                          "limit_request_body = 5q\n"
-                         "proc_name =\n");
+                         "proc_name =\n"
+                         "key ; = commented out\n");
     snprintf(want, sizeof(want),
              "%1$s:2: timeout: expected an integer, got 'abc'\n"
              "%1$s:4: unknown key 'bogus'\n"
@@ -377,7 +379,8 @@ static void test_file_errors(void **state)
              "%1$s:14: unix_socket_mode: expected an octal mode like 0660, got '0800'\n"
              "%1$s:15: stream_buffer: 10 out of range (1024..1073741824)\n"
              "%1$s:16: limit_request_body: expected a size in bytes (like 65536 or 64k), got '5q'\n"
-             "%1$s:17: proc_name: must not be empty\n", f);
+             "%1$s:17: proc_name: must not be empty\n"
+             "%1$s:18: expected KEY = VALUE\n", f);
     load_fails(want, "-c", f, NULL);
 }
 
