@@ -1,12 +1,13 @@
 /*
- * cfg_cli — the command line and the --help text, both derived from the
- * settings table in cfg.c: every key is --key-with-dashes, plus the
- * Gunicorn spellings its row lists (-b, --pid, --access-logfile, ...).
+ * cfg_cli — the command line, the --help text and value listings, all
+ * derived from the settings table in cfg.c: every key is --key-with-dashes,
+ * plus the Gunicorn spellings its row lists (-b, --pid, --access-logfile).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/cfg_int.h"
+#include "common/log.h"
 
 enum act { A_CONFIG, A_CHECK, A_VERSION, A_HELP, NACTS };
 
@@ -175,3 +176,43 @@ const char *cfg_usage(void)
     return text;
 }
 
+const char *cfg_key_name(int i)
+{
+    return i >= 0 && (size_t)i < cfg_nkeys ? cfg_keys[i].name : NULL;
+}
+
+void cfg_value_text(const struct cfg *c, int i, char *buf, size_t n)
+{
+    const struct cfg_key *k = &cfg_keys[i];
+    const void *field = (const char *)c + k->off;
+    int v = *(const int *)field;
+
+    switch (k->type) {
+    case K_STR:
+        snprintf(buf, n, "%s", *(char *const *)field ? *(char *const *)field : "");
+        break;
+    case K_LIST: {
+        const struct cfg_list *l = field;
+        size_t used = 0;
+        buf[0] = '\0';
+        for (int j = 0; j < l->n && used < n; j++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", j ? "," : "", l->v[j]);
+        break;
+    }
+    case K_SIZE:
+        snprintf(buf, n, "%ld", *(const long *)field);
+        break;
+    case K_MODE:
+        snprintf(buf, n, "%04o", v);
+        break;
+    case K_LEVEL:
+        snprintf(buf, n, "%s", log_level_name(v));
+        break;
+    case K_WORKERS:
+        snprintf(buf, n, v == CFG_WORKERS_AUTO ? "auto" : "%d", v);
+        break;
+    default:
+        snprintf(buf, n, "%d", v);
+        break;
+    }
+}
