@@ -191,7 +191,10 @@ def test_emfile_does_not_spin(spawn):
     try:
         for _ in range(100):
             conns.append(util.connect(srv.port))
-        time.sleep(0.5)
+        # The worker really ran out of descriptors (64, a few for itself).
+        util.wait_for(lambda: util.fd_count(worker) >= 60, 5 * SLOW,
+                      what=lambda: "worker at its fd limit (has %d)" % util.fd_count(worker))
+        time.sleep(0.3)
         share = _cpu_share(worker, 2.0)
         assert share < 0.5, "worker used %.0f%% CPU while out of fds" % (share * 100)
         assert util.alive(worker)
