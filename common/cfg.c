@@ -27,6 +27,7 @@
 
 static int check_bind(const char *item, char *msg, size_t len);
 static int check_ip(const char *item, char *msg, size_t len);
+static int check_provider(const char *item, char *msg, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
 #define MAX_WORKERS (SB_SLOTS / 2 - 1)  /* HUP runs two generations at once */
@@ -85,6 +86,50 @@ const struct cfg_key cfg_keys[] = {
     { "forwarded_allow_ips", K_LIST, F(forwarded_allow_ips), "127.0.0.1,::1",
       0, 0, check_ip, NULL, NULL, "IPS", "proxies trusted for X-Forwarded-*;"
       " IPs, networks or *" },
+
+    /* where the model is (worker/model.h) */
+    { "provider", K_STR, F(provider), "mock", 1, 0, check_provider, NULL,
+      NULL, "NAME", "mock, azure, azure-v1 or openai" },
+    { "azure_endpoint", K_STR, F(azure_endpoint), NULL, 0, 0, NULL,
+      "AZURE_OPENAI_ENDPOINT", NULL, "URL", "https://NAME.openai.azure.com" },
+    { "azure_deployment", K_STR, F(azure_deployment), NULL, 0, 0, NULL,
+      "AZURE_OPENAI_CHAT_DEPLOYMENT", NULL, "NAME", "chat model deployment" },
+    { "azure_api_version", K_STR, F(azure_api_version), "2024-10-21", 1, 0,
+      NULL, "AZURE_OPENAI_API_VERSION", NULL, "VERSION",
+      "api-version for provider azure" },
+    { "azure_api_key", K_STR, F(azure_api_key), NULL, 0, 0, NULL,
+      "AZURE_OPENAI_KEY AZURE_OPENAI_API_KEY", NULL, "KEY", "api-key header" },
+    { "openai_base_url", K_STR, F(openai_base_url), "https://api.openai.com/v1",
+      1, 0, NULL, "OPENAI_BASE_URL", NULL, "URL",
+      "any OpenAI-compatible server (Ollama, vLLM, GitHub Models)" },
+    { "openai_api_key", K_STR, F(openai_api_key), NULL, 0, 0, NULL,
+      "OPENAI_API_KEY", NULL, "KEY", "sent as Authorization: Bearer" },
+    { "openai_model", K_STR, F(openai_model), "gpt-4o-mini", 1, 0, NULL,
+      "OPENAI_MODEL", NULL, "NAME", "model for provider openai" },
+    { "mock_tokens", K_INT, F(mock_tokens), "20", 0, 100000, NULL, NULL, NULL,
+      "N", "built-in mock: tokens per answer" },
+    { "mock_delay_ms", K_INT, F(mock_delay_ms), "50", 0, 60000, NULL, NULL,
+      NULL, "MS", "built-in mock: time between tokens" },
+    { "system_prompt", K_STR, F(system_prompt), "You are a helpful assistant.",
+      0, 0, NULL, NULL, NULL, "TEXT", "system message the chat app sends" },
+    { "max_tokens_limit", K_INT, F(max_tokens_limit), "4096", 1, 1000000, NULL,
+      NULL, NULL, "N", "highest max_tokens a chat request may ask for" },
+    { "connect_timeout", K_INT, F(connect_timeout), "10", 1, 3600, NULL, NULL,
+      NULL, "S", "upstream connect timeout" },
+    { "first_byte_timeout", K_INT, F(first_byte_timeout), "60", 1, 3600, NULL,
+      NULL, NULL, "S", "upstream time to the first response byte" },
+    { "idle_timeout", K_INT, F(idle_timeout), "60", 1, 3600, NULL, NULL, NULL,
+      "S", "upstream silence allowed between chunks" },
+    { "total_timeout", K_INT, F(total_timeout), "600", 1, 86400, NULL, NULL,
+      NULL, "S", "longest upstream call, retries included" },
+    { "max_retries", K_INT, F(max_retries), "2", 0, 10, NULL, NULL, NULL, "N",
+      "upstream retries on 408/409/429/5xx before the client saw a byte" },
+    { "http2", K_BOOL, F(http2), "false", 0, 0, NULL, NULL, NULL, "BOOL",
+      "HTTP/2 (multiplexed) to https upstreams" },
+    { "ca_file", K_STR, F(ca_file), NULL, 0, 0, NULL, NULL, NULL, "FILE",
+      "CA bundle for upstream TLS; default: the system's" },
+    { "gateway_keys", K_LIST, F(gateway_keys), NULL, 0, 0, NULL, NULL, NULL,
+      "KEYS", "keys clients of /v1 and /openai must send; none = open" },
 };
 
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
@@ -113,6 +158,17 @@ static int bad(char *msg, size_t len, const char *fmt, ...)
     vsnprintf(msg, len, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+static int check_provider(const char *item, char *msg, size_t len)
+{
+    static const char *const names[] = { "mock", "azure", "azure-v1", "openai" };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(item, names[i]) == 0)
+            return 0;
+    return bad(msg, len, "unknown provider '%s' (mock, azure, azure-v1, openai)",
+               item);
 }
 
 /* ---- values ---------------------------------------------------------- */
@@ -260,6 +316,8 @@ static int set_str(const struct cfg_key *k, char **field, const char *v,
 
     if (*v == '\0' && k->min > 0)
         return bad(msg, len, "must not be empty");
+    if (*v != '\0' && k->check != NULL && k->check(v, msg, len) < 0)
+        return -1;
     if (*v != '\0' && (s = strdup(v)) == NULL)
         return bad(msg, len, "out of memory");
     free(*field);

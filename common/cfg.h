@@ -64,6 +64,28 @@ struct cfg {
     long limit_request_body;
     long stream_buffer;         /* bytes pending to a client before backpressure */
     struct cfg_list forwarded_allow_ips;
+
+    /* the model provider and the apps (see worker/provider.h) */
+    char *provider;             /* mock | azure | azure-v1 | openai */
+    char *azure_endpoint;       /* AZURE_OPENAI_ENDPOINT */
+    char *azure_deployment;     /* AZURE_OPENAI_CHAT_DEPLOYMENT */
+    char *azure_api_version;    /* AZURE_OPENAI_API_VERSION */
+    char *azure_api_key;        /* AZURE_OPENAI_API_KEY, AZURE_OPENAI_KEY */
+    char *openai_base_url;      /* OPENAI_BASE_URL */
+    char *openai_api_key;       /* OPENAI_API_KEY */
+    char *openai_model;         /* OPENAI_MODEL */
+    int mock_tokens;            /* built-in mock: tokens per answer */
+    int mock_delay_ms;          /* built-in mock: ms between tokens */
+    char *system_prompt;
+    int max_tokens_limit;       /* bound for context.overrides.max_tokens */
+    int connect_timeout;        /* s, upstream */
+    int first_byte_timeout;     /* s */
+    int idle_timeout;           /* s, between upstream chunks */
+    int total_timeout;          /* s */
+    int max_retries;
+    int http2;                  /* bool: HTTP/2 to the upstream */
+    char *ca_file;
+    struct cfg_list gateway_keys;
 };
 
 /* Fills c: defaults, then the file named by -c (or LLMFORK_CONFIG), then

@@ -16,8 +16,10 @@
 
 struct apps;
 
-/* The apps every worker runs (worker/health.c). */
+/* The apps every worker runs: health.c, chat.c, gateway.c. */
 extern const struct app health_app;
+extern const struct app chat_app;
+extern const struct app gateway_app;
 
 /* Runs startup of list[0..n) in order. On a failure, shuts down the apps
  * already started, writes "app NAME: reason" into err and returns NULL. */

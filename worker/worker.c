@@ -19,6 +19,8 @@
 #include "common/log.h"
 #include "common/scoreboard.h"
 #include "worker/apps.h"
+#include "master/version.h"
+#include "worker/fetch.h"
 #include "worker/http.h"
 
 /* Linked only into build/llmfork-test (worker/testhooks.c). */
@@ -44,6 +46,8 @@ static int app_list(const struct app **v)
 {
     int n = 0;
     v[n++] = &health_app;
+    v[n++] = &chat_app;
+    v[n++] = &gateway_app;
     if (&testhooks_app != NULL)
         v[n++] = &testhooks_app;
     return n;
@@ -157,6 +161,7 @@ static void worker_free(struct worker *w)
 {
     http_server_free(w->http);
     apps_stop(w->apps);
+    fetch_cleanup();
     for (int i = 0; i < 4; i++)
         if (w->sig[i])
             event_free(w->sig[i]);
@@ -172,10 +177,27 @@ static int boot_error(struct worker *w, const char *msg)
 {
     log_error("Worker failed to boot: %s", msg);
     if (w->slot) {
-        strncpy(w->slot->boot_error, msg, SB_ERRLEN - 1);
-        w->slot->boot_error[SB_ERRLEN - 1] = '\0';
+        snprintf(w->slot->boot_error, SB_ERRLEN, "%s", msg);
     }
     return WORKER_EXIT_BOOT_ERROR;
+}
+
+/* The upstream client, with the settings' timeouts (s -> ms). */
+static int start_fetch(struct worker *w)
+{
+    const struct cfg *c = w->cfg;
+    struct fetch_opts o;
+
+    fetch_opts_default(&o);
+    o.ca_file = c->ca_file;
+    o.http2 = c->http2;
+    o.connect_ms = c->connect_timeout * 1000L;
+    o.first_byte_ms = c->first_byte_timeout * 1000L;
+    o.idle_ms = c->idle_timeout * 1000L;
+    o.total_ms = c->total_timeout * 1000L;
+    o.max_retries = c->max_retries > 0 ? c->max_retries : FETCH_NONE;
+    o.user_agent = "llmfork/" LLMFORK_VERSION;
+    return fetch_init(w->base, &o);
 }
 
 /* Builds the loop, the apps and the server; returns 0 or an exit code. */
@@ -187,6 +209,10 @@ static int worker_boot(struct worker *w, const int *fds, int nfds)
 
     if ((w->base = event_base_new()) == NULL) {
         rc = boot_error(w, "cannot create the event loop");
+        goto close_fds;
+    }
+    if (start_fetch(w) < 0) {
+        rc = boot_error(w, "cannot start the upstream client (libcurl)");
         goto close_fds;
     }
     if ((w->apps = apps_start(w->cfg, w->base, list, app_list(list), err,

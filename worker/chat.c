@@ -1,0 +1,341 @@
+/*
+ * chat — the chat app of the Azure OpenAI samples, for
+ * @microsoft/ai-chat-protocol clients:
+ *
+ *   POST /chat         -> {"message":{"role":"assistant","content":...},
+ *                          "context":{...},"session_state":...}
+ *   POST /chat/stream  -> application/x-ndjson, one JSON object per line:
+ *                         {"delta":{"role":"assistant"},"context":{...},
+ *                          "session_state":...}
+ *                         {"delta":{"content":"...","role":"assistant"}} ...
+ *
+ * Hot path (one line per upstream token): the upstream's SSE is parsed in
+ * place (common/sse.c), each chunk parsed once with cJSON, and the NDJSON
+ * line written with the JSON string escaper, no tree built per chunk.
+ *
+ * Ownership: struct chat (one per request) is owned by this file. It is
+ * freed when both the model call has finished (or was cancelled) and the
+ * client response has ended.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+
+#include "common/cfg.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/sse.h"
+#include "worker/app.h"
+#include "worker/chatreq.h"
+#include "worker/relay.h"
+
+struct chat_app {
+    const struct cfg *cfg;
+    struct model *model;
+    struct evbuffer *line;      /* scratch for one NDJSON line */
+};
+
+struct chat {
+    struct relay rl;
+    struct chat_app *app;
+    struct sse_parser sse;
+    char *head;                 /* the first stream line's context part */
+    unsigned stream : 1;
+    unsigned done_seen : 1;     /* [DONE] arrived */
+};
+
+static void chat_free(struct relay *rl)
+{
+    struct chat *ch = (struct chat *)rl;
+
+    relay_free(&ch->rl);
+    sse_free(&ch->sse);
+    free(ch->head);
+    free(ch);
+}
+
+static void write_error_line(struct chat *ch, const char *msg)
+{
+    struct evbuffer *b = ch->app->line;
+
+    evbuffer_add_printf(b, "{\"error\":\"");
+    json_esc_append(b, msg, strlen(msg));
+    evbuffer_add_printf(b, "\"}\n");
+    size_t n = evbuffer_get_length(b);
+    relay_write(&ch->rl, evbuffer_pullup(b, -1), n);
+    evbuffer_drain(b, n);
+}
+
+static void write_delta(struct chat *ch, const char *s, size_t len)
+{
+    struct evbuffer *b = ch->app->line;
+    static const char pre[] = "{\"delta\":{\"content\":\"";
+    static const char post[] = "\",\"role\":\"assistant\"}}\n";
+
+    evbuffer_add(b, pre, sizeof(pre) - 1);
+    json_esc_append(b, s, len);
+    evbuffer_add(b, post, sizeof(post) - 1);
+    size_t n = evbuffer_get_length(b);
+    relay_write(&ch->rl, evbuffer_pullup(b, -1), n);
+    evbuffer_drain(b, n);
+}
+
+/* Returns 0 to go on, -1 to stop the stream (an error line was written). */
+static int on_event(const struct sse_event *ev, void *arg)
+{
+    struct chat *ch = arg;
+
+    if (ev->done) {
+        ch->done_seen = 1;
+        return 0;
+    }
+    cJSON *o = cJSON_ParseWithLength(ev->data, ev->data_len);
+    if (!o) {
+        write_error_line(ch, "the model sent a malformed chunk");
+        return -1;
+    }
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
+    if (err) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "message");
+        write_error_line(ch, cJSON_IsString(m) ? m->valuestring
+                         : "the model failed mid-stream");
+        cJSON_Delete(o);
+        return -1;
+    }
+    const cJSON *choice = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
+    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(delta, "content");
+    if (cJSON_IsString(c) && c->valuestring[0])
+        write_delta(ch, c->valuestring, strlen(c->valuestring));
+    cJSON_Delete(o);
+    return 0;
+}
+
+static void start_stream(struct chat *ch)
+{
+    http_resp_header(ch->rl.req, "X-Accel-Buffering", "no");
+    http_resp_header(ch->rl.req, "Cache-Control", "no-cache");
+    http_resp_start(ch->rl.req, 200, "application/x-ndjson");
+    ch->rl.started = 1;
+    relay_write(&ch->rl, ch->head, strlen(ch->head));
+}
+
+static void on_headers(struct model_call *c, int status, void *arg)
+{
+    struct chat *ch = arg;
+    (void)c;
+
+    ch->rl.status = status;
+    if (status < 400 && ch->stream)
+        start_stream(ch);
+}
+
+static void on_data(struct model_call *c, const char *p, size_t n, void *arg)
+{
+    struct chat *ch = arg;
+
+    if (!ch->stream || ch->rl.status >= 400) {
+        relay_collect(&ch->rl, p, n);
+        return;
+    }
+    if (ch->rl.ended)
+        return;
+    if (sse_feed(&ch->sse, p, n) != SSE_OK) {
+        if (ch->sse.status == SSE_ETOOBIG)
+            write_error_line(ch, "the model sent an oversized event");
+        /* The call ends now: the client's stream is complete. */
+        model_cancel(c);
+        ch->rl.call = NULL;
+        relay_finish(&ch->rl);
+    }
+}
+
+static void reply_error(struct chat *ch, const struct relay_error *e)
+{
+    if (e->retry_after)
+        http_resp_header(ch->rl.req, "Retry-After", e->retry_after);
+    http_resp_error(ch->rl.req, e->status, e->msg);
+    ch->rl.ended = 1;
+}
+
+/* /chat: the whole answer in the samples' shape. */
+static void reply_whole(struct chat *ch)
+{
+    size_t len;
+    const char *body = relay_body(&ch->rl, &len);
+    cJSON *up = cJSON_ParseWithLength(body, len);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(up, "choices"), 0),
+        "message");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+
+    if (!cJSON_IsString(content)) {
+        struct relay_error e = { .status = 502 };
+        snprintf(e.msg, sizeof(e.msg), "the model's answer had no content");
+        reply_error(ch, &e);
+    } else {
+        char *text = NULL;
+        cJSON *out = cJSON_Parse(ch->head);   /* context + session_state */
+        cJSON *m = cJSON_CreateObject();
+        cJSON_DeleteItemFromObjectCaseSensitive(out, "delta");
+        cJSON_AddStringToObject(m, "role", "assistant");
+        cJSON_AddStringToObject(m, "content", content->valuestring);
+        cJSON_AddItemToObject(out, "message", m);
+        text = cJSON_PrintUnformatted(out);
+        if (text)
+            http_resp_send(ch->rl.req, 200, "application/json", text, strlen(text));
+        else
+            http_resp_error(ch->rl.req, 500, "out of memory");
+        ch->rl.ended = 1;
+        free(text);
+        cJSON_Delete(out);
+    }
+    cJSON_Delete(up);
+}
+
+static void on_done(struct model_call *c, const struct fetch_result *res,
+                    void *arg)
+{
+    struct chat *ch = arg;
+    struct relay_error e;
+    int failed = relay_error(&ch->rl, res, &e);
+    (void)c;
+
+    if (ch->rl.started) {
+        int cut = sse_finish(&ch->sse);
+        if (!ch->rl.ended && failed)
+            write_error_line(ch, e.msg);
+        else if (!ch->rl.ended && (cut || !ch->done_seen))
+            write_error_line(ch, "the model's stream ended early");
+    } else if (!ch->rl.ended) {
+        if (failed)
+            reply_error(ch, &e);
+        else if (ch->stream)
+            reply_error(ch, &(struct relay_error){ .status = 502,
+                        .msg = "the model sent no stream" });
+        else
+            reply_whole(ch);
+    }
+    ch->rl.call = NULL;
+    relay_finish(&ch->rl);
+}
+
+static const struct model_cbs cbs = { on_headers, on_data, on_done };
+
+/* The first stream line (and /chat's envelope): context + session_state. */
+static char *make_head(const struct chat_input *in, const struct model *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *d = cJSON_AddObjectToObject(o, "delta");
+    cJSON *ctx = cJSON_AddObjectToObject(o, "context");
+    char *s;
+
+    cJSON_AddStringToObject(d, "role", "assistant");
+    cJSON_AddStringToObject(ctx, "provider", model_provider(m));
+    cJSON_AddStringToObject(ctx, "model", model_name(m));
+    if (in->session_state)
+        cJSON_AddItemToObject(o, "session_state",
+                              cJSON_Duplicate(in->session_state, 1));
+    else
+        cJSON_AddNullToObject(o, "session_state");
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (s) {
+        char *l = realloc(s, strlen(s) + 2);
+        if (!l) {
+            free(s);
+            return NULL;
+        }
+        strcat(l, "\n");
+        s = l;
+    }
+    return s;
+}
+
+static void handle(struct http_req *r, struct chat_app *app, int stream)
+{
+    char err[256];
+    int status;
+    struct chat_input in;
+    cJSON *root = relay_parse_json(r, &status, err, sizeof(err));
+
+    if (!root || chatreq_parse(root, app->cfg, &in, err, sizeof(err)) < 0) {
+        http_resp_error(r, root ? 400 : status, err);
+        cJSON_Delete(root);
+        return;
+    }
+    struct chat *ch = calloc(1, sizeof(*ch));
+    size_t len = 0;
+    char *body = chatreq_body(&in, app->cfg, app->model, stream, &len);
+    if (ch)
+        ch->head = make_head(&in, app->model);
+    cJSON_Delete(root);
+    if (!ch || !body || !ch->head) {
+        free(body);
+        if (ch)
+            free(ch->head);
+        free(ch);
+        http_resp_error(r, 500, "out of memory");
+        return;
+    }
+    ch->app = app;
+    ch->stream = stream;
+    sse_init(&ch->sse, 0, on_event, ch);
+    relay_init(&ch->rl, r, chat_free);
+    ch->rl.call = model_start(app->model, body, len, stream, stream, &cbs, ch);
+    if (!ch->rl.call) {
+        http_resp_error(r, 500, "could not start the model call");
+        ch->rl.ended = 1;
+        relay_finish(&ch->rl);
+    }
+}
+
+static void handle_chat(struct http_req *r, void *state)
+{
+    handle(r, state, 0);
+}
+
+static void handle_stream(struct http_req *r, void *state)
+{
+    handle(r, state, 1);
+}
+
+static int chat_startup(struct app_ctx *ctx)
+{
+    char err[256];
+    struct chat_app *app = calloc(1, sizeof(*app));
+
+    if (!app)
+        return app_fail(ctx, "out of memory"), -1;
+    app->cfg = app_cfg(ctx);
+    app->line = evbuffer_new();
+    app->model = model_init(app->cfg, app_base(ctx), err, sizeof(err));
+    app_set_state(ctx, app);
+    if (!app->model)
+        return app_fail(ctx, "chat: %s", err), -1;
+    if (!app->line)
+        return app_fail(ctx, "out of memory"), -1;
+    log_debug("chat: provider %s, model %s", model_provider(app->model),
+              model_name(app->model));
+    if (app_route(ctx, "POST", "/chat", handle_chat, app) < 0 ||
+        app_route(ctx, "POST", "/chat/stream", handle_stream, app) < 0)
+        return app_fail(ctx, "chat: cannot add routes"), -1;
+    return 0;
+}
+
+static void chat_shutdown(struct app_ctx *ctx)
+{
+    struct chat_app *app = app_state(ctx);
+
+    if (!app)
+        return;
+    model_free(app->model);
+    if (app->line)
+        evbuffer_free(app->line);
+    free(app);
+}
+
+const struct app chat_app = { "chat", chat_startup, chat_shutdown };
