@@ -14,6 +14,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(PKG_CFLAGS)
+# Where the web page lives when run from the source tree (static_dir).
+CFLAGS  += -DLLMFORK_WWW_DIR='"$(CURDIR)/worker/www"'
 LDLIBS  += $(PKG_LIBS) -lm
 
 ifeq ($(SAN),1)
@@ -40,7 +42,7 @@ MOCK_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(MOCK_SRCS))
 PYTEST      := /usr/bin/python3 -m pytest
 DEPS_STAMP  := build/.deps-ok
 
-.PHONY: all run test unit system clients bench deps clean
+.PHONY: all run test unit system clients bench screenshot deps clean
 all: $(B)/llmfork $(B)/llmfork-test $(B)/llmfork-mock
 
 $(B)/obj/%.o: %.c
@@ -84,12 +86,23 @@ unit: $(UNIT_BINS)
 system: all
 	LLMFORK_BUILD=$(B) $(PYTEST) -q tests/system
 
+# The real clients people use: the openai SDK, ai-chat-protocol, Chromium.
+clients: all
+	@if [ -f tests/clients/package.json ]; then \
+	  cd tests/clients && LLMFORK_BUILD=$(CURDIR)/$(B) node --test --test-concurrency=1; \
+	else echo "clients: no tests/clients/package.json yet"; fi
+
 test: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory system
+	@$(MAKE) --no-print-directory clients
 
 bench: $(DEPS_STAMP) all
 	scripts/bench
+
+# docs/chat.png, the picture in the README.
+screenshot: all
+	cd tests/clients && LLMFORK_BUILD=$(CURDIR)/$(B) node screenshot.mjs $(CURDIR)/docs/chat.png
 
 clean:
 	rm -rf build
