@@ -116,9 +116,11 @@ void conn_flush(struct conn *c)
     conn_arm(c);
 }
 
+/* Its own event: activating wev would be undone by the next event_del
+ * of wev when no output is pending. */
 void conn_kick(struct conn *c)
 {
-    event_active(&c->wev, EV_WRITE, 1);
+    event_active(&c->kev, EV_TIMEOUT, 1);
 }
 
 /* Response sent, write side shut: read and drop what the client still
@@ -412,6 +414,7 @@ static void conn_close(struct conn *c)
     event_del(&c->rev);
     event_del(&c->wev);
     event_del(&c->tev);
+    event_del(&c->kev);
     if (r != NULL && r->dispatched)
         r->body_queued -= r->body_queued < evbuffer_get_length(c->out)
                         ? r->body_queued : evbuffer_get_length(c->out);
@@ -478,6 +481,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     event_assign(&c->rev, s->base, fd, EV_READ | EV_PERSIST, on_read, c);
     event_assign(&c->wev, s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     evtimer_assign(&c->tev, s->base, on_timer, c);
+    event_assign(&c->kev, s->base, -1, 0, on_write, c);
     c->head_started = 1;    /* the head deadline runs from accept */
     c->deadline_ms = sb_now_ms() + ms_from_s(s->cfg->client_header_timeout);
     c->next = s->conns;

@@ -3,7 +3,7 @@
  * request and response API, the access log) share. Not for apps.
  *
  * Ownership: the server owns its connections (a list); a connection owns
- * its fd, its three events (embedded), its input buffer and its output
+ * its fd, its four events (embedded), its input buffer and its output
  * evbuffer, and the request it is reading. Once a request is dispatched the
  * app holds it until it ends the response; the request then frees itself.
  * If the connection closes first it sets req->conn = NULL, req->gone = 1,
@@ -56,6 +56,7 @@ struct conn {
     int fd;
     enum conn_state state;
     struct event rev, wev, tev;
+    struct event kev;           /* kicked by conn_kick; runs on_write */
     char *in;                   /* unparsed input (NULL when empty/idle) */
     size_t in_len, in_cap;
     struct evbuffer *out;

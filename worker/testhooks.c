@@ -3,8 +3,10 @@
  * build/llmfork-test and never into build/llmfork:
  *
  *   GET  /_test/block?s=N        blocks the loop N seconds (heartbeat kill)
- *   GET  /_test/stream?n=N&ms=M  N lines "tick i\n", one per M ms, from a
- *                                timer; honours backpressure and close
+ *   GET  /_test/stream?n=N&ms=M&first=F
+ *                                N lines "tick i\n", one per M ms, from a
+ *                                timer, the response started after F ms
+ *                                (default 0); honours backpressure and close
  *   GET  /_test/crash            abort()
  *   GET  /_test/pid              the worker's pid
  *   POST /_test/echo             the request body back, with its type
@@ -72,6 +74,8 @@ struct ticker {
 static void ticker_end(struct ticker *t)
 {
     event_free(t->timer);
+    if (t->i == 0)
+        http_resp_start(t->req, 200, "text/plain");
     http_resp_end(t->req);
     free(t);
 }
@@ -88,6 +92,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     char line[32];
     (void)fd;
     (void)what;
+    if (t->i == 0)
+        http_resp_start(t->req, 200, "text/plain");
     int len = snprintf(line, sizeof(line), "tick %ld\n", t->i++);
     int rc = http_resp_write(t->req, line, (size_t)len);
     if (rc < 0 || t->i >= t->n) {
@@ -124,16 +130,16 @@ static void t_stream(struct http_req *r, void *state)
     t->req = r;
     t->n = query_long(http_req_query(r), "n", 10);
     t->ms = query_long(http_req_query(r), "ms", 100);
+    long first = query_long(http_req_query(r), "first", 0);
     if (t->ms < 0)
         t->ms = 0;
-    http_resp_start(r, 200, "text/plain");
     if (t->n <= 0) {
         ticker_end(t);
         return;
     }
     http_req_on_close(r, on_stream_close, t);
     http_resp_on_drain(r, on_stream_drain, t);
-    ticker_arm(t, 0);
+    ticker_arm(t, first > 0 ? first : 0);
 }
 
 static int testhooks_startup(struct app_ctx *ctx)
