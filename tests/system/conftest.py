@@ -9,6 +9,7 @@ Each server runs in its own session (process group), so teardown can kill
 the master and any worker it left behind with one killpg.
 """
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -23,6 +24,10 @@ from util import SLOW  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes several seconds")
+
+
+# What ASan, LSan and UBSan print when they find something.
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer")
 
 
 class Server:
@@ -220,6 +225,10 @@ def spawn(tmp_path):
     yield make
     for s in servers:
         s.cleanup()
+    reports = [s.name + ": " + line for s in servers
+               for line in (s.log + s.stdout).splitlines() if SANITIZER_RE.search(line)]
+    if reports:
+        pytest.fail("sanitizer reports:\n" + "\n".join(reports[:20]), pytrace=False)
 
 
 def run_cli(args, env=None, timeout=15 * SLOW, test_build=False, cwd=None):
@@ -240,7 +249,9 @@ def run_cli(args, env=None, timeout=15 * SLOW, test_build=False, cwd=None):
     finally:
         if util.group_members(p.pid):
             os.killpg(p.pid, signal.SIGKILL)
-    return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+    out, err = out.decode(errors="replace"), err.decode(errors="replace")
+    assert not SANITIZER_RE.search(out + err), err
+    return p.returncode, out, err
 
 
 @pytest.fixture

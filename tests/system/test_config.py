@@ -206,3 +206,19 @@ def test_process_titles(spawn):
             [util.worker_number(p) for p in srv.workers()]),
         5 * SLOW, what="worker titles")
     assert nums == [1, 2, 3], [util.title(p) for p in srv.workers()]
+
+
+def test_environment_and_command_line_errors(cli):
+    port = util.free_port()
+    rc, out, err = cli(["--check-config", "-b", "127.0.0.1:%d" % port],
+                       env={"LLMFORK_TIMEOUT": "soon", "LLMFORK_KEEPALIVE": "-1"})
+    assert rc == 2, (rc, out, err)
+    text = out + err
+    assert re.search(r"^environment LLMFORK_TIMEOUT: .+", text, re.M), text
+    assert re.search(r"^environment LLMFORK_KEEPALIVE: .+", text, re.M), text
+    rc, out, err = cli(["--check-config", "-b", "127.0.0.1:%d" % port, "--timeout", "soon"])
+    assert rc == 2, (rc, out, err)
+    assert re.search(r"^command line: .*timeout", out + err, re.M), out + err
+    rc, out, err = cli(["--check-config", "--no-such-option"])
+    assert rc == 2, (rc, out, err)
+    assert "no-such-option" in out + err

@@ -225,3 +225,21 @@ def test_access_log_stream_bytes_and_duration(spawn, tmp_path):
     assert m, m
     sent = int(m["b"])
     assert 7 * got <= sent < sum(len("tick %d\n" % i) for i in range(100)) // 2, (sent, got)
+
+
+def test_max_requests_with_keepalive_client(spawn):
+    """A keep-alive client is told to close on the last response a worker
+    serves (Connection: close), so it never writes into a closing socket."""
+    srv = spawn(args=["--max-requests", "4", "-w", "1"])
+    pids, failures = [], []
+    with util.requests.Session() as s:
+        s.trust_env = False
+        for _ in range(14):
+            try:
+                r = s.get(srv.url + "/_test/pid", timeout=10 * SLOW)
+                assert r.status_code == 200
+                pids.append(int(r.text))
+            except Exception as e:       # noqa: BLE001 - counted, reported below
+                failures.append(repr(e))
+    assert failures == []
+    assert len(set(pids)) >= 3, pids
