@@ -6,7 +6,10 @@
  * whose event loop stopped stamping the scoreboard for `timeout` seconds,
  * and acts on signals with Gunicorn's meanings: TERM graceful stop,
  * INT/QUIT quick stop, HUP reload, TTIN/TTOU one worker more/less, USR1
- * reopen logs. The master itself never serves a request.
+ * reopen logs, USR2 start a new master (binary upgrade) on the same
+ * listeners, WINCH (after USR2) stop the workers gracefully. It tells
+ * systemd READY/RELOADING/STOPPING when NOTIFY_SOCKET is set. The master
+ * itself never serves a request.
  *
  * Ownership: arbiter_run takes the loaded cfg and the open listeners and
  * owns them until it returns (it frees the cfg and closes the listeners,
