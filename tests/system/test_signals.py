@@ -122,6 +122,28 @@ def test_hup_replaces_workers_without_dropping(spawn):
     assert util.alive(srv.pid)
 
 
+def test_term_answers_or_refuses_never_drops(spawn):
+    """Requests racing a TERM are answered, refused, or reset (closing the
+    listening socket resets what is still in its accept queue); but a
+    connection the server accepted is never closed cleanly without a
+    response, which the client sees as RemoteDisconnected."""
+    srv = spawn(args=["-w", "2", "--graceful-timeout", "10"], workers=2)
+    loops = [RequestLoop(srv.url) for _ in range(3)]
+    for loop in loops:
+        loop.start()
+    util.wait_for(lambda: sum(l.ok for l in loops) >= 30, 5 * SLOW, what="requests")
+    srv.signal(signal.SIGTERM)
+    rc = srv.wait_exit(10 * SLOW)
+    time.sleep(0.2)
+    for loop in loops:
+        loop.finish()
+    assert rc == 0, (rc, srv.log)
+    failures = [f for l in loops for f in l.failures]
+    dropped = [f for f in failures if "RemoteDisconnected" in f]
+    assert dropped == [], "%d dropped (of %d failed): %s" % (
+        len(dropped), len(failures), dropped[:3])
+
+
 def test_hup_with_bad_config_keeps_old_workers(spawn):
     srv = spawn(config="workers = 2\nkeepalive = 2\n", workers=2)
     old = srv.workers()
