@@ -30,12 +30,25 @@ def pytest_configure(config):
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer")
 
 
+# Runs argv[2:] as systemd would: the socket (fd argv[1]) at fd 3, with
+# LISTEN_FDS=1 and LISTEN_PID set to the pid that execs the server.
+SD_WRAPPER = """\
+import os, sys
+os.dup2(int(sys.argv[1]), 3)
+os.close(int(sys.argv[1]))
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 class Server:
     def __init__(self, tmp_path, args=(), config=None, env=None,
                  test_build=True, workers=1, binds=None, nofile=None,
-                 wait=True, name="srv"):
+                 wait=True, name="srv", listen_sock=None, systemd=False):
         """wait: True = start and wait until ready, False = start only,
-        None = do not start."""
+        None = do not start. listen_sock: an already listening socket
+        handed over as fd://N, or (systemd=True) as systemd's fd 3 with
+        LISTEN_FDS/LISTEN_PID, instead of a -b of our own."""
         self.tmp = tmp_path
         self.binary = util.TESTBIN if test_build else util.SHIPPED
         self.extra_args = list(args)
@@ -53,6 +66,8 @@ class Server:
         self.log_path = str(tmp_path / (name + ".stderr"))
         self.out_path = str(tmp_path / (name + ".stdout"))
         self.wait = wait
+        self.listen_sock = listen_sock
+        self.systemd = systemd
 
     # ---- lifecycle ----
     def write_config(self, text):
@@ -60,7 +75,12 @@ class Server:
             f.write(text)
 
     def argv(self):
-        a = [self.binary, "-b", "127.0.0.1:%d" % self.port]
+        if self.listen_sock is None:
+            a = [self.binary, "-b", "127.0.0.1:%d" % self.port]
+        elif self.systemd:
+            a = [sys.executable, "-c", SD_WRAPPER, str(self.listen_sock.fileno()), self.binary]
+        else:
+            a = [self.binary, "-b", "fd://%d" % self.listen_sock.fileno()]
         for b in self.extra_binds:
             a += ["-b", b]
         if self.config_path:
@@ -93,7 +113,10 @@ class Server:
 
     def start(self, wait=True):
         for attempt in range(3):
-            self.port = util.free_port()
+            if self.listen_sock is None:
+                self.port = util.free_port()
+            else:
+                self.port = self.listen_sock.getsockname()[1]
             self._spawn()
             if not wait:
                 return self
@@ -113,6 +136,7 @@ class Server:
             self.proc = subprocess.Popen(
                 self.argv(), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 env=self.environ(), cwd=str(self.tmp), start_new_session=True,
+                pass_fds=(self.listen_sock.fileno(),) if self.listen_sock else (),
                 preexec_fn=self._preexec if self.nofile else None)
         finally:
             out.close()

@@ -222,3 +222,21 @@ def test_environment_and_command_line_errors(cli):
     rc, out, err = cli(["--check-config", "--no-such-option"])
     assert rc == 2, (rc, out, err)
     assert "no-such-option" in out + err
+
+
+def _listening_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    return s
+
+
+@pytest.mark.parametrize("systemd", [False, True], ids=["fd-N", "LISTEN_FDS"])
+def test_inherited_listening_socket(spawn, systemd):
+    with _listening_socket() as sock:
+        srv = spawn(listen_sock=sock, systemd=systemd, args=["-w", "2"], workers=2)
+        for _ in range(4):
+            assert util.get(srv.url + "/healthz").status_code == 200
+        assert util.title(srv.pid).startswith("llmfork: master")
+        assert srv.stop() == 0
