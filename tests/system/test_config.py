@@ -188,6 +188,7 @@ def test_unix_socket(spawn, tmp_path, mode):
     assert r.read()
     c.close()
     assert srv.stop() == 0
+    assert not os.path.exists(path), "unix socket left behind after exit"
 
 
 def test_pidfile_written_and_removed(spawn, tmp_path):

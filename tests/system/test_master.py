@@ -243,3 +243,39 @@ def test_max_requests_with_keepalive_client(spawn):
                 failures.append(repr(e))
     assert failures == []
     assert len(set(pids)) >= 3, pids
+
+
+LOG_LINE_RE = re.compile(
+    r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(\d+)\] "
+    r"\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] \S")
+
+
+def test_error_log_lines_carry_time_pid_level(spawn):
+    srv = spawn(args=["-w", "2"], workers=2)
+    os.kill(srv.workers()[0], signal.SIGKILL)
+    srv.wait_workers(2, exclude=[])
+    util.wait_for(lambda: "SIGKILL" in srv.log, 5 * SLOW, what="the worker's death logged")
+    assert srv.stop() == 0
+    lines = srv.log.splitlines()
+    assert len(lines) >= 4, srv.log
+    bad = [l for l in lines if not LOG_LINE_RE.match(l)]
+    assert bad == [], bad
+    pids = {int(LOG_LINE_RE.match(l).group(1)) for l in lines}
+    assert srv.pid in pids
+
+
+def test_log_level_warning_hides_info(spawn):
+    srv = spawn(args=["--log-level", "warning"])
+    os.kill(srv.workers()[0], signal.SIGKILL)
+    util.wait_for(lambda: "SIGKILL" in srv.log, 5 * SLOW, what="the worker's death logged")
+    assert "[INFO]" not in srv.log, srv.log
+
+
+def test_access_log_to_stdout(spawn):
+    srv = spawn(args=["--access-logfile", "-"])
+    util.get(srv.url + "/healthz?to-stdout", headers={"User-Agent": "ua-stdout"})
+    util.wait_for(lambda: "/healthz?to-stdout" in srv.stdout, 5 * SLOW,
+                  what="the access line on stdout")
+    line = [l for l in srv.stdout.splitlines() if "to-stdout" in l][0]
+    assert ACCESS_RE.match(line), line
+    assert "to-stdout" not in srv.log

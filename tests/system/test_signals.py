@@ -34,6 +34,26 @@ def test_term_drains_stream_and_refuses_new_connections(spawn):
     _no_processes_left(srv)
 
 
+def test_term_when_idle_is_prompt(spawn, tmp_path):
+    """Idle keep-alive connections do not hold a graceful stop."""
+    srv = spawn(args=["-w", "2", "--graceful-timeout", "30"], config="keepalive = 60\n",
+                workers=2)
+    idle = []
+    for _ in range(4):
+        s = util.connect(srv.port)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert util.read_response(s).status == 200
+        idle.append(s)
+    t0 = time.monotonic()
+    srv.signal(signal.SIGTERM)
+    rc = srv.wait_exit(10 * SLOW)
+    took = time.monotonic() - t0
+    for s in idle:
+        s.close()
+    assert rc == 0, (rc, srv.log)
+    assert took < 2 * SLOW, "graceful stop of an idle server took %.1fs" % took
+
+
 @pytest.mark.slow
 def test_term_kills_streams_after_graceful_timeout(spawn):
     srv = spawn(args=["--graceful-timeout", "1"])
