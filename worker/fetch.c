@@ -1,10 +1,7 @@
 /*
- * fetch — see fetch.h.
- *
- * The multi is driven as in curl's docs/examples/multi-event.c: curl tells
- * us which sockets to watch (sock_cb) and when to call it back (timer_cb);
- * libevent calls curl_multi_socket_action; finished transfers are then
- * drained from curl_multi_info_read (check_done).
+ * fetch — see fetch.h. The multi runs on the loop through evcurl.c; the
+ * easy handle's options and the mapping of curl's results are in
+ * fetch_easy.c. This file is the life of a transfer.
  *
  * Each transfer has one struct event, f->ev, that does all its own
  * scheduling: its deadlines (first byte, idle, total), the wait before a
@@ -31,6 +28,8 @@
 #include <event2/event_struct.h>
 
 #include "common/log.h"
+#include "worker/evcurl.h"
+#include "worker/fetch_easy.h"
 #include "worker/retry.h"
 
 enum state {
@@ -72,12 +71,10 @@ struct fetch {
 };
 
 static struct {
-    CURLM *multi;
+    struct evcurl *ec;
+    CURLM *multi;                       /* ec's */
     struct event_base *base;
-    struct event timer;
-    struct fetch_opts opts;             /* strings owned below */
-    char *ca_file;
-    char *user_agent;
+    struct fetch_opts opts;             /* its strings are our copies */
     struct fetch *live;
     struct fetch_stats stats;
     uint64_t rnd;
@@ -85,6 +82,8 @@ static struct {
 
 static void tick(evutil_socket_t fd, short what, void *arg);
 static void finish(struct fetch *f, enum fetch_rc rc, const char *msg);
+static size_t on_header(char *p, size_t size, size_t n, void *ud);
+static size_t on_body(char *p, size_t size, size_t n, void *ud);
 
 static const char *const rc_names[FETCH_RC_COUNT] = {
     [FETCH_OK] = "ok",
@@ -119,73 +118,6 @@ static double rnd(void)
     g.rnd ^= g.rnd << 25;
     g.rnd ^= g.rnd >> 27;
     return (double)((g.rnd * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
-
-/* ---- the multi on the loop ---- */
-
-static void check_done(void);
-
-static void on_socket(evutil_socket_t fd, short what, void *arg)
-{
-    int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
-                 ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    int running;
-
-    (void)arg;
-    curl_multi_socket_action(g.multi, fd, action, &running);
-    check_done();
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    int running;
-
-    (void)fd, (void)what, (void)arg;
-    curl_multi_socket_action(g.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done();
-}
-
-/* CURLMOPT_SOCKETFUNCTION: one persistent event per curl socket, kept as
- * curl's socketp. */
-static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
-                   void *socketp)
-{
-    struct event *ev = socketp;
-    short kind = EV_PERSIST;
-
-    (void)easy, (void)userp;
-    if (what == CURL_POLL_REMOVE) {
-        if (ev != NULL)
-            event_free(ev);
-        return 0;
-    }
-    if (what & CURL_POLL_IN)
-        kind |= EV_READ;
-    if (what & CURL_POLL_OUT)
-        kind |= EV_WRITE;
-    if (ev == NULL) {
-        ev = event_new(g.base, s, kind, on_socket, NULL);
-        if (ev == NULL || curl_multi_assign(g.multi, s, ev) != CURLM_OK) {
-            if (ev != NULL)
-                event_free(ev);
-            return -1;
-        }
-    } else {
-        event_del(ev);
-        event_assign(ev, g.base, s, kind, on_socket, NULL);
-    }
-    return event_add(ev, NULL) == 0 ? 0 : -1;
-}
-
-/* CURLMOPT_TIMERFUNCTION: curl must not be called from here, only armed. */
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-
-    (void)multi, (void)userp;
-    if (timeout_ms < 0)
-        return evtimer_del(&g.timer);
-    return evtimer_add(&g.timer, &tv);
 }
 
 /* ---- per-transfer scheduling ---- */
@@ -351,42 +283,6 @@ static void finish(struct fetch *f, enum fetch_rc rc, const char *msg)
     fetch_free(f);
 }
 
-static enum fetch_rc classify(const struct fetch *f, CURLcode code)
-{
-    switch (code) {
-    case CURLE_OK:
-        return f->status >= 400 ? FETCH_EHTTP : FETCH_OK;
-    case CURLE_OPERATION_TIMEDOUT:      /* only connect timeouts are set */
-        return FETCH_ETIMEOUT_CONNECT;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-        return FETCH_ECONNECT;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_OUT_OF_MEMORY:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-        return FETCH_EINVAL;
-    default:
-        /* sent/received but broke: before the head counts as connecting */
-        return f->head_done ? FETCH_ERECV : FETCH_ECONNECT;
-    }
-}
-
-/* Connection failures are retried; a certificate the caller's CA file
- * refuses will be refused again. */
-static int retryable(CURLcode code, enum fetch_rc rc)
-{
-    if (code == CURLE_PEER_FAILED_VERIFICATION ||
-        code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM)
-        return 0;
-    return rc == FETCH_ECONNECT || rc == FETCH_ETIMEOUT_CONNECT;
-}
-
 static void retry_later(struct fetch *f, CURLcode code)
 {
     const char *ms = f->head_done ? fetch_header(f, "retry-after-ms") : NULL;
@@ -412,35 +308,27 @@ static void retry_later(struct fetch *f, CURLcode code)
 
 static void attempt_done(struct fetch *f, CURLcode code)
 {
-    enum fetch_rc rc = classify(f, code);
+    enum fetch_rc rc = fetch_easy_rc(code, f->status, f->head_done);
 
     if (!f->delivered && f->attempts <= f->max_retries &&
-        (f->swallow || (code != CURLE_OK && retryable(code, rc)))) {
+        (f->swallow || fetch_easy_retryable(code, rc))) {
         retry_later(f, code);
         return;
     }
     finish(f, rc, code != CURLE_OK ? curl_easy_strerror(code) : NULL);
 }
 
-static void check_done(void)
+/* evcurl's done callback: outside curl callbacks. */
+static void on_finished(CURL *easy, CURLcode code)
 {
-    CURLMsg *m;
-    int left;
-    char *priv;
+    char *priv = NULL;
     struct fetch *f;
-    CURLcode code;
 
-    while ((m = curl_multi_info_read(g.multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        code = m->data.result;
-        priv = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-        f = (struct fetch *)priv;
-        /* a cancelled transfer is torn down by its pending tick */
-        if (f != NULL && f->state == S_RUNNING)
-            attempt_done(f, code);
-    }
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    f = (struct fetch *)priv;
+    /* a cancelled transfer is torn down by its pending tick */
+    if (f != NULL && f->state == S_RUNNING)
+        attempt_done(f, code);
 }
 
 /* ---- curl's data callbacks: no curl_multi_* calls in here ---- */
@@ -504,98 +392,18 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 /* ---- starting a transfer ---- */
 
-static int is(const char *method, const char *name)
+static int setup_easy(struct fetch *f, const struct fetch_req *req)
 {
-    return method != NULL && strcmp(method, name) == 0;
-}
+    CURL *e = f->easy;
 
-static int build_headers(struct fetch *f, const struct fetch_req *req,
-                         int has_body)
-{
-    struct curl_slist *l;
-    const char *const *h;
-
-    /* a body must not wait a round trip for "100 Continue" */
-    if (has_body) {
-        if ((l = curl_slist_append(f->hdrs, "Expect:")) == NULL)
-            return -1;
-        f->hdrs = l;
-    }
-    for (h = req->headers; h != NULL && *h != NULL; h++) {
-        if ((l = curl_slist_append(f->hdrs, *h)) == NULL)
-            return -1;
-        f->hdrs = l;
-    }
+    if (fetch_easy_setup(e, req, &g.opts, f->body, &f->hdrs) != 0 ||
+        curl_easy_setopt(e, CURLOPT_PRIVATE, f) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, f) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, f) != CURLE_OK)
+        return -1;
     return 0;
-}
-
-#define SET(opt, val) \
-    do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
-
-static int setup_method(struct fetch *f, const struct fetch_req *req)
-{
-    CURL *e = f->easy;
-    const char *m = req->method;
-    int has_body = req->body_len > 0 || is(m, "POST") || is(m, "PUT") ||
-                   is(m, "PATCH");
-    CURLcode rc = CURLE_OK;
-
-    if (build_headers(f, req, has_body) != 0)
-        return -1;
-    if (has_body) {
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        SET(CURLOPT_POSTFIELDS, f->body != NULL ? f->body : "");
-    }
-    if (is(m, "HEAD"))
-        SET(CURLOPT_NOBODY, 1L);
-    else if (m != NULL && !is(m, has_body ? "POST" : "GET"))
-        SET(CURLOPT_CUSTOMREQUEST, m);
-    return rc == CURLE_OK ? 0 : -1;
-}
-
-static int setup_easy(struct fetch *f, const struct fetch_req *req,
-                      long connect_ms)
-{
-    CURL *e = f->easy;
-    CURLcode rc = CURLE_OK;
-
-    SET(CURLOPT_URL, req->url);
-    SET(CURLOPT_PRIVATE, f);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_TCP_NODELAY, 1L);
-    SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_BUFFERSIZE, g.opts.buffer_size);
-    /* the smallest curl allows: large bodies are rare, streams many */
-    SET(CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
-    SET(CURLOPT_HTTP_VERSION, g.opts.http2 ? (long)CURL_HTTP_VERSION_2TLS
-                                           : (long)CURL_HTTP_VERSION_1_1);
-    /* h2: wait for a connection being set up rather than open another */
-    SET(CURLOPT_PIPEWAIT, g.opts.http2 ? 1L : 0L);
-    SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, f);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, f);
-    if (connect_ms > 0)
-        SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    if (g.ca_file != NULL)
-        SET(CURLOPT_CAINFO, g.ca_file);
-    if (g.user_agent != NULL)
-        SET(CURLOPT_USERAGENT, g.user_agent);
-    if (rc != CURLE_OK || setup_method(f, req) != 0)
-        return -1;
-    return curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->hdrs) == CURLE_OK
-           ? 0 : -1;
-}
-
-#undef SET
-
-/* 0 = the worker default; FETCH_NONE (or below) = none. */
-static long pick(long req, long dflt)
-{
-    long v = req != 0 ? req : dflt;
-    return v > 0 ? v : 0;
 }
 
 static int take_body(struct fetch *f, const struct fetch_req *req)
@@ -646,14 +454,16 @@ struct fetch *fetch_start(const struct fetch_req *req,
     }
     /* from here on fetch_free releases the body */
     if (take_body(f, req) != 0 || (f->easy = curl_easy_init()) == NULL ||
-        setup_easy(f, req, pick(req->connect_ms, g.opts.connect_ms)) != 0) {
+        setup_easy(f, req) != 0) {
         fetch_free(f);
         return NULL;
     }
-    f->first_byte_ms = pick(req->first_byte_ms, g.opts.first_byte_ms);
-    f->idle_ms = pick(req->idle_ms, g.opts.idle_ms);
-    f->total_ms = pick(req->total_ms, g.opts.total_ms);
-    f->max_retries = (int)pick(req->max_retries, g.opts.max_retries);
+    f->first_byte_ms = fetch_easy_pick(req->first_byte_ms,
+                                       g.opts.first_byte_ms);
+    f->idle_ms = fetch_easy_pick(req->idle_ms, g.opts.idle_ms);
+    f->total_ms = fetch_easy_pick(req->total_ms, g.opts.total_ms);
+    f->max_retries = (int)fetch_easy_pick(req->max_retries,
+                                          g.opts.max_retries);
     f->start_ms = f->wake_ms = now_ms();
     f->state = S_WAITING;
     g.stats.started++;
@@ -743,19 +553,11 @@ static char *dup_opt(const char *s, int *err)
     return d;
 }
 
-static int setup_multi(void)
+static void free_opts(void)
 {
-    CURLMcode rc = CURLM_OK;
-
-#define MSET(opt, val) \
-    do { if (rc == CURLM_OK) rc = curl_multi_setopt(g.multi, opt, val); } while (0)
-    MSET(CURLMOPT_SOCKETFUNCTION, sock_cb);
-    MSET(CURLMOPT_TIMERFUNCTION, timer_cb);
-    MSET(CURLMOPT_MAXCONNECTS, g.opts.max_connects);
-    MSET(CURLMOPT_PIPELINING,
-         g.opts.http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
-#undef MSET
-    return rc == CURLM_OK ? 0 : -1;
+    free((char *)g.opts.ca_file);
+    free((char *)g.opts.user_agent);
+    g.opts.ca_file = g.opts.user_agent = NULL;
 }
 
 int fetch_init(struct event_base *base, const struct fetch_opts *opts)
@@ -771,25 +573,30 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
         fetch_opts_default(&g.opts);
     if (g.opts.buffer_size <= 0)
         g.opts.buffer_size = 8192;
-    g.ca_file = dup_opt(g.opts.ca_file, &err);
-    g.user_agent = dup_opt(g.opts.user_agent, &err);
+    g.opts.ca_file = dup_opt(g.opts.ca_file, &err);
+    g.opts.user_agent = dup_opt(g.opts.user_agent, &err);
     g.base = base;
     g.rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^
             0x9e3779b97f4a7c15ULL;
     if (err || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         goto fail;
-    evtimer_assign(&g.timer, base, on_timer, NULL);
-    if ((g.multi = curl_multi_init()) == NULL || setup_multi() != 0) {
-        if (g.multi != NULL)
-            curl_multi_cleanup(g.multi);
+    if ((g.ec = evcurl_new(base, on_finished)) == NULL)
+        goto fail_curl;
+    g.multi = evcurl_multi(g.ec);
+    if (curl_multi_setopt(g.multi, CURLMOPT_MAXCONNECTS,
+                          g.opts.max_connects) != CURLM_OK ||
+        curl_multi_setopt(g.multi, CURLMOPT_PIPELINING,
+                          g.opts.http2 ? (long)CURLPIPE_MULTIPLEX
+                                       : (long)CURLPIPE_NOTHING) != CURLM_OK) {
+        evcurl_free(g.ec);
         g.multi = NULL;
-        curl_global_cleanup();
-        goto fail;
+        goto fail_curl;
     }
     return 0;
+fail_curl:
+    curl_global_cleanup();
 fail:
-    free(g.ca_file);
-    free(g.user_agent);
+    free_opts();
     return -1;
 }
 
@@ -801,11 +608,8 @@ void fetch_cleanup(void)
         g.stats.done[FETCH_ECANCELLED]++;
         fetch_free(g.live);
     }
-    curl_multi_cleanup(g.multi);
-    evtimer_del(&g.timer);
+    evcurl_free(g.ec);
     g.multi = NULL;
-    free(g.ca_file);
-    free(g.user_agent);
-    g.ca_file = g.user_agent = NULL;
+    free_opts();
     curl_global_cleanup();
 }

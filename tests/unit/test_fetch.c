@@ -132,6 +132,20 @@ static void start_stream(struct evhttp_request *req, int n, int ms, int cut)
     evtimer_add(s->timer, &now);       /* the first chunk at once */
 }
 
+/* Several chunks written at once: the client reads them in one go. */
+static void burst(struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+
+    evhttp_send_reply_start(req, 200, "OK");
+    for (int i = 0; i < 5; i++) {
+        evbuffer_add_printf(b, "burst-%d\n", i);
+        evhttp_send_reply_chunk(req, b);
+    }
+    evhttp_send_reply_end(req);
+    evbuffer_free(b);
+}
+
 static void reply(struct evhttp_request *req, int code, const char *body)
 {
     struct evbuffer *b = evbuffer_new();
@@ -193,6 +207,8 @@ static void route(struct evhttp_request *req, void *arg)
         start_stream(req, 1, 50, 1);
     } else if (strcmp(path, "/echo") == 0)
         echo(req);
+    else if (strcmp(path, "/burst") == 0)
+        burst(req);
     else if (strcmp(path, "/flaky") == 0)
         flaky(req, &q);
     else if (strcmp(path, "/stall-after-chunk") == 0)
@@ -332,11 +348,15 @@ static void give_up(evutil_socket_t fd, short what, void *arg)
     fail_msg("the loop ran out of time");
 }
 
+/* A few calls' results may be alive at once. */
 static char *url(const char *path)
 {
-    static char buf[256];
-    snprintf(buf, sizeof buf, "http://127.0.0.1:%d%s", port, path);
-    return buf;
+    static char buf[8][256];
+    static int i;
+    char *u = buf[i++ % 8];
+
+    snprintf(u, sizeof buf[0], "http://127.0.0.1:%d%s", port, path);
+    return u;
 }
 
 /* Starts one transfer and runs the loop until its on_done. */
@@ -572,9 +592,11 @@ static void honours_retry_after(void **state)
 
     (void)state;
     hits[2] = 0;
+    r->hdr_name = "retry-after";
     run(&req, r);
     assert_int_equal(r->rc, FETCH_OK);
     assert_int_equal(hits[2], 3);
+    assert_string_equal(r->hdr, "(none)");     /* not the 503's header */
     /* two 50 ms waits; the backoff would take at least 1125 ms */
     assert_true(r->t_done - r->t0 < 360);
 
@@ -640,8 +662,9 @@ static void no_retry_once_delivered(void **state)
 static void cancel_inside_callbacks(void **state)
 {
     struct rec *a = rec_new(), *b = rec_new(), *c = rec_new();
-    struct rec *d = rec_new();
+    struct rec *d = rec_new(), *e = rec_new();
     struct fetch_req req = { .url = url("/stream?n=20&ms=20") };
+    struct fetch_req breq = { .url = url("/burst") };
 
     (void)state;
     /* a cancels itself and b from its first on_data */
@@ -658,7 +681,14 @@ static void cancel_inside_callbacks(void **state)
     assert_non_null(c->f);
     assert_non_null(d->f);
     fetch_cancel(d->f);
+    /* e cancels itself while more chunks wait in curl's buffer */
+    e->cancel_in_data = 1;
+    e->f = fetch_start(&breq, &cbs, e);
+    assert_non_null(e->f);
     spin(400);
+    assert_int_equal(e->data_calls, 1);
+    assert_int_equal(e->done, 0);
+    assert_string_equal(e->body, "burst-0\n");
     assert_int_equal(a->data_calls, 1);
     assert_int_equal(a->done, 0);
     assert_true(b->data_calls <= 1);
@@ -667,9 +697,9 @@ static void cancel_inside_callbacks(void **state)
     assert_int_equal(c->data_calls, 0);
     assert_int_equal(c->done, 0);
     assert_int_equal(d->headers + d->data_calls + d->done, 0);
-    assert_int_equal(fetch_stats()->done[FETCH_ECANCELLED], 4);
+    assert_int_equal(fetch_stats()->done[FETCH_ECANCELLED], 5);
     assert_int_equal(fetch_stats()->active, 0);
-    free(a), free(b), free(c), free(d);
+    free(a), free(b), free(c), free(d), free(e);
 }
 
 static void pause_and_resume(void **state)
@@ -691,6 +721,78 @@ static void pause_and_resume(void **state)
     assert_true(r->t_done - r->t0 >= 380);     /* libevent's cached clock */
     assert_int_equal(r->len, strlen(want));
     assert_memory_equal(r->body, want, r->len);
+    free(r);
+}
+
+static void options_and_tls(void **state)
+{
+    struct rec *r = rec_new();
+    struct fetch_opts o;
+    char u[64];
+    struct fetch_req req = { .url = u };
+
+    (void)state;
+    fetch_cleanup();
+    fetch_opts_default(&o);
+    o.http2 = 1;
+    o.buffer_size = 4096;
+    o.max_connects = 4;
+    o.user_agent = "llmfork-test";
+    o.ca_file = "/nonexistent/ca.pem";
+    assert_int_equal(fetch_init(base, &o), 0);
+
+    /* plain http under the h2 option: HTTP/1.1, streamed as before */
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/stream?n=3&ms=10", port);
+    run(&req, r);
+    assert_int_equal(r->rc, FETCH_OK);
+    assert_int_equal(r->len, 3 * strlen("chunk-0\n"));
+
+    /* TLS is verified with the configured CA file, which does not exist:
+     * a connect error, not retried (it would fail the same way again) */
+    memset(r, 0, sizeof *r);
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/", port);
+    run(&req, r);
+    assert_int_equal(r->rc, FETCH_ECONNECT);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(r->headers, 0);
+    free(r);
+}
+
+static void bad_requests(void **state)
+{
+    struct fetch_req req = { .url = NULL, .body = strdup("owned"),
+                             .body_len = 5, .body_free = free };
+    struct rec *r = rec_new();
+
+    (void)state;
+    /* refused at once; the body handed over is freed all the same */
+    assert_null(fetch_start(&req, &cbs, r));
+    assert_null(fetch_start(NULL, &cbs, r));
+    req.url = "ftp://127.0.0.1/";
+    req.body = NULL;                            /* freed by fetch_start */
+    req.body_len = 0;
+    req.body_free = NULL;
+    run(&req, r);
+    assert_int_equal(r->rc, FETCH_EINVAL);
+    assert_int_equal(r->attempts, 1);
+    free(r);
+}
+
+static void cleanup_ends_live_transfers(void **state)
+{
+    struct rec *r = rec_new();
+    struct fetch_req req = { .url = url("/stream?n=50&ms=20") };
+
+    (void)state;
+    r->f = fetch_start(&req, &cbs, r);
+    assert_non_null(r->f);
+    spin(100);
+    assert_true(r->data_calls >= 1);
+    fetch_cleanup();
+    assert_int_equal(r->done, 0);
+    assert_int_equal(fetch_stats()->done[FETCH_ECANCELLED], 1);
+    assert_int_equal(fetch_stats()->active, 0);
+    assert_null(fetch_start(&req, &cbs, r));    /* no multi any more */
     free(r);
 }
 
@@ -716,6 +818,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(cancel_inside_callbacks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(pause_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(options_and_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(cleanup_ends_live_transfers, setup,
+                                        teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,120 @@
+/* fetch_easy — see fetch_easy.h. */
+#include "worker/fetch_easy.h"
+
+#include <string.h>
+
+static int is(const char *method, const char *name)
+{
+    return method != NULL && strcmp(method, name) == 0;
+}
+
+static int build_headers(const struct fetch_req *req, int has_body,
+                         struct curl_slist **hdrs)
+{
+    struct curl_slist *l;
+    const char *const *h;
+
+    /* a body must not wait a round trip for "100 Continue" */
+    if (has_body) {
+        if ((l = curl_slist_append(*hdrs, "Expect:")) == NULL)
+            return -1;
+        *hdrs = l;
+    }
+    for (h = req->headers; h != NULL && *h != NULL; h++) {
+        if ((l = curl_slist_append(*hdrs, *h)) == NULL)
+            return -1;
+        *hdrs = l;
+    }
+    return 0;
+}
+
+#define SET(opt, val) \
+    do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
+
+static int setup_method(CURL *e, const struct fetch_req *req,
+                        const void *body, struct curl_slist **hdrs)
+{
+    const char *m = req->method;
+    int has_body = req->body_len > 0 || is(m, "POST") || is(m, "PUT") ||
+                   is(m, "PATCH");
+    CURLcode rc = CURLE_OK;
+
+    if (build_headers(req, has_body, hdrs) != 0)
+        return -1;
+    SET(CURLOPT_HTTPHEADER, *hdrs);
+    if (has_body) {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SET(CURLOPT_POSTFIELDS, body != NULL ? body : "");
+    }
+    if (is(m, "HEAD"))
+        SET(CURLOPT_NOBODY, 1L);
+    else if (m != NULL && !is(m, has_body ? "POST" : "GET"))
+        SET(CURLOPT_CUSTOMREQUEST, m);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+int fetch_easy_setup(CURL *e, const struct fetch_req *req,
+                     const struct fetch_opts *o, const void *body,
+                     struct curl_slist **hdrs)
+{
+    long connect_ms = fetch_easy_pick(req->connect_ms, o->connect_ms);
+    CURLcode rc = CURLE_OK;
+
+    SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_BUFFERSIZE, o->buffer_size);
+    /* the smallest curl allows: large bodies are rare, streams many */
+    SET(CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+    SET(CURLOPT_HTTP_VERSION, o->http2 ? (long)CURL_HTTP_VERSION_2TLS
+                                       : (long)CURL_HTTP_VERSION_1_1);
+    /* h2: wait for a connection being set up rather than open another */
+    SET(CURLOPT_PIPEWAIT, o->http2 ? 1L : 0L);
+    SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    if (connect_ms > 0)
+        SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    if (o->ca_file != NULL)
+        SET(CURLOPT_CAINFO, o->ca_file);
+    if (o->user_agent != NULL)
+        SET(CURLOPT_USERAGENT, o->user_agent);
+    if (rc != CURLE_OK)
+        return -1;
+    return setup_method(e, req, body, hdrs);
+}
+
+enum fetch_rc fetch_easy_rc(CURLcode code, int status, int head_done)
+{
+    switch (code) {
+    case CURLE_OK:
+        return status >= 400 ? FETCH_EHTTP : FETCH_OK;
+    case CURLE_OPERATION_TIMEDOUT:      /* fetch sets only connect's */
+        return FETCH_ETIMEOUT_CONNECT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return FETCH_ECONNECT;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+        return FETCH_EINVAL;
+    default:
+        /* sent/received but broke: before the head counts as connecting */
+        return head_done ? FETCH_ERECV : FETCH_ECONNECT;
+    }
+}
+
+int fetch_easy_retryable(CURLcode code, enum fetch_rc rc)
+{
+    /* a certificate refused once will be refused again */
+    if (code == CURLE_PEER_FAILED_VERIFICATION ||
+        code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM)
+        return 0;
+    return rc == FETCH_ECONNECT || rc == FETCH_ETIMEOUT_CONNECT;
+}

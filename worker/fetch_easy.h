@@ -1,0 +1,38 @@
+/*
+ * fetch_easy — the curl side of fetch: a fetch_req into easy options,
+ * curl's result codes into fetch_rc and the retry decision.
+ *
+ * Ownership: the caller owns the easy handle. *hdrs receives the curl
+ * header list built here (owned by the caller, freed with
+ * curl_slist_free_all after curl_easy_cleanup, also when this fails).
+ * body is sent as is, not copied: it must live as long as the handle.
+ */
+#ifndef LLMFORK_FETCH_EASY_H
+#define LLMFORK_FETCH_EASY_H
+
+#include <curl/curl.h>
+
+#include "worker/fetch.h"
+
+/* A per-request value: 0 = dflt, FETCH_NONE (or below) = none (0). */
+static inline long fetch_easy_pick(long req, long dflt)
+{
+    long v = req != 0 ? req : dflt;
+    return v > 0 ? v : 0;
+}
+
+/* Sets URL, method, body, headers, protocol, TLS, buffer and connect
+ * timeout options. Returns 0 or -1. */
+int fetch_easy_setup(CURL *e, const struct fetch_req *req,
+                     const struct fetch_opts *o, const void *body,
+                     struct curl_slist **hdrs);
+
+/* The result of an attempt that ended with code, after a response head
+ * with status (head_done) or none. */
+enum fetch_rc fetch_easy_rc(CURLcode code, int status, int head_done);
+
+/* 1 when an attempt that failed with code (rc from fetch_easy_rc) failed
+ * to connect in a way worth another try. */
+int fetch_easy_retryable(CURLcode code, enum fetch_rc rc);
+
+#endif
