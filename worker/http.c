@@ -304,6 +304,7 @@ static int conn_head(struct conn *c)
     }
     consume(c, (size_t)len);
     memset(&c->scan, 0, sizeof(c->scan));
+    c->nreq++;
     if (!c->req->keepalive || cfg->keepalive <= 0)
         c->close_after = 1;
     return conn_body_start(c);
@@ -605,8 +606,12 @@ void http_server_drain(struct http_server *s, void (*done)(void *), void *arg)
             c->close_after = 1;
             if (c->state != C_HEAD || c->req != NULL)
                 continue;
-            if (c->in_len > 0)
-                continue;           /* a head arriving: answer, then close */
+            /* A head arriving, or a new connection whose first request
+             * may be on its way: answer it (or let the head deadline
+             * pass), then close. Closing it now would drop a request
+             * the client already sent. */
+            if (c->in_len > 0 || c->nreq == 0)
+                continue;
             if (evbuffer_get_length(c->out) == 0) {
                 conn_close(c);      /* idle keep-alive */
             } else {

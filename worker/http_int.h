@@ -71,6 +71,7 @@ struct conn {
     int closing;                /* no more requests: flush, then linger */
     int broken;                 /* write failed; close from the loop */
     int in_process;
+    int nreq;                   /* requests read on this connection */
     struct http_req *req;       /* being read, or in the app's hands */
     char client[64];
 };
