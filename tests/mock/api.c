@@ -1,6 +1,7 @@
 /*
  * api.c — one chat-completions request: route (OpenAI / Azure URL shapes),
- * api-version, auth, the x-mock-* controls, request validation, then a job
+ * api-version, auth, the controls (x-mock-* headers, query parameters,
+ * the body's directive), request validation, then a job
  * (jobs.c) or an injected error (faults.c). Runs once per request; the JSON
  * body is parsed here once and dropped before the job starts.
  */
@@ -139,13 +140,17 @@ static int auth(struct evhttp_request *req, enum flavour fl,
     return -1;
 }
 
+/* A control's value: header, else query parameter, else body directive. */
 static const char *control(struct evhttp_request *req, struct evkeyvalq *q,
-                           const char *header, const char *param)
+                           const struct directive *d, const char *header,
+                           const char *param)
 {
     const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
                                        header);
 
-    return v ? v : evhttp_find_header(q, param);
+    if (!v)
+        v = evhttp_find_header(q, param);
+    return v ? v : directive_get(d, param);
 }
 
 /* Sets *out from the control if present. Returns 0, or -1 if malformed. */
@@ -164,24 +169,25 @@ static int control_int(const char *v, long max, long *out)
 }
 
 static int controls_read(struct evhttp_request *req, struct evkeyvalq *q,
-                         struct controls *c)
+                         const struct directive *d, struct controls *c)
 {
     long tokens = mock_opts.tokens, delay = mock_opts.delay_ms;
     long ttft = mock_opts.ttft_ms;
+    const char *fault = control(req, q, d, "x-mock-fault", "fault");
 
     c->fail_count = -1;
-    c->fault_key = control(req, q, "x-mock-fault-key", "fault_key");
+    c->fault_key = control(req, q, d, "x-mock-fault-key", "fault_key");
     if (!c->fault_key)
         c->fault_key = "";
-    if (control_int(control(req, q, "x-mock-tokens", "tokens"), 1000000,
+    if (control_int(control(req, q, d, "x-mock-tokens", "tokens"), 1000000,
                     &tokens) ||
-        control_int(control(req, q, "x-mock-delay-ms", "delay_ms"), 600000,
+        control_int(control(req, q, d, "x-mock-delay-ms", "delay_ms"), 600000,
                     &delay) ||
-        control_int(control(req, q, "x-mock-ttft-ms", "ttft_ms"), 600000,
+        control_int(control(req, q, d, "x-mock-ttft-ms", "ttft_ms"), 600000,
                     &ttft) ||
-        control_int(control(req, q, "x-mock-fail-count", "fail_count"),
+        control_int(control(req, q, d, "x-mock-fail-count", "fail_count"),
                     1000000000, &c->fail_count) ||
-        fault_parse(control(req, q, "x-mock-fault", "fault"), &c->fault))
+        fault_parse(fault ? fault : mock_opts.fault, &c->fault))
         return -1;
     c->tokens = (int)tokens;
     c->delay_ms = (int)delay;
@@ -296,17 +302,20 @@ static int validate(struct evhttp_request *req, const struct route *r,
     return 0;
 }
 
-/* After routing and auth: controls, faults, body, then the job. */
+/* After routing and auth: body, controls, faults, then the job. The body
+ * is parsed first because it may carry a directive. */
 static void serve(struct evhttp_request *req, const struct route *r,
                   struct evkeyvalq *q, const char *raw, size_t len)
 {
+    cJSON *body = cJSON_ParseWithLength(raw, len);
+    struct directive d;
     struct controls c;
-    cJSON *body;
     struct job *j;
 
-    if (controls_read(req, q, &c)) {
+    if (directive_parse(body, &d) || controls_read(req, q, &d, &c)) {
         error_reply(req, r->fl, 400, "llmfork-mock: bad x-mock-* control",
                     "invalid_request_error", NULL, NULL);
+        cJSON_Delete(body);
         return;
     }
     if (c.fault.kind != FAULT_NONE && !fault_due(c.fault_key, c.fail_count))
@@ -315,10 +324,7 @@ static void serve(struct evhttp_request *req, const struct route *r,
         mock_stats.faults++;
     if (c.fault.kind == FAULT_STATUS || c.fault.kind == FAULT_FILTER) {
         fault_reply(req, r->fl, &c.fault);
-        return;
-    }
-    body = cJSON_ParseWithLength(raw, len);
-    if (validate(req, r, body) == 0) {
+    } else if (validate(req, r, body) == 0) {
         if ((j = calloc(1, sizeof *j))) {
             j->req = req;
             job_fill(j, body, r, &c);

@@ -4,6 +4,7 @@
  *
  *   build/llmfork-mock [--listen HOST:PORT] [--port-file FILE] [--key K]...
  *                      [--tokens N] [--delay-ms MS] [--ttft-ms MS]
+ *                      [--fault SPEC]
  *
  *   --listen     default 127.0.0.1:0 (port 0: the kernel picks a free one)
  *   --port-file  the bound port is written there (atomically, with a
@@ -11,6 +12,8 @@
  *   --key        accepted API key; repeatable. Without any, every key (and
  *                none) is accepted
  *   --tokens 20 --delay-ms 10 --ttft-ms 0   per-request defaults
+ *   --fault      the fault every request gets unless it says otherwise
+ *                (x-mock-fault syntax below; default none)
  * SIGTERM / SIGINT stop it cleanly.
  *
  * Endpoints (the "flavour" decides error shapes, headers and SSE framing):
@@ -56,11 +59,21 @@
  * keys and content_filter_results in each choice. Non-streaming: the
  * chat.completion JSON after ttft_ms + N x delay_ms.
  *
- * Per-request control: a header, or the same-named query parameter (the
- * header wins):
+ * Per-request control: a header, the same-named query parameter, or a
+ * directive in the body (first found wins, in that order; then the command
+ * line's default):
  *   x-mock-tokens / tokens        x-mock-delay-ms / delay_ms
  *   x-mock-ttft-ms / ttft_ms      x-mock-fault / fault
  *   x-mock-fail-count / fail_count   x-mock-fault-key / fault_key
+ * The directive is for tests that reach the mock through a proxy that
+ * forwards neither headers nor the query (llmfork): the last message with
+ * "role":"user" may contain, anywhere in its content (a string, or a text
+ * part), one "[mock " ... "]" holding space-separated NAME=VALUE pairs
+ * with the query parameters' names, e.g.
+ *   "content": "hi [mock fault=429:ms=100 fail_count=1 fault_key=k1 tokens=5]"
+ * The directive stays in the prompt (and counts in prompt_tokens). A
+ * directive without its "]", over 255 bytes, with an unknown name or more
+ * than 8 pairs is a bad control.
  * Faults: x-mock-fault = NAME[:OPT=V[,OPT=V]]
  *   NNN            that HTTP status (400-599) with the service's error body;
  *                  401 / 404 / 429 / 500 / 503 have the real messages
@@ -100,7 +113,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
-struct mock_opts mock_opts = { 20, 10, 0 };
+struct mock_opts mock_opts = { 20, 10, 0, NULL };
 
 #define KEYS_MAX 16
 static const char *keys[KEYS_MAX];
@@ -125,7 +138,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: llmfork-mock [--listen HOST:PORT] [--port-file FILE]"
-               " [--key K]... [--tokens N] [--delay-ms MS] [--ttft-ms MS]\n");
+               " [--key K]... [--tokens N] [--delay-ms MS] [--ttft-ms MS]"
+               " [--fault SPEC]\n");
 }
 
 static int opt_int(const char *s, int *out)
@@ -242,9 +256,11 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
         { "tokens", required_argument, NULL, 't' },
         { "delay-ms", required_argument, NULL, 'd' },
         { "ttft-ms", required_argument, NULL, 'f' },
+        { "fault", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    struct fault dummy;
     int c, bad = 0;
 
     while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
@@ -260,6 +276,10 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
         case 't': bad |= opt_int(optarg, &mock_opts.tokens); break;
         case 'd': bad |= opt_int(optarg, &mock_opts.delay_ms); break;
         case 'f': bad |= opt_int(optarg, &mock_opts.ttft_ms); break;
+        case 'F':
+            mock_opts.fault = optarg;
+            bad |= fault_parse(optarg, &dummy);
+            break;
         case 'h': usage(stdout); exit(0);
         default: bad = 1; break;
         }

@@ -112,10 +112,26 @@ void chunk_write_prompt_filter(struct evbuffer *out);
 /* The first bytes of chunk i, cut inside its JSON (the malformed fault). */
 void chunk_write_malformed(const struct job *j, struct evbuffer *out);
 
+/* ---- directive.c ---- */
+struct cJSON;
+#define DIRECTIVE_MAX 8
+/* "[mock k=v ...]" from the last user message; key/val point into buf. */
+struct directive {
+    char buf[256];
+    const char *key[DIRECTIVE_MAX], *val[DIRECTIVE_MAX];
+    int n;
+};
+/* Fills d (n = 0 when there is none). Returns -1 on a malformed directive
+ * or an unknown key. body may be NULL. */
+int directive_parse(const struct cJSON *body, struct directive *d);
+/* The value for key, or NULL. */
+const char *directive_get(const struct directive *d, const char *key);
+
 /* ---- mock.c ---- */
 /* Process defaults (command line); a request may override each. */
 struct mock_opts {
     int tokens, delay_ms, ttft_ms;
+    const char *fault;          /* --fault: the default x-mock-fault */
 };
 extern struct mock_opts mock_opts;
 
