@@ -1,0 +1,119 @@
+"""Each provider's URL, headers and body as the real services want them,
+configured by the environment names the samples use and by the config
+file; the chat app's answer is the mock's answer through each.
+"""
+import pytest
+
+from upstream import (DEPLOYMENT, KEY, MODEL, chat_body, mock, post,  # noqa: F401
+                      say, serve)
+
+
+def ask(srv, mock, tokens=4):
+    r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=tokens)))
+    assert r.status == 200, (r.body, srv.log)
+    assert r.complete
+    lines = r.ndjson()
+    assert "".join(l["delta"]["content"] for l in lines[1:]) == mock.answer(tokens)
+    return mock.last()
+
+
+def file_conf(mock, provider, version=None):
+    if provider == "openai":
+        return ("provider = openai\nopenai_base_url = %s/v1\nopenai_api_key = %s\n"
+                "openai_model = %s\n" % (mock.url, KEY, MODEL))
+    conf = ("provider = %s\nazure_endpoint = %s\nazure_deployment = %s\n"
+            "azure_api_key = %s\n" % (provider, mock.url, DEPLOYMENT, KEY))
+    if version:
+        conf += "azure_api_version = %s\n" % version
+    return conf
+
+
+def check_azure(up, version):
+    assert up["path"] == "/openai/deployments/%s/chat/completions" % DEPLOYMENT
+    assert up["query"] == "api-version=" + version
+    assert up["headers"]["api-key"] == KEY
+    assert "authorization" not in up["headers"]
+    assert "model" not in up["json"]
+    assert up["headers"]["content-type"] == "application/json"
+
+
+def check_azure_v1(up):
+    assert up["path"] == "/openai/v1/chat/completions"
+    assert up["query"] == ""
+    assert up["headers"]["api-key"] == KEY
+    assert "authorization" not in up["headers"]
+    assert up["json"]["model"] == DEPLOYMENT
+
+
+def check_openai(up):
+    assert up["path"] == "/v1/chat/completions"
+    assert up["headers"]["authorization"] == "Bearer " + KEY
+    assert "api-key" not in up["headers"]
+    assert up["json"]["model"] == MODEL
+
+
+def test_azure_from_env_default_version(spawn, mock):
+    srv = serve(spawn, mock, "azure")
+    check_azure(ask(srv, mock), "2024-10-21")
+
+
+def test_azure_from_env_version_and_key_alias(spawn, mock):
+    srv = serve(spawn, mock, "azure", env={
+        "AZURE_OPENAI_API_VERSION": "2025-04-01-preview",
+        "AZURE_OPENAI_API_KEY": None, "AZURE_OPENAI_KEY": KEY})
+    check_azure(ask(srv, mock), "2025-04-01-preview")
+
+
+def test_azure_from_config_file(spawn, mock):
+    srv = serve(spawn, None, "azure", conf=file_conf(mock, "azure", "2024-06-01"),
+                env={"LLMFORK_PROVIDER": None})
+    check_azure(ask(srv, mock), "2024-06-01")
+
+
+def test_azure_v1_from_env(spawn, mock):
+    srv = serve(spawn, mock, "azure-v1")
+    check_azure_v1(ask(srv, mock))
+
+
+def test_azure_v1_from_config_file(spawn, mock):
+    srv = serve(spawn, None, "azure-v1", conf=file_conf(mock, "azure-v1"),
+                env={"LLMFORK_PROVIDER": None})
+    check_azure_v1(ask(srv, mock))
+
+
+def test_openai_from_env(spawn, mock):
+    srv = serve(spawn, mock, "openai")
+    check_openai(ask(srv, mock))
+
+
+def test_openai_from_config_file(spawn, mock):
+    srv = serve(spawn, None, "openai", conf=file_conf(mock, "openai"),
+                env={"LLMFORK_PROVIDER": None})
+    check_openai(ask(srv, mock))
+
+
+def test_env_overrides_file(spawn, mock):
+    """LLMFORK_PROVIDER picks the provider over the file's."""
+    conf = file_conf(mock, "openai") + ("azure_endpoint = %s\nazure_deployment = %s\n"
+                                        "azure_api_key = %s\n" % (mock.url, DEPLOYMENT, KEY))
+    srv = serve(spawn, None, "azure-v1", conf=conf)
+    check_azure_v1(ask(srv, mock))
+
+
+@pytest.mark.parametrize("provider", ["azure", "azure-v1", "openai"])
+def test_non_streaming_through_each(spawn, mock, provider):
+    srv = serve(spawn, mock, provider)
+    r = post(srv.port, "/chat", chat_body(say("hi", tokens=5)))
+    assert r.status == 200, r.body
+    assert r.json()["message"]["content"] == mock.answer(5)
+
+
+@pytest.mark.parametrize("provider, missing", [
+    ("azure", "AZURE_OPENAI_ENDPOINT"), ("azure-v1", "AZURE_OPENAI_CHAT_DEPLOYMENT")])
+def test_incomplete_provider_settings_fail_to_boot(cli, provider, missing):
+    env = {"LLMFORK_PROVIDER": provider, "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9",
+           "AZURE_OPENAI_CHAT_DEPLOYMENT": "d", "AZURE_OPENAI_API_KEY": "k"}
+    del env[missing]
+    rc, out, err = cli(["-b", "127.0.0.1:0", "-w", "1"], env=env)
+    assert rc != 0
+    assert missing in err, err
