@@ -7,7 +7,10 @@
  * transfers through the multi's connection cache. HTTP/1.1 by default;
  * HTTP/2 over TLS, multiplexed, when fetch_opts.http2 is set. TLS peers are
  * always verified. curl's proxy environment variables (http_proxy,
- * https_proxy, no_proxy, ...) are honoured.
+ * https_proxy, no_proxy, ...) are honoured. Only http and https; redirects
+ * are not followed (a 3xx is a response like any other); no
+ * Accept-Encoding is sent unless the caller adds one, and then the body
+ * arrives as the server encoded it.
  *
  * A transfer:
  *
@@ -55,14 +58,16 @@
  *    fetch_init. Not thread-safe: call everything from the loop's thread.
  *  - struct fetch, its curl easy handle and its curl header list belong to
  *    this module. The caller's pointer is valid from fetch_start until
- *    on_done returns or fetch_cancel is called, whichever comes first;
- *    the memory itself is freed later, on a loop turn outside any curl
- *    callback (curl handles are never removed inside curl callbacks).
+ *    on_done returns or fetch_cancel is called, whichever comes first.
+ *    It is freed right after on_done returns, or on the loop turn after
+ *    fetch_cancel: curl handles are never removed inside curl callbacks.
  *  - fetch_req: its strings (method, url, header lines) are copied by
- *    fetch_start. The body is copied too, unless body_free is set: then
- *    fetch takes the body pointer and calls body_free(body) once when the
- *    transfer is freed (also when fetch_start fails), so a large JSON
- *    body built by the caller is never copied.
+ *    fetch_start. The body is never borrowed, because a cancelled
+ *    transfer may still be sending until that later loop turn: it is
+ *    copied, unless body_free is set; then fetch takes the body pointer
+ *    and calls body_free(body) once when the transfer is freed (also when
+ *    fetch_start fails), so a large JSON body built by the caller is
+ *    never copied.
  *  - cbs must outlive the transfer (normally a static const struct); arg
  *    is the caller's and never touched after on_done or fetch_cancel.
  *  - Data passed to on_data, the fetch_result and its msg, and every
