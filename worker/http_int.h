@@ -1,6 +1,7 @@
 /*
- * http_int — what http.c (server, connections, I/O) and http_req.c (the
- * request and response API, the access log) share. Not for apps.
+ * http_int — what http.c (server), http_conn.c (connections, framing,
+ * I/O) and http_req.c (the request and response API, the access log)
+ * share. Not for apps.
  *
  * Ownership: the server owns its connections (a list); a connection owns
  * its fd, its four events (embedded), its input buffer and its output
@@ -9,14 +10,16 @@
  * If the connection closes first it sets req->conn = NULL, req->gone = 1,
  * and leaves the request to the app.
  *
- * Only event callbacks in http.c free a connection. API calls from apps
- * (http_resp_*) never do: on a write error they mark the connection
- * broken and kick it, and the write callback closes it from the loop.
+ * Only event callbacks in http_conn.c (and drain/free in http.c) free a
+ * connection. API calls from apps (http_resp_*) never do: on a write
+ * error they mark the connection broken and kick it, and the write
+ * callback closes it from the loop.
  */
 #ifndef LLMFORK_HTTP_INT_H
 #define LLMFORK_HTTP_INT_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/buffer.h>
@@ -116,7 +119,16 @@ void http_error_raw(struct conn *c, int status, const char *msg);
 const char *http_reason(int status);
 int64_t http_now_us(void);
 
-/* http.c */
+/* http_conn.c */
+struct sockaddr;
+/* Takes fd (accepted, non-blocking) as a new connection; -1 on no memory
+ * (the caller still owns fd). */
+int conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
+             socklen_t salen);
+/* Closes at once; only from event callbacks (and drain/free). */
+void conn_close(struct conn *c);
+/* Sets read/write interest and the timer from the connection's state. */
+void conn_arm(struct conn *c);
 /* Tries to write pending output now; never frees c. */
 void conn_flush(struct conn *c);
 /* Schedules the write callback (close if broken, next request, ...). */
