@@ -85,24 +85,6 @@ static void finish(struct fetch *f, enum fetch_rc rc, const char *msg);
 static size_t on_header(char *p, size_t size, size_t n, void *ud);
 static size_t on_body(char *p, size_t size, size_t n, void *ud);
 
-static const char *const rc_names[FETCH_RC_COUNT] = {
-    [FETCH_OK] = "ok",
-    [FETCH_EHTTP] = "http error",
-    [FETCH_ECONNECT] = "connect error",
-    [FETCH_ETIMEOUT_CONNECT] = "connect timeout",
-    [FETCH_ETIMEOUT_FIRST_BYTE] = "first byte timeout",
-    [FETCH_ETIMEOUT_IDLE] = "idle timeout",
-    [FETCH_ETIMEOUT_TOTAL] = "total timeout",
-    [FETCH_ERECV] = "response broken off",
-    [FETCH_EINVAL] = "invalid request",
-    [FETCH_ECANCELLED] = "cancelled",
-};
-
-const char *fetch_rc_str(enum fetch_rc rc)
-{
-    return (unsigned)rc < FETCH_RC_COUNT ? rc_names[rc] : "unknown";
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;

@@ -84,6 +84,26 @@ int fetch_easy_setup(CURL *e, const struct fetch_req *req,
     return setup_method(e, req, body, hdrs);
 }
 
+/* ---- results ---- */
+
+static const char *const rc_names[FETCH_RC_COUNT] = {
+    [FETCH_OK] = "ok",
+    [FETCH_EHTTP] = "http error",
+    [FETCH_ECONNECT] = "connect error",
+    [FETCH_ETIMEOUT_CONNECT] = "connect timeout",
+    [FETCH_ETIMEOUT_FIRST_BYTE] = "first byte timeout",
+    [FETCH_ETIMEOUT_IDLE] = "idle timeout",
+    [FETCH_ETIMEOUT_TOTAL] = "total timeout",
+    [FETCH_ERECV] = "response broken off",
+    [FETCH_EINVAL] = "invalid request",
+    [FETCH_ECANCELLED] = "cancelled",
+};
+
+const char *fetch_rc_str(enum fetch_rc rc)
+{
+    return (unsigned)rc < FETCH_RC_COUNT ? rc_names[rc] : "unknown";
+}
+
 enum fetch_rc fetch_easy_rc(CURLcode code, int status, int head_done)
 {
     switch (code) {
