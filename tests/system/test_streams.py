@@ -1,0 +1,223 @@
+"""Streams under pressure: a client that leaves cancels the upstream call
+(checked on the mock's cancelled count), a client that stops reading
+pauses it (worker memory stays bounded, other streams keep flowing), and
+1,000 concurrent streams on one worker all complete with the right words.
+"""
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+import util
+from upstream import (chat_body, mock, oai_body, open_request, post,  # noqa: F401
+                      read_reply, request_bytes, rss_kb, say, serve)
+from util import SLOW
+
+# What the disconnect tests measured (seconds from close to the mock's
+# cancel), printed at the end with -s.
+CANCEL_TIMES = []
+
+
+@pytest.fixture
+def srv(spawn, mock):
+    return serve(spawn, mock, "openai")
+
+
+def wait_upstream_active(mock):
+    util.wait_for(lambda: mock.stats()["active"] >= 1, 10 * SLOW,
+                  what=lambda: "the upstream request: %s" % mock.stats())
+
+
+def measure_cancel(mock, sock, label):
+    before = mock.stats()["cancelled"]
+    t0 = time.monotonic()
+    sock.close()
+    util.wait_for(lambda: mock.stats()["cancelled"] > before, 3 * SLOW, interval=0.002,
+                  what=lambda: "%s: upstream cancel %s" % (label, mock.stats()))
+    took = time.monotonic() - t0
+    CANCEL_TIMES.append((label, took))
+    print("\n%s: upstream cancelled %.0f ms after the client closed" % (label, took * 1000))
+    assert took < 1.0 * SLOW, took
+    util.wait_for(lambda: mock.stats()["active"] == 0, 3 * SLOW, what="no active upstream")
+    return took
+
+
+CASES = [
+    ("/chat/stream", lambda c: chat_body(c)),
+    ("/chat", lambda c: chat_body(c)),
+    ("/v1/chat/completions", lambda c: oai_body(c, stream=True)),
+    ("/v1/chat/completions", lambda c: oai_body(c, stream=False)),
+]
+
+
+@pytest.mark.parametrize("path, body", CASES, ids=["chat-stream", "chat", "gw-stream", "gw"])
+def test_close_while_waiting_for_first_token(srv, mock, path, body):
+    s = open_request(srv.port, "POST", path, body(say("hi", ttft_ms=20000)))
+    wait_upstream_active(mock)
+    time.sleep(0.1)
+    measure_cancel(mock, s, "first-token " + path)
+    assert mock.stats()["completed"] == 0
+
+
+@pytest.mark.parametrize("path, body", CASES[::2], ids=["chat-stream", "gw-stream"])
+def test_close_mid_stream(srv, mock, path, body):
+    s = open_request(srv.port, "POST", path, body(say("hi", tokens=2000, delay_ms=10)))
+    r = read_reply(s, stop=lambda r: r.body.count(b'"content"') >= 5)
+    assert r.status == 200 and not r.complete
+    measure_cancel(mock, s, "mid-stream " + path)
+    assert mock.stats()["completed"] == 0
+
+
+def test_close_with_reset_mid_stream(srv, mock):
+    s = open_request(srv.port, "POST", "/chat/stream",
+                     chat_body(say("hi", tokens=2000, delay_ms=10)))
+    read_reply(s, stop=lambda r: r.body.count(b'"content"') >= 3)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    measure_cancel(mock, s, "reset mid-stream")
+
+
+def test_worker_keeps_serving_after_cancels(srv, mock):
+    for _ in range(5):
+        s = open_request(srv.port, "POST", "/chat/stream", chat_body(say("hi", ttft_ms=5000)))
+        wait_upstream_active(mock)
+        s.close()
+        util.wait_for(lambda: mock.stats()["active"] == 0, 3 * SLOW, what="cancel")
+    r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=4)))
+    assert r.complete
+    assert "".join(l["delta"]["content"] for l in r.ndjson()[1:]) == mock.answer(4)
+
+
+# ---- backpressure -----------------------------------------------------------
+
+def read_all(sock, timeout):
+    sock.settimeout(timeout)
+    out = []
+    while True:
+        d = sock.recv(1 << 20)
+        if not d:
+            return b"".join(out)
+        out.append(d)
+
+
+def dechunk(raw):
+    head, body = raw.split(b"\r\n\r\n", 1)
+    out, pos = [], 0
+    while True:
+        eol = body.index(b"\r\n", pos)
+        size = int(body[pos:eol], 16)
+        if size == 0:
+            return head, b"".join(out), True
+        out.append(body[eol + 2:eol + 2 + size])
+        pos = eol + 2 + size + 2
+        if pos > len(body):
+            return head, b"".join(out), False
+
+
+@pytest.mark.parametrize("path", ["/chat/stream", "/v1/chat/completions"])
+def test_slow_reader_is_paused_and_memory_bounded(spawn, mock, path):
+    tokens = 200000         # ~10 MB of NDJSON, ~50 MB of upstream SSE
+    srv = serve(spawn, mock, "openai", conf="stream_buffer = 65536\n")
+    worker = srv.workers()[0]
+    body = (chat_body if path == "/chat/stream" else oai_body)(
+        say("hi", tokens=tokens, delay_ms=0))
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    slow.connect(("127.0.0.1", srv.port))
+    rss0 = rss_kb(worker)
+    slow.sendall(request_bytes("POST", path, body))
+    slow.settimeout(10)
+    first = slow.recv(4096)                     # the head, then stop reading
+    assert first.startswith(b"HTTP/1.1 200"), first
+
+    # Meanwhile other clients' streams complete, and memory stays flat.
+    peak = rss0
+    for _ in range(3):
+        r = post(srv.port, "/chat/stream", chat_body(say("other", tokens=10, delay_ms=5)))
+        assert r.complete
+        assert "".join(l["delta"]["content"] for l in r.ndjson()[1:]) == mock.answer(10)
+        peak = max(peak, rss_kb(worker))
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        peak = max(peak, rss_kb(worker))
+        time.sleep(0.05)
+    st = mock.stats()
+    print("\nslow reader %s: worker RSS %d kB -> peak %d kB (+%d kB); mock %s"
+          % (path, rss0, peak, peak - rss0, {k: st[k] for k in ("active", "completed")}))
+    # Unpaused, the whole answer would be generated in ~1.5 s and held.
+    assert st["active"] == 1 and st["completed"] == 3, st
+    assert peak - rss0 < 6 * 1024, (rss0, peak)
+
+    raw = first + read_all(slow, 60 * SLOW)
+    slow.close()
+    head, data, complete = dechunk(raw)
+    assert complete, raw[-200:]
+    answer = mock.answer(tokens)
+    if path == "/chat/stream":
+        lines = data.decode().split("\n")
+        assert lines[-1] == ""
+        text = "".join(json.loads(l)["delta"]["content"] for l in lines[1:-1])
+    else:
+        evs = data.decode().split("\n\n")
+        text = "".join(json.loads(e[6:])["choices"][0]["delta"].get("content", "")
+                       for e in evs[:-2] if '"choices":[{' in e)
+        assert evs[-2] == "data: [DONE]"
+    assert text == answer
+    util.wait_for(lambda: mock.stats()["completed"] == 4, 5 * SLOW, what="completed")
+
+
+# ---- many streams at once ---------------------------------------------------
+
+async def one_stream(port, body):
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(body)
+    await w.drain()
+    data = await r.read()
+    w.close()
+    return data
+
+
+async def many(port, n, body):
+    return await asyncio.gather(*(one_stream(port, body) for _ in range(n)),
+                                return_exceptions=True)
+
+
+def test_1000_concurrent_streams_on_one_worker(spawn, mock):
+    n, tokens = 1000, 20
+    util.raise_nofile(8192)
+    srv = serve(spawn, mock, "openai", nofile=8192)
+    req = request_bytes("POST", "/chat/stream",
+                        chat_body(say("hi", tokens=tokens, delay_ms=50)))
+    answer = mock.answer(tokens)
+    t0 = time.monotonic()
+    results = [None]
+
+    def run():
+        results[0] = asyncio.run(asyncio.wait_for(many(srv.port, n, req), 90 * SLOW))
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    # While they run: all of them are open upstream at the same time.
+    peak = 0
+    while th.is_alive() and time.monotonic() - t0 < 100 * SLOW:
+        peak = max(peak, mock.stats()["active"])
+        time.sleep(0.05)
+    th.join(5)
+    took = time.monotonic() - t0
+    assert results[0] is not None, "clients did not finish"
+    bad = []
+    for raw in results[0]:
+        if isinstance(raw, Exception):
+            bad.append(repr(raw))
+            continue
+        head, data, complete = dechunk(raw)
+        lines = data.decode().splitlines()
+        text = "".join(json.loads(l)["delta"]["content"] for l in lines[1:])
+        if not (head.startswith(b"HTTP/1.1 200") and complete and text == answer):
+            bad.append(raw[:200])
+    print("\n1000 streams: %.1f s, peak %d upstream streams at once" % (took, peak))
+    assert not bad, "%d of %d failed, e.g. %r" % (len(bad), n, bad[:3])
+    st = mock.stats()
+    assert st["completed"] == n and st["cancelled"] == 0, st
+    assert peak >= n * 0.8, peak
