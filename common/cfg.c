@@ -130,6 +130,8 @@ const struct cfg_key cfg_keys[] = {
       "CA bundle for upstream TLS; default: the system's" },
     { "gateway_keys", K_LIST, F(gateway_keys), NULL, 0, 0, NULL, NULL, NULL,
       "KEYS", "keys clients of /v1 and /openai must send; none = open" },
+    { "static_dir", K_STR, F(static_dir), NULL, 0, 0, NULL, NULL, NULL, "DIR",
+      "files served at / (the web page); empty = the page shipped with llmfork" },
 };
 
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);

@@ -86,6 +86,7 @@ struct cfg {
     int http2;                  /* bool: HTTP/2 to the upstream */
     char *ca_file;
     struct cfg_list gateway_keys;
+    char *static_dir;           /* web page files; NULL = LLMFORK_WWW_DIR */
 };
 
 /* Fills c: defaults, then the file named by -c (or LLMFORK_CONFIG), then

@@ -16,10 +16,11 @@
 
 struct apps;
 
-/* The apps every worker runs: health.c, chat.c, gateway.c. */
+/* The apps every worker runs: health.c, chat.c, gateway.c, static.c. */
 extern const struct app health_app;
 extern const struct app chat_app;
 extern const struct app gateway_app;
+extern const struct app static_app;     /* last: takes every other GET */
 
 /* Runs startup of list[0..n) in order. On a failure, shuts down the apps
  * already started, writes "app NAME: reason" into err and returns NULL. */

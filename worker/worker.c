@@ -50,6 +50,7 @@ static int app_list(const struct app **v)
     v[n++] = &gateway_app;
     if (&testhooks_app != NULL)
         v[n++] = &testhooks_app;
+    v[n++] = &static_app;
     return n;
 }
 
