@@ -1,0 +1,212 @@
+// llmfork chat page: sends the conversation to POST chat/stream and shows
+// the answer as the NDJSON lines arrive (the @microsoft/ai-chat-protocol
+// stream shape: {"delta":{"content":"..."}} per line, {"error":"..."} when
+// the model fails mid-stream). No framework, no build step.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const form = $('composer');
+  const box = $('message');
+  const send = $('send');
+  const stop = $('stop');
+  const list = $('messages');
+  const status = $('status');
+  const empty = $('empty');
+  const chat = $('chat');
+
+  // The conversation sent with every request: [{role, content}, ...].
+  let history = [];
+  let sessionState = null;
+  let controller = null;        // the AbortController of the answer streaming now
+
+  class ChatError extends Error {}
+
+  function scrollToEnd() {
+    chat.scrollTop = chat.scrollHeight;
+  }
+
+  function addMessage(role, text) {
+    const li = document.createElement('li');
+    li.className = 'msg ' + role;
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = role === 'user' ? 'You' : 'Assistant';
+    const content = document.createElement('div');
+    content.className = 'content';
+    content.textContent = text;
+    li.append(who, content);
+    list.append(li);
+    empty.hidden = true;
+    scrollToEnd();
+    return { li, content };
+  }
+
+  function showError(li, text) {
+    const p = document.createElement('p');
+    p.className = 'error';
+    p.setAttribute('role', 'alert');
+    p.textContent = text;
+    li.append(p);
+    li.classList.add('failed');
+    scrollToEnd();
+  }
+
+  // Retry-After is seconds or an HTTP date.
+  function retrySeconds(value) {
+    if (!value) return null;
+    if (/^\s*\d+\s*$/.test(value)) return Number(value);
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? null : Math.max(0, Math.ceil((t - Date.now()) / 1000));
+  }
+
+  async function httpError(resp) {
+    let detail = '';
+    try {
+      const body = await resp.json();
+      detail = typeof body.error === 'string' ? body.error : (body.error && body.error.message) || '';
+    } catch (e) {
+      // not JSON: the status says enough
+    }
+    if (resp.status === 429) {
+      const s = retrySeconds(resp.headers.get('Retry-After'));
+      return `The model is busy, retry in ${s === null ? 'a moment' : s + ' s'}.`;
+    }
+    const what = resp.status >= 500 ? 'The server could not answer' : 'The request was refused';
+    return `${what} (HTTP ${resp.status})${detail ? ': ' + detail : '.'}`;
+  }
+
+  // Calls onLine(object) for each NDJSON line of a fetch body as it arrives.
+  async function readLines(body, onLine) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    const flush = (final) => {
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0 || (final && buf.trim())) {
+        const line = nl >= 0 ? buf.slice(0, nl) : buf;
+        buf = nl >= 0 ? buf.slice(nl + 1) : '';
+        if (line.trim()) onLine(JSON.parse(line));
+      }
+    };
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        flush(false);
+      }
+      buf += decoder.decode();
+      flush(true);
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      throw e;
+    }
+  }
+
+  function setBusy(busy) {
+    send.hidden = busy;
+    stop.hidden = !busy;
+    if (busy) status.textContent = 'Answering…';
+  }
+
+  async function ask(text) {
+    const conv = history;       // "New chat" while streaming starts another
+    conv.push({ role: 'user', content: text });
+    addMessage('user', text);
+    const { li, content } = addMessage('assistant', '');
+    li.classList.add('streaming');
+    li.setAttribute('aria-busy', 'true');
+    controller = new AbortController();
+    setBusy(true);
+
+    let answer = '';
+    let outcome = '';
+    try {
+      const resp = await fetch('chat/stream', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/x-ndjson' },
+        body: JSON.stringify({ messages: conv, session_state: sessionState }),
+        signal: controller.signal,
+      });
+      if (!resp.ok) throw new ChatError(await httpError(resp));
+      await readLines(resp.body, (obj) => {
+        if (obj.error) {
+          throw new ChatError('The answer broke off: ' +
+            (typeof obj.error === 'string' ? obj.error : obj.error.message || 'unknown error'));
+        }
+        if ('session_state' in obj) sessionState = obj.session_state;
+        const piece = obj.delta && obj.delta.content;
+        if (piece) {
+          answer += piece;
+          content.textContent = answer;
+          scrollToEnd();
+        }
+      });
+    } catch (e) {
+      if (e.name === 'AbortError') {
+        outcome = 'Stopped.';
+        li.classList.add('stopped');
+      } else {
+        outcome = e instanceof ChatError ? e.message : 'Network error: ' + e.message;
+        showError(li, outcome);
+      }
+    }
+    controller = null;
+    li.classList.remove('streaming');
+    li.removeAttribute('aria-busy');
+    if (answer) {
+      conv.push({ role: 'assistant', content: answer });
+    } else {
+      // Nothing came back: forget the question so a retry does not send it
+      // twice, and give it back to the person to send again.
+      conv.pop();
+      if (!outcome) showError(li, outcome = 'The model sent an empty answer.');
+      if (!box.value) box.value = text;
+    }
+    setBusy(false);
+    status.textContent = outcome;
+    box.focus();
+  }
+
+  function submit() {
+    const text = box.value.trim();
+    if (!text || controller) return;
+    box.value = '';
+    fitBox();
+    ask(text);
+  }
+
+  function fitBox() {
+    box.style.height = 'auto';
+    box.style.height = Math.min(box.scrollHeight, 200) + 'px';
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submit();
+  });
+  box.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  box.addEventListener('input', fitBox);
+  // Aborting the fetch closes the connection; llmfork then cancels the
+  // upstream call at once.
+  stop.addEventListener('click', () => {
+    if (controller) controller.abort();
+    box.focus();
+  });
+  $('new-chat').addEventListener('click', () => {
+    if (controller) controller.abort();
+    history = [];
+    sessionState = null;
+    list.replaceChildren();
+    empty.hidden = false;
+    status.textContent = '';
+    box.focus();
+  });
+  box.focus();
+})();
