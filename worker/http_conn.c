@@ -128,7 +128,6 @@ static void conn_linger(struct conn *c)
         return;
     }
     c->state = C_LINGER;
-    c->in_len = 0;
     c->deadline_ms = sb_now_ms() + LINGER_MS;
     conn_arm(c);
 }
@@ -156,36 +155,45 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 
 /* ---- reading ---- */
 
-static int conn_grow(struct conn *c, size_t want)
+/* Reads land here first, so a connection holds only the bytes it has not
+ * used yet (nothing while idle or streaming). One loop per process: one
+ * buffer. */
+static char rbuf[READ_CHUNK];
+
+static int conn_append(struct conn *c, const char *d, size_t n)
 {
-    if (c->in_cap >= want)
-        return 0;
-    size_t cap = c->in_cap ? c->in_cap : 1024;
-    while (cap < want)
-        cap *= 2;
-    char *p = realloc(c->in, cap);
-    if (p == NULL)
-        return -1;
-    c->in = p;
-    c->in_cap = cap;
+    if (c->in_len + n > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : 512;
+        while (cap < c->in_len + n)
+            cap *= 2;
+        char *p = realloc(c->in, cap);
+        if (p == NULL)
+            return -1;
+        c->in = p;
+        c->in_cap = cap;
+    }
+    memcpy(c->in + c->in_len, d, n);
+    c->in_len += n;
     return 0;
 }
 
 static void consume(struct conn *c, size_t n)
 {
-    memmove(c->in, c->in + n, c->in_len - n);
     c->in_len -= n;
+    if (c->in_len > 0) {
+        memmove(c->in, c->in + n, c->in_len);
+        return;
+    }
+    free(c->in);
+    c->in = NULL;
+    c->in_cap = 0;
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)what;
-    if (conn_grow(c, c->in_len + READ_CHUNK) < 0) {
-        conn_close(c);
-        return;
-    }
-    ssize_t n = read(fd, c->in + c->in_len, READ_CHUNK);
+    ssize_t n = read(fd, rbuf, sizeof(rbuf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
@@ -194,9 +202,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     }
     if (c->state == C_LINGER) {
         conn_arm(c);
-        return;             /* dropped: in_len stays 0 */
+        return;             /* dropped */
     }
-    c->in_len += (size_t)n;
+    if (conn_append(c, rbuf, (size_t)n) < 0) {
+        conn_close(c);
+        return;
+    }
     if (c->state == C_HEAD && !c->head_started) {
         c->head_started = 1;
         c->deadline_ms = sb_now_ms() + ms_from_s(c->srv->cfg->client_header_timeout);
@@ -330,6 +341,8 @@ static int conn_body(struct conn *c)
 {
     struct http_req *r = c->req;
     long limit = c->srv->cfg->limit_request_body;
+    if (c->in_len == 0)
+        return 0;
     if (!c->chunked) {
         size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
         body_append(r, c->in, n, 0);    /* room reserved up front */
@@ -386,9 +399,6 @@ void conn_response_done(struct conn *c)
         c->deadline_ms = sb_now_ms() + ms_from_s(c->srv->cfg->client_header_timeout);
     } else {
         c->head_started = 0;
-        free(c->in);        /* idle connections hold no input buffer */
-        c->in = NULL;
-        c->in_cap = 0;
     }
     if (!c->in_process)
         conn_kick(c);
