@@ -68,7 +68,10 @@ const char *http_req_body(const struct http_req *r, size_t *len);
 /* Client address text ("127.0.0.1", "::1", "unix"). */
 const char *http_req_client(const struct http_req *r);
 /* Called once if the client goes away before the response ended (while
- * waiting for a first byte too). The request stays valid: end it. */
+ * waiting for a first byte too). The request stays valid: end it. Not
+ * called for a client already gone when it is registered: a handler that
+ * registers it later (not in the handler itself) checks http_req_gone().
+ * A client that half-closes (shuts down its write side) counts as gone. */
 void http_req_on_close(struct http_req *r, http_req_cb cb, void *arg);
 /* 1 once the client has gone away. */
 int http_req_gone(const struct http_req *r);
