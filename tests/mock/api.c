@@ -254,6 +254,8 @@ static void job_fill(struct job *j, const cJSON *body, const struct route *r,
     j->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
     j->include_usage = j->stream && cJSON_IsTrue(
         cJSON_GetObjectItemCaseSensitive(opts, "include_usage"));
+    j->obfuscate = r->fl == FL_OPENAI && !cJSON_IsFalse(
+        cJSON_GetObjectItemCaseSensitive(opts, "include_obfuscation"));
     j->tokens = c->tokens;
     if (cJSON_IsNumber(max) && max->valuedouble >= 0 &&
         max->valuedouble < j->tokens) {

@@ -159,6 +159,26 @@ static void chunk_open(const struct job *j, struct evbuffer *out)
             j->id, (long)j->created, j->model);
 }
 
+/* OpenAI pads each delta chunk with random characters in "obfuscation"
+ * (on unless stream_options.include_obfuscation is false). Derived from
+ * the chunk's position here, so two runs of a request are byte-identical. */
+static void obfuscation_write(const struct job *j, struct evbuffer *out)
+{
+    static const char abc[] =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    unsigned h = 2166136261u ^ (unsigned)j->sent ^ ((unsigned)j->role_sent << 20);
+    char pad[16];
+    int n;
+
+    h *= 16777619u;
+    n = 1 + (int)(h % 15);
+    for (int i = 0; i < n; i++) {
+        h = h * 1103515245u + 12345u;
+        pad[i] = abc[(h >> 16) % (sizeof abc - 1)];
+    }
+    evbuffer_add_printf(out, ",\"obfuscation\":\"%.*s\"", n, pad);
+}
+
 /* Closes the choices array and the chunk; usage: 0 none, 1 null, 2 full. */
 static void chunk_close(const struct job *j, struct evbuffer *out, int usage)
 {
@@ -176,6 +196,8 @@ static void chunk_close(const struct job *j, struct evbuffer *out, int usage)
         evbuffer_add(out, ",\"usage\":", 9);
         usage_write(j, out);
     }
+    if (j->obfuscate && usage != 2)
+        obfuscation_write(j, out);
     evbuffer_add(out, "}\n\n", 3);
 }
 

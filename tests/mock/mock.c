@@ -55,8 +55,11 @@
  * delay_ms; delay_ms after the last token a chunk with an empty delta and
  * finish_reason, then (stream_options.include_usage) a chunk with
  * "choices":[] and usage, then "data: [DONE]". With include_usage every
- * other chunk has "usage":null, as OpenAI does. Azure's chunks have sorted
- * keys and content_filter_results in each choice. Non-streaming: the
+ * other chunk has "usage":null, as OpenAI does. OpenAI's chunks with
+ * choices end with "obfuscation": 1-15 padding characters (unless
+ * stream_options.include_obfuscation is false), deterministic per chunk
+ * position so replies to the same request are byte-identical. Azure's
+ * chunks have sorted keys and content_filter_results in each choice. Non-streaming: the
  * chat.completion JSON after ttft_ms + N x delay_ms.
  *
  * Per-request control: a header, the same-named query parameter, or a

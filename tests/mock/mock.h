@@ -85,6 +85,7 @@ struct job {
     enum flavour fl;
     struct fault fault;
     int stream, include_usage;
+    int obfuscate;               /* OpenAI's "obfuscation" padding field */
     int tokens, delay_ms, ttft_ms;
     int sent;                    /* content tokens written */
     int role_sent;
