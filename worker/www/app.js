@@ -121,7 +121,8 @@
     setBusy(true);
 
     let answer = '';
-    let outcome = '';
+    let note = '';              // for the status line; errors speak as alerts
+    let failed = false;
     try {
       const resp = await fetch('chat/stream', {
         method: 'POST',
@@ -145,27 +146,28 @@
       });
     } catch (e) {
       if (e.name === 'AbortError') {
-        outcome = 'Stopped.';
+        note = 'Stopped.';
         li.classList.add('stopped');
       } else {
-        outcome = e instanceof ChatError ? e.message : 'Network error: ' + e.message;
-        showError(li, outcome);
+        failed = true;
+        showError(li, e instanceof ChatError ? e.message : 'Network error: ' + e.message);
       }
     }
     controller = null;
+    setBusy(false);
     li.classList.remove('streaming');
     li.removeAttribute('aria-busy');
+    if (conv !== history) return;       // "New chat" dropped this conversation
     if (answer) {
       conv.push({ role: 'assistant', content: answer });
     } else {
       // Nothing came back: forget the question so a retry does not send it
       // twice, and give it back to the person to send again.
       conv.pop();
-      if (!outcome) showError(li, outcome = 'The model sent an empty answer.');
+      if (!failed && !note) showError(li, 'The model sent an empty answer.');
       if (!box.value) box.value = text;
     }
-    setBusy(false);
-    status.textContent = outcome;
+    status.textContent = note;
     box.focus();
   }
 
