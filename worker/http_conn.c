@@ -47,9 +47,9 @@ static int64_t ms_from_s(int s)
 
 static void set_event(struct event *ev, int want)
 {
-    if (want && !event_pending(ev, EV_READ | EV_WRITE, NULL))
+    if (want && !event_pending(ev, EV_READ | EV_WRITE | EV_CLOSED, NULL))
         event_add(ev, NULL);
-    else if (!want && event_pending(ev, EV_READ | EV_WRITE, NULL))
+    else if (!want && event_pending(ev, EV_READ | EV_WRITE | EV_CLOSED, NULL))
         event_del(ev);
 }
 
@@ -83,6 +83,9 @@ void conn_arm(struct conn *c)
     if (c->closing && c->state != C_LINGER && pending == 0)
         conn_kick(c);       /* on_write moves it to linger */
     set_event(&c->rev, want_read);
+    /* Paused with the app working: still learn of a close (FIN). */
+    set_event(&c->cev, c->state == C_APP && !want_read &&
+              (event_base_get_features(c->srv->base) & EV_FEATURE_EARLY_CLOSE));
     set_event(&c->wev, pending > 0);
     if (ms < 0) {
         evtimer_del(&c->tev);
@@ -404,6 +407,7 @@ void conn_response_done(struct conn *c)
         conn_kick(c);
 }
 
+/* A timeout, or the peer closed while reading was paused. */
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -421,6 +425,7 @@ void conn_close(struct conn *c)
     event_del(&c->wev);
     event_del(&c->tev);
     event_del(&c->kev);
+    event_del(&c->cev);
     if (r != NULL && r->dispatched)
         r->body_queued -= r->body_queued < evbuffer_get_length(c->out)
                         ? r->body_queued : evbuffer_get_length(c->out);
@@ -465,6 +470,7 @@ int conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
     event_assign(&c->wev, s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     evtimer_assign(&c->tev, s->base, on_timer, c);
     event_assign(&c->kev, s->base, -1, 0, on_write, c);
+    event_assign(&c->cev, s->base, fd, EV_CLOSED | EV_PERSIST, on_timer, c);
     c->head_started = 1;    /* the head deadline runs from accept */
     c->deadline_ms = sb_now_ms() + ms_from_s(s->cfg->client_header_timeout);
     c->next = s->conns;

@@ -4,7 +4,7 @@
  * share. Not for apps.
  *
  * Ownership: the server owns its connections (a list); a connection owns
- * its fd, its four events (embedded), its input buffer and its output
+ * its fd, its five events (embedded), its input buffer and its output
  * evbuffer, and the request it is reading. Once a request is dispatched the
  * app holds it until it ends the response; the request then frees itself.
  * If the connection closes first it sets req->conn = NULL, req->gone = 1,
@@ -60,6 +60,7 @@ struct conn {
     enum conn_state state;
     struct event rev, wev, tev;
     struct event kev;           /* kicked by conn_kick; runs on_write */
+    struct event cev;           /* EV_CLOSED while reading is paused */
     char *in;                   /* unparsed input (NULL when empty/idle) */
     size_t in_len, in_cap;
     struct evbuffer *out;
