@@ -218,6 +218,20 @@ static void handle_v1(struct http_req *r, void *state)
         forward(r, state);
 }
 
+/* 1 when the query has a non-empty api-version parameter. */
+static int has_api_version(const char *q)
+{
+    static const char name[] = "api-version=";
+
+    for (;;) {
+        if (strncmp(q, name, sizeof(name) - 1) == 0)
+            return q[sizeof(name) - 1] != '\0' && q[sizeof(name) - 1] != '&';
+        if (!(q = strchr(q, '&')))
+            return 0;
+        q++;
+    }
+}
+
 /* /openai/deployments/{deployment}/chat/completions?api-version=... */
 static void handle_azure(struct http_req *r, void *state)
 {
@@ -230,7 +244,7 @@ static void handle_azure(struct http_req *r, void *state)
                        "Resource not found");
         return;
     }
-    if (!strstr(http_req_query(r), "api-version=")) {
+    if (!has_api_version(http_req_query(r))) {
         send_oai_error(r, 400, "invalid_request_error", "missing_api_version",
                        "api-version query parameter is required");
         return;
