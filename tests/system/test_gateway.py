@@ -170,3 +170,29 @@ def test_cut_mid_stream_ends_with_an_error_event(srv, mock):
     content = "".join(json.loads(e)["choices"][0]["delta"].get("content", "")
                       for e in evs[:-1] if json.loads(e).get("choices"))
     assert content == mock.answer(3)
+
+
+@pytest.mark.parametrize("query, ok", [
+    ("api-version=", False), ("xapi-version=2024-10-21", False),
+    ("foo=api-version=1", False), ("foo=1&api-version=2024-10-21", True)])
+def test_azure_path_api_version_parsing(srv, mock, query, ok):
+    r = post(srv.port, "/openai/deployments/d/chat/completions?" + query,
+             oai_body(say("hi", tokens=2), stream=False))
+    if ok:
+        assert r.status == 200, r.body
+    else:
+        oai_error(r, 400)
+
+
+def test_gateway_with_builtin_mock(spawn):
+    srv = spawn(config="workers = 1\nmock_tokens = 4\nmock_delay_ms = 1\n",
+                test_build=False)
+    r = post(srv.port, "/v1/chat/completions", oai_body("hi"))
+    assert r.status == 200 and r.complete, r.body
+    evs = sse_events(r.body)
+    assert evs[-1] == "[DONE]"
+    words = [json.loads(e)["choices"][0]["delta"].get("content", "")
+             for e in evs[:-1] if json.loads(e)["choices"]]
+    assert len([w for w in words if w]) == 4
+    r = post(srv.port, "/v1/chat/completions", oai_body("hi", stream=False))
+    assert r.json()["choices"][0]["message"]["content"] == "".join(words)

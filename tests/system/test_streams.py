@@ -226,3 +226,47 @@ def test_1000_concurrent_streams_on_one_worker(spawn, mock):
     st = mock.stats()
     assert st["completed"] == n and st["cancelled"] == 0, st
     assert peak >= n * 0.8, peak
+
+
+# ---- odd moments to leave, and keep-alive ---------------------------------------
+
+def test_close_while_paused_cancels(srv, mock):
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    slow.connect(("127.0.0.1", srv.port))
+    slow.sendall(request_bytes("POST", "/chat/stream",
+                               chat_body(say("hi", tokens=500000, delay_ms=0))))
+    time.sleep(1.0)                             # llmfork has paused the upstream
+    assert mock.stats()["active"] == 1
+    measure_cancel(mock, slow, "paused stream")
+
+
+def test_close_during_retry_wait(spawn, mock):
+    srv = serve(spawn, mock, "openai", conf="max_retries = 2\n")
+    s = open_request(srv.port, "POST", "/chat/stream",
+                     chat_body(say("hi", fault="429:ms=1500")))
+    util.wait_for(lambda: mock.stats()["requests"] >= 1, 5 * SLOW, what="first attempt")
+    time.sleep(0.2)
+    s.close()
+    time.sleep(2.0 * SLOW)                      # no retry after the client left
+    assert mock.stats()["requests"] == 1, mock.stats()
+    r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=3)))
+    assert r.complete
+    assert "".join(l["delta"]["content"] for l in r.ndjson()[1:]) == mock.answer(3)
+
+
+def test_keep_alive_streams_back_to_back(srv, mock):
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    try:
+        for i, (path, body) in enumerate([
+                ("/chat/stream", chat_body(say("a", tokens=3))),
+                ("/chat", chat_body(say("b", tokens=4))),
+                ("/v1/chat/completions", oai_body(say("c", tokens=5))),
+                ("/chat/stream", chat_body(say("d", tokens=6)))]):
+            s.sendall(request_bytes("POST", path, body, {"Connection": None}))
+            r = read_reply(s)
+            assert r.status == 200 and r.complete, (i, r.body[-200:])
+            assert r.headers.get("connection", "").lower() != "close"
+    finally:
+        s.close()
+    assert mock.stats()["completed"] == 4
