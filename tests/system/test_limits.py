@@ -218,7 +218,9 @@ def _healthz(port):
 @pytest.mark.slow
 def test_2000_idle_connections(spawn):
     util.raise_nofile()
-    srv = spawn(args=["-w", "1"], test_build=False)
+    # Connections that never send a byte are cut at client_header_timeout
+    # (10 s by default); on a loaded box this test can take that long.
+    srv = spawn(args=["-w", "1"], config="client_header_timeout = 600\n", test_build=False)
     worker = srv.workers()[0]
     conns = []
     try:
