@@ -334,6 +334,24 @@ void http_resp_start(struct http_req *r, int status, const char *content_type)
     conn_flush(r->conn);
 }
 
+/* "<hex>\r\n" into buf (20 bytes); returns its length. On the hot path of
+ * every stream, so no printf. */
+static size_t chunk_size_line(char *buf, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    size_t n = 0, o = 0;
+    do {
+        tmp[n++] = hex[len & 15];
+        len >>= 4;
+    } while (len);
+    while (n)
+        buf[o++] = tmp[--n];
+    buf[o++] = '\r';
+    buf[o++] = '\n';
+    return o;
+}
+
 int http_resp_write(struct http_req *r, const void *data, size_t len)
 {
     struct conn *c = r->conn;
@@ -341,8 +359,10 @@ int http_resp_write(struct http_req *r, const void *data, size_t len)
         return -1;
     if (len == 0 || r->head_only)
         return 0;   /* an empty chunk would end the body */
-    if (r->chunked_out)
-        evbuffer_add_printf(c->out, "%zx\r\n", len);
+    if (r->chunked_out) {
+        char size[20];
+        evbuffer_add(c->out, size, chunk_size_line(size, len));
+    }
     evbuffer_add(c->out, data, len);
     if (r->chunked_out)
         evbuffer_add(c->out, "\r\n", 2);
