@@ -324,6 +324,11 @@ static void serve(struct evhttp_request *req, const struct route *r,
         c.fault.kind = FAULT_NONE;
     if (c.fault.kind != FAULT_NONE)
         mock_stats.faults++;
+    if (c.fault.kind == FAULT_EVENT &&
+        !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"))) {
+        c.fault.kind = FAULT_STATUS;        /* no stream to put it in */
+        c.fault.status = 500;
+    }
     if (c.fault.kind == FAULT_STATUS || c.fault.kind == FAULT_FILTER) {
         fault_reply(req, r->fl, &c.fault);
     } else if (validate(req, r, body) == 0) {

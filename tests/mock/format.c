@@ -236,6 +236,14 @@ void chunk_write_prompt_filter(struct evbuffer *out)
         "\"object\":\"\",\"prompt_filter_results\":%s}\n\n", prompt_cfr);
 }
 
+void chunk_write_error(struct evbuffer *out)
+{
+    evbuffer_add_printf(out,
+        "data: {\"error\":{\"message\":\"The server had an error while "
+        "processing your request. Sorry about that!\",\"type\":"
+        "\"server_error\",\"param\":null,\"code\":null}}\n\n");
+}
+
 void chunk_write_malformed(const struct job *j, struct evbuffer *out)
 {
     evbuffer_add_printf(out,

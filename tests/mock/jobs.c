@@ -1,7 +1,7 @@
 /*
  * jobs.c — answering later: one timer per stream (ttft, then one token per
- * delay), the stream faults (cut, malformed, stall), and telling a client
- * that left from one that was served.
+ * delay), the stream faults (cut, malformed, stall, error event), and
+ * telling a client that left from one that was served.
  *
  * Close detection: once a reply has started, evhttp reads the socket and
  * calls the connection's close callback on EOF; before that (a
@@ -123,6 +123,17 @@ static void stream_finish(struct job *j)
     job_done(j);
 }
 
+/* A well-framed end without [DONE]: the error event, then the last chunk. */
+static void error_event(struct job *j)
+{
+    chunk_write_error(scratch);
+    flush(j);
+    evhttp_send_reply_end(j->req);
+    evhttp_connection_set_closecb(j->evcon, NULL, NULL);
+    mock_stats.errors++;
+    job_unlink(j);
+}
+
 static void stream_token(struct job *j)
 {
     if (j->fault.kind == FAULT_MALFORMED && j->sent == j->fault.after) {
@@ -159,6 +170,10 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
     }
     if (j->fault.kind == FAULT_CUT && j->sent == j->fault.after) {
         cut(j);
+        return;
+    }
+    if (j->fault.kind == FAULT_EVENT && j->sent == j->fault.after) {
+        error_event(j);
         return;
     }
     if (j->sent < j->tokens) {

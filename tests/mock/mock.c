@@ -92,6 +92,11 @@
  *                  the first half of the JSON body
  *   stall[:after=K]  send K tokens (default 0: headers + role chunk), then
  *                  nothing, connection kept open; non-streaming: no reply
+ *   error_event[:after=K]  stream K tokens (default N/2), then OpenAI's
+ *                  mid-stream error event data: {"error":{"message":"The
+ *                  server had an error ...","type":"server_error",...}}
+ *                  and the end of the reply, without [DONE]; non-streaming:
+ *                  a 500 (as status 500)
  *   (after= is clamped to N.)
  *   none           no fault
  * With x-mock-fail-count C, the fault hits only the first C requests that

@@ -36,6 +36,7 @@ enum fault_kind {
     FAULT_CUT,        /* stream `after` tokens, then close without [DONE] */
     FAULT_MALFORMED,  /* chunk number `after` is invalid JSON */
     FAULT_STALL,      /* send `after` tokens, then nothing; keep it open */
+    FAULT_EVENT,      /* stream `after` tokens, then an error event, end */
 };
 
 struct fault {
@@ -110,6 +111,8 @@ void chunk_write(const struct job *j, struct evbuffer *out, const char *delta,
                  const char *finish, int full_cfr);
 void chunk_write_usage(const struct job *j, struct evbuffer *out);
 void chunk_write_prompt_filter(struct evbuffer *out);
+/* The error event OpenAI sends when it fails mid-stream. */
+void chunk_write_error(struct evbuffer *out);
 /* The first bytes of chunk i, cut inside its JSON (the malformed fault). */
 void chunk_write_malformed(const struct job *j, struct evbuffer *out);
 

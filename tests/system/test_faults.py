@@ -211,3 +211,25 @@ def test_ttft_beyond_idle_timeout_on_a_stream(spawn, mock):
     else:
         words, err = stream_error_line(r)
         assert words == []
+
+
+def test_error_event_mid_stream(srv, mock):
+    r = post(srv.port, "/chat/stream",
+             chat_body(say("hi", tokens=10, fault="error_event:after=5")))
+    words, err = stream_error_line(r)
+    assert "".join(words) == mock.answer(5)
+    assert "server had an error" in err
+    assert mock.stats()["requests"] == 1
+
+
+def test_error_event_passes_through_the_gateway(srv, mock):
+    from upstream import oai_body, sse_events
+    r = post(srv.port, "/v1/chat/completions",
+             oai_body(say("hi", tokens=6, fault="error_event:after=2")))
+    assert r.status == 200 and r.complete
+    evs = sse_events(r.body)
+    assert json.loads(evs[-1])["error"]["type"] == "server_error"
+    assert sum(1 for e in evs if '"content":"' in e and '"content":""' not in e) == 2
+    # and a non-streaming request with that fault is a plain 500 upstream
+    r = post(srv.port, "/chat", chat_body(say("hi", fault="error_event")))
+    assert r.status == 502, r.body
