@@ -182,7 +182,9 @@ def test_hup_with_bad_config_keeps_old_workers(spawn):
 
 def test_hup_applies_new_worker_count(spawn):
     srv = spawn(config="workers = 1\n", workers=1)
-    old = srv.workers()
+    srv.signal(signal.SIGTTIN)
+    old = srv.wait_workers(2)
+    # The file's count changed: it wins over the TTIN adjustment.
     srv.write_config("workers = 3\n")
     srv.signal(signal.SIGHUP)
     new = srv.wait_workers(3, exclude=old, timeout=10 * SLOW)
