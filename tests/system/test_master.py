@@ -55,9 +55,11 @@ def test_killed_worker_replaced_within_one_second(spawn):
 
 def test_boot_failure_exits_3_with_message(spawn):
     srv = spawn(args=["-w", "2"], env={"LLMFORK_TEST_BOOT_FAIL": "boom-from-test"}, wait=False)
-    rc = srv.wait_exit(15 * SLOW)
+    rc = srv.wait_exit(10 * SLOW)
     assert rc == 3, (rc, srv.log)
     assert "boom-from-test" in srv.log
+    # It stopped instead of respawning workers that cannot boot.
+    assert srv.log.count("Booting worker") <= 4, srv.log
     util.wait_for(lambda: not util.group_members(srv.pid), 5 * SLOW, what="no workers left")
 
 
