@@ -120,11 +120,21 @@ def test_override_bounds(srv, mock, overrides, field):
     assert mock.stats()["requests"] == before
 
 
+def test_json_content_type_with_charset(srv, mock):
+    r = post(srv.port, "/chat", chat_body(say("hi", tokens=2)),
+             ctype="application/json; charset=utf-8")
+    assert r.status == 200, r.body
+    assert r.json()["message"]["content"] == mock.answer(2)
+
+
 def test_non_json_content_type_is_415(srv):
     for path in ("/chat", "/chat/stream"):
-        r = post(srv.port, path, chat_body("hi"), ctype="text/plain")
+        for ctype in ("text/plain", "application/jsonx", "application/x-www-form-urlencoded"):
+            r = post(srv.port, path, chat_body("hi"), ctype=ctype)
+            assert r.status == 415, r.body
+            assert isinstance(r.json()["error"], str)
+        r = post(srv.port, path, chat_body("hi"), ctype=None)
         assert r.status == 415, r.body
-        assert isinstance(r.json()["error"], str)
 
 
 @pytest.mark.parametrize("body, field", [

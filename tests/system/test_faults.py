@@ -233,3 +233,15 @@ def test_error_event_passes_through_the_gateway(srv, mock):
     # and a non-streaming request with that fault is a plain 500 upstream
     r = post(srv.port, "/chat", chat_body(say("hi", fault="error_event")))
     assert r.status == 502, r.body
+
+
+def test_total_timeout_cuts_a_long_stream(spawn, mock):
+    srv = serve(spawn, mock, "openai", conf="total_timeout = 1\n")
+    t0 = time.monotonic()
+    r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=100, delay_ms=50)))
+    took = time.monotonic() - t0
+    words, err = stream_error_line(r)
+    assert 5 <= len(words) < 40, words
+    assert "".join(words) == mock.answer(len(words))
+    assert 0.9 <= took < 3 * SLOW, took
+    mock.wait_stat("cancelled", 1)

@@ -117,3 +117,10 @@ def test_incomplete_provider_settings_fail_to_boot(cli, provider, missing):
     rc, out, err = cli(["-b", "127.0.0.1:0", "-w", "1"], env=env)
     assert rc != 0
     assert missing in err, err
+
+
+def test_http2_setting_with_a_cleartext_upstream(spawn, mock):
+    """http2 = true asks for HTTP/2 over TLS; a plain-http upstream still
+    works (HTTP/1.1)."""
+    srv = serve(spawn, mock, "openai", conf="http2 = true\n")
+    check_openai(ask(srv, mock, tokens=6))
