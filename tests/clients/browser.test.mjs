@@ -20,9 +20,17 @@ after(async () => {
   await mock?.stop();
 });
 
+// Closes page; an uncaught exception in the page's script fails the test.
+async function closePage(page) {
+  await page.close();
+  assert.deepEqual(page.errors, [], 'no uncaught errors in the page');
+}
+
 async function openPage() {
   const page = await browser.newPage();
   page.outside = [];
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
   page.on('request', (r) => {
     if (!r.url().startsWith(srv.url + '/')) page.outside.push(r.url());
   });
@@ -50,7 +58,7 @@ test('the page loads from llmfork alone and is labelled', async () => {
   assert.equal(await page.getByRole('log').getAttribute('aria-live'), 'polite');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'message');
   assert.deepEqual(page.outside, [], 'no request leaves the server');
-  await page.close();
+  await closePage(page);
 });
 
 test('the answer grows in the DOM token by token', async () => {
@@ -76,7 +84,7 @@ test('the answer grows in the DOM token by token', async () => {
     assert.ok(samples[i].startsWith(samples[i - 1]) && samples[i].length > samples[i - 1].length,
       'each state extends the one before');
   assert.equal(samples.at(-1), want);
-  await page.close();
+  await closePage(page);
 });
 
 test('the second turn sends the conversation so far', async () => {
@@ -98,7 +106,7 @@ test('the second turn sends the conversation so far', async () => {
   await send(page, 'Fresh start [mock tokens=1]');
   const fresh = (await mock.stats()).last_request.json.messages.filter((m) => m.role !== 'system');
   assert.deepEqual(fresh, [{ role: 'user', content: 'Fresh start [mock tokens=1]' }]);
-  await page.close();
+  await closePage(page);
 });
 
 test('Stop aborts the stream and the upstream call is cancelled', async () => {
@@ -116,7 +124,7 @@ test('Stop aborts the stream and the upstream call is cancelled', async () => {
   assert.ok(await page.getByRole('button', { name: 'Send' }).isVisible());
   assert.equal(await page.locator('.msg.assistant.stopped').count(), 1);
   assert.equal(await page.evaluate(() => document.activeElement.id), 'message');
-  await page.close();
+  await closePage(page);
 });
 
 test('a 429 shows "busy, retry in N s"', async () => {
@@ -127,7 +135,7 @@ test('a 429 shows "busy, retry in N s"', async () => {
   assert.match(await err.textContent(), /busy, retry in 3 s/);
   // The question is given back to be sent again.
   assert.equal(await page.getByLabel('Message').inputValue(), text);
-  await page.close();
+  await closePage(page);
 });
 
 test('5xx and a stream that breaks off are shown as errors', async () => {
@@ -139,7 +147,7 @@ test('5xx and a stream that breaks off are shown as errors', async () => {
   assert.match(await answer.getByRole('alert').textContent(), /broke off/);
   const partial = await answer.locator('.content').textContent();
   assert.ok(partial.length > 0 && (await mock.answer(TOKENS)).startsWith(partial));
-  await page.close();
+  await closePage(page);
 });
 
 test('keyboard: Shift+Enter is a new line, Enter sends; fits a phone', async () => {
@@ -161,5 +169,5 @@ test('keyboard: Shift+Enter is a new line, Enter sends; fits a phone', async () 
   assert.equal(await page.evaluate(() => document.activeElement.id), 'message');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(overflow <= 360, `page is ${overflow} px wide at 360`);
-  await page.close();
+  await closePage(page);
 });

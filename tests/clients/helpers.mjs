@@ -53,12 +53,16 @@ function run(file, args, env) {
   return p;
 }
 
+// Stops p; under a sanitizer build (make SAN=1, LLMFORK_BUILD=build/san)
+// a report in its stderr fails the test file.
 async function stop(p) {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-  await p.exited;
-  clearTimeout(t);
+  if (p.exitCode === null && p.signalCode === null) {
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await p.exited;
+    clearTimeout(t);
+  }
+  if (/Sanitizer|runtime error:/.test(p.log)) throw new Error('sanitizer report:\n' + p.log);
 }
 
 // The environment without settings a developer's shell may carry.
