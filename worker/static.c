@@ -280,7 +280,7 @@ static void serve(struct http_req *r, void *state)
 
     if (static_clean_path(http_req_path(r), rel, sizeof(rel)) < 0 ||
         (size_t)snprintf(full, sizeof(full), "%s/%s", app->root, rel) >= sizeof(full)) {
-        refuse(r, rel, 0);
+        refuse(r, http_req_path(r), 0);
         return;
     }
     if (realpath(full, real) == NULL) {
