@@ -72,7 +72,7 @@ $(B)/tests/%: tests/unit/%.c $(LIB)
 deps:
 	@scripts/install-deps
 
-$(DEPS_STAMP): scripts/install-deps
+$(DEPS_STAMP): scripts/install-deps $(wildcard tests/clients/package-lock.json)
 	@scripts/install-deps
 	@mkdir -p build && touch $@
 
@@ -108,3 +108,7 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# The benchmark's load generator (tests/bench/load.c), built by make bench.
+$(B)/llmfork-load: tests/bench/load.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
