@@ -43,6 +43,13 @@ static int64_t ms_from_s(int s)
     return (int64_t)(s > 0 ? s : 1) * 1000;
 }
 
+/* Milliseconds left until deadline; 0 once it has passed. */
+static int64_t ms_until(int64_t deadline)
+{
+    int64_t ms = deadline - sb_now_ms();
+    return ms > 0 ? ms : 0;
+}
+
 /* ---- timers and event interest: one place decides both ---- */
 
 static void set_event(struct event *ev, int want)
@@ -63,7 +70,7 @@ void conn_arm(struct conn *c)
     switch (c->state) {
     case C_HEAD:
         want_read = !c->closing && c->in_len < HEAD_INPUT_MAX;
-        ms = c->head_started ? c->deadline_ms - sb_now_ms()
+        ms = c->head_started ? ms_until(c->deadline_ms)
                              : ms_from_s(cfg->keepalive);
         break;
     case C_BODY:
@@ -75,7 +82,7 @@ void conn_arm(struct conn *c)
         break;
     case C_LINGER:
         want_read = 1;
-        ms = c->deadline_ms - sb_now_ms();
+        ms = ms_until(c->deadline_ms);
         break;
     }
     if (pending > 0 && c->state != C_LINGER)
