@@ -4,7 +4,6 @@ import os
 import re
 import socket
 import stat
-import threading
 import time
 
 import pytest
@@ -124,20 +123,12 @@ def _blocked_worker_killed(srv, within):
     within `within` seconds."""
     old = srv.workers()
     assert len(old) == 1
-    t = threading.Thread(target=_swallow, args=(srv.url + "/_test/block?s=30",), daemon=True)
-    t.start()
+    util.block_worker(srv.url)
     try:
         util.wait_for(lambda: set(srv.workers()) - set(old), within, interval=0.1)
         return True
     except AssertionError:
         return False
-
-
-def _swallow(url):
-    try:
-        util.get(url, timeout=40)
-    except Exception:
-        pass
 
 
 @pytest.mark.slow

@@ -201,18 +201,10 @@ def test_emfile_does_not_spin(spawn):
     finally:
         for s in conns:
             s.close()
-    ok = util.wait_for(lambda: _healthz(srv.port), 10 * SLOW, interval=0.2,
+    ok = util.wait_for(lambda: util.healthz_ok(srv.port), 10 * SLOW, interval=0.2,
                        what="/healthz after fds were freed")
     assert ok
     assert srv.workers() == [worker]
-
-
-def _healthz(port):
-    try:
-        r = util.raw_request(port, request(), timeout=2)
-        return r is not None and r.status == 200
-    except OSError:
-        return False
 
 
 @pytest.mark.slow

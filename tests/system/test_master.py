@@ -3,7 +3,6 @@ max_requests, the access log, and the shipped binary's routes."""
 import os
 import re
 import signal
-import threading
 import time
 
 import pytest
@@ -90,15 +89,14 @@ def test_crash_loop_backs_off(spawn):
     assert re.search(r"back(ing)?[ -]?off", srv.log, re.I), srv.log[-2000:]
     # Left alone, the slot comes back after its current delay and serves.
     srv.wait_workers(1, timeout=gaps[-1] * 2 + 3 * SLOW, exclude=old)
-    util.wait_for(lambda: _healthz_ok(srv), 5 * SLOW, what="healthz after the crash loop")
+    util.wait_for(lambda: util.healthz_ok(srv.port), 5 * SLOW, what="healthz after the crash loop")
 
 
 @pytest.mark.slow
 def test_heartbeat_kills_stuck_worker(spawn):
     srv = spawn(args=["--timeout", "2"])
     old = srv.workers()
-    t = threading.Thread(target=_swallow, args=(srv.url + "/_test/block?s=30",), daemon=True)
-    t.start()
+    util.block_worker(srv.url)
     t0 = time.monotonic()
     new = srv.wait_workers(1, timeout=10 * SLOW, exclude=old)
     took = time.monotonic() - t0
@@ -106,22 +104,8 @@ def test_heartbeat_kills_stuck_worker(spawn):
     assert not util.alive(old[0])
     assert "WORKER TIMEOUT" in srv.log, srv.log
     assert util.alive(srv.pid)
-    util.wait_for(lambda: _healthz_ok(srv), 5 * SLOW, what="healthz after replacement")
+    util.wait_for(lambda: util.healthz_ok(srv.port), 5 * SLOW, what="healthz after replacement")
     assert int(util.get(srv.url + "/_test/pid").text) == new[0]
-
-
-def _healthz_ok(srv):
-    try:
-        return util.get(srv.url + "/healthz", timeout=2).status_code == 200
-    except Exception:
-        return False
-
-
-def _swallow(url):
-    try:
-        util.get(url, timeout=40)
-    except Exception:
-        pass
 
 
 @pytest.mark.slow

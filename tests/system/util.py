@@ -126,6 +126,30 @@ def get(url, timeout=10, **kw):
         return s.get(url, timeout=timeout, headers=headers, **kw)
 
 
+def healthz_ok(port, timeout=2):
+    """True when GET /healthz on a fresh raw connection answers 200."""
+    try:
+        with connect(port, timeout=timeout) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            r = read_response(s, timeout)
+        return r is not None and r.status == 200
+    except OSError:
+        return False
+
+
+def block_worker(url, seconds=30):
+    """GET /_test/block in the background: the worker's loop stops; the
+    request's own fate (it dies with the worker) does not matter."""
+    def run():
+        try:
+            get(url + "/_test/block?s=%d" % seconds, timeout=seconds + 10)
+        except Exception:       # noqa: BLE001 - expected: the worker is killed
+            pass
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
 def connect(port, host="127.0.0.1", timeout=10):
     s = socket.create_connection((host, port), timeout=timeout)
     return s
