@@ -159,6 +159,11 @@ void apps_handle(struct http_req *r, void *arg)
         if (!path_match(rt, path))
             continue;
         if (method_match(rt->method, m)) {
+            /* A route named exactly for this path, with other methods,
+             * wins over a catch-all prefix (GET /chat is 405, not the
+             * static files' 404). */
+            if (rt->prefix && allow[0] != '\0')
+                break;
             rt->handler(r, rt->state);
             return;
         }

@@ -44,9 +44,10 @@ struct app {
 };
 
 /* Registers handler for method ("GET", "POST", ... or "*") and path. A path
- * ending in '*' matches by prefix ("/static/" then '*'). First match wins. A path
- * that matches no route gets 404; one that matches with another method
- * gets 405 with Allow. Returns 0 or -1. */
+ * ending in '*' matches by prefix ("/static/" then '*'). First match wins,
+ * except that a path named exactly by an earlier route with other methods
+ * gets 405 with Allow rather than falling through to a prefix route. A
+ * path that matches no route gets 404. Returns 0 or -1. */
 int app_route(struct app_ctx *ctx, const char *method, const char *path,
               http_handler handler, void *state);
 
