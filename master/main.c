@@ -13,7 +13,7 @@
 #include "master/arbiter.h"
 #include "master/listen.h"
 #include "master/proctitle.h"
-#include "master/version.h"
+#include "common/version.h"
 
 /* The process title overwrites argv's memory; a reload re-parses the
  * command line, so keep a copy. Lives as long as the process. */

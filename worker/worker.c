@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/scoreboard.h"
 #include "worker/apps.h"
-#include "master/version.h"
+#include "common/version.h"
 #include "worker/fetch.h"
 #include "worker/http.h"
 
