@@ -26,6 +26,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes several seconds")
 
 
+# Settings the server reads from the environment; a test sets its own.
+FOREIGN_ENV = ("WEB_CONCURRENCY", "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID",
+               "LISTEN_FDNAMES")
+
+
+def clean_environ():
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("LLMFORK_") and k not in FOREIGN_ENV}
+
+
 # What ASan, LSan and UBSan print when they find something.
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer")
 
@@ -101,8 +111,7 @@ class Server:
         return False
 
     def environ(self):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("LLMFORK_") and k != "WEB_CONCURRENCY"}
+        env = clean_environ()
         env.update(self.env_extra)
         return env
 
@@ -257,8 +266,7 @@ def spawn(tmp_path):
 
 def run_cli(args, env=None, timeout=15 * SLOW, test_build=False, cwd=None):
     """Runs the binary to completion (for --version, --check-config ...)."""
-    e = {k: v for k, v in os.environ.items()
-         if not k.startswith("LLMFORK_") and k != "WEB_CONCURRENCY"}
+    e = clean_environ()
     e.update(env or {})
     binary = util.TESTBIN if test_build else util.SHIPPED
     p = subprocess.Popen([binary] + list(args), stdin=subprocess.DEVNULL,

@@ -1,5 +1,6 @@
 """The master's signals, with Gunicorn's meanings."""
 import os
+import socket
 import signal
 import threading
 import time
@@ -241,3 +242,49 @@ def test_usr1_reopens_logs(spawn, tmp_path):
                   what="all %d new requests in the new access log" % n)
     assert "after=" not in open(acc + ".1").read()
     assert srv.workers() == sorted(workers)
+
+
+class NotifySocket:
+    """A stand-in for systemd's $NOTIFY_SOCKET."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.messages = []
+
+    def wait(self, key, timeout):
+        """Collects datagrams until one has the line key; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                msg = self.sock.recv(4096).decode()
+            except socket.timeout:
+                break
+            self.messages.append(msg)
+            if key in msg.splitlines():
+                return msg
+        raise AssertionError("no %s from the master; got %r" % (key, self.messages))
+
+    def close(self):
+        self.sock.close()
+
+
+def test_sd_notify(spawn, tmp_path):
+    ns = NotifySocket(str(tmp_path / "notify.sock"))
+    try:
+        srv = spawn(args=["-w", "2"], workers=2, env={"NOTIFY_SOCKET": ns.path})
+        ready = ns.wait("READY=1", 5 * SLOW)
+        assert "MAINPID=%d" % srv.pid in ready.splitlines(), ready
+        old = srv.workers()
+        srv.signal(signal.SIGHUP)
+        ns.wait("RELOADING=1", 5 * SLOW)
+        ns.wait("READY=1", 10 * SLOW)
+        # Ready again means the new workers accept.
+        assert set(srv.workers()) - set(old)
+        srv.signal(signal.SIGTERM)
+        ns.wait("STOPPING=1", 5 * SLOW)
+        assert srv.wait_exit(10 * SLOW) == 0
+    finally:
+        ns.close()
