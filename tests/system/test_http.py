@@ -1,0 +1,93 @@
+"""The worker's own HTTP/1.1 framing, seen from a raw socket: pipelining,
+connection persistence, request bodies (length and chunked), Expect,
+malformed requests."""
+import time
+
+import util
+from util import SLOW
+
+
+def test_pipelined_requests_answered_in_order(spawn):
+    srv = spawn()
+    with util.connect(srv.port) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /_test/pid HTTP/1.1\r\nHost: x\r\n\r\n")
+        r1 = util.read_response(s)
+        r2 = util.read_response(s, buf=r1.rest)
+        r3 = util.read_response(s, buf=r2.rest)
+    assert (r1.status, r2.status, r3.status) == (200, 404, 200)
+    assert int(r3.body) in srv.workers()
+
+
+def test_http10_closes_after_response(spawn):
+    srv = spawn()
+    with util.connect(srv.port) as s:
+        s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        r = util.read_response(s)
+        assert r.status == 200
+        assert util.closed_by_peer(s, 2 * SLOW) is not None
+
+
+def test_connection_close_and_keepalive_off(spawn):
+    srv = spawn(config="keepalive = 0\n")
+    with util.connect(srv.port) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = util.read_response(s)
+        assert r.status == 200
+        assert r.headers.get("connection", "").lower() == "close", r.headers
+        assert util.closed_by_peer(s, 2 * SLOW) is not None
+
+
+def test_request_bodies(spawn):
+    srv = spawn()
+    body = bytes(range(256)) * 40
+    with util.connect(srv.port) as s:
+        s.sendall(b"POST /_test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-t\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        for i in range(0, len(body), 3000):      # the body in pieces
+            s.sendall(body[i:i + 3000])
+            time.sleep(0.02)
+        r = util.read_response(s)
+        assert r.status == 200 and r.body == body
+        assert r.headers["content-type"] == "application/x-t"
+        # Chunked, with an extension and a trailer, sent 7 bytes at a time
+        # (pieces end inside size lines, data and CRLFs).
+        wire = (b"POST /_test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5;ext=1\r\nhello\r\n11\r\n, chunked & split\r\n0\r\nX-Trailer: t\r\n\r\n")
+        for i in range(0, len(wire), 7):
+            s.sendall(wire[i:i + 7])
+            time.sleep(0.005)
+        r = util.read_response(s, buf=r.rest)
+        assert r.status == 200 and r.body == b"hello, chunked & split", r.body
+        # The connection is still usable afterwards.
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert util.read_response(s, buf=r.rest).status == 200
+
+
+def test_expect_100_continue(spawn):
+    srv = spawn()
+    with util.connect(srv.port) as s:
+        s.sendall(b"POST /_test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        s.settimeout(5 * SLOW)
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            chunk = s.recv(4096)
+            assert chunk, "closed before 100 Continue"
+            interim += chunk
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+        s.sendall(b"ping")
+        r = util.read_response(s, buf=interim.split(b"\r\n\r\n", 1)[1])
+        assert r.status == 200 and r.body == b"ping"
+
+
+def test_malformed_requests_get_400_json(spawn):
+    srv = spawn(test_build=False)
+    for wire in (b"GARBAGE\r\n\r\n",
+                 b"GET /healthz HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+                 b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"):
+        r = util.raw_request(srv.port, wire)
+        assert r is not None and r.status == 400, (wire, r and r.status)
+        assert r.json()["error"]
+    assert util.healthz_ok(srv.port)
