@@ -84,7 +84,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
-/* "ms=N" / "after=N", comma-separated. */
+/* "ms=N" / "ms=none" / "after=N", comma-separated. */
 static int parse_options(char *opts, struct fault *f)
 {
     for (char *save = NULL, *kv = strtok_r(opts, ",", &save); kv;
@@ -94,6 +94,10 @@ static int parse_options(char *opts, struct fault *f)
         if (!eq)
             return -1;
         *eq++ = '\0';
+        if (!strcmp(kv, "ms") && !strcmp(eq, "none")) {
+            f->retry_ms = -1;         /* as OpenAI's 429s often come */
+            continue;
+        }
         if (!strcmp(kv, "ms") && !parse_int(eq, 0, 3600000, &f->retry_ms))
             continue;
         if (!strcmp(kv, "after") && !parse_int(eq, 0, 1000000, &f->after))

@@ -81,7 +81,8 @@
  *   NNN            that HTTP status (400-599) with the service's error body;
  *                  401 / 404 / 429 / 500 / 503 have the real messages
  *   429[:ms=N]     429, retry-after: ceil(N/1000) and retry-after-ms: N
- *                  (default 1000); any status takes ms= too
+ *                  (default 1000); any status takes ms= too; ms=none: no
+ *                  retry headers at all (OpenAI often sends none)
  *   content_filter 400 with Azure's content-filter body (code
  *                  "content_filter", innererror ResponsibleAIPolicyViolation)
  *   cut[:after=K]  stream K tokens (default N/2), then close the connection

@@ -245,3 +245,16 @@ def test_total_timeout_cuts_a_long_stream(spawn, mock):
     assert "".join(words) == mock.answer(len(words))
     assert 0.9 <= took < 3 * SLOW, took
     mock.wait_stat("cancelled", 1)
+
+
+def test_429_without_retry_headers_backs_off_by_itself(srv, mock):
+    """OpenAI's 429s often carry no retry-after: llmfork waits by its own
+    policy (0.5 s x 2^n, jittered) and passes no Retry-After on."""
+    t0 = time.monotonic()
+    r = post(srv.port, "/chat/stream", chat_body(say("hi", fault="429:ms=none")))
+    took = time.monotonic() - t0
+    assert r.status == 429, r.body
+    assert "retry-after" not in r.headers
+    error_of(r)
+    assert mock.stats()["requests"] == 2
+    assert took >= 0.3, took
