@@ -265,3 +265,15 @@ def test_access_log_to_stdout(spawn):
     line = [l for l in srv.stdout.splitlines() if "to-stdout" in l][0]
     assert ACCESS_RE.match(line), line
     assert "to-stdout" not in srv.log
+
+
+def test_workers_exit_when_master_dies(spawn):
+    """Orphans must not keep serving on the listeners (Gunicorn's workers
+    notice the parent change and stop); a master killed by the OOM killer
+    or by kill -9 must not leave a server nobody supervises."""
+    srv = spawn(args=["-w", "2"], workers=2)
+    workers = srv.workers()
+    os.kill(srv.pid, signal.SIGKILL)
+    srv.wait_exit(5)
+    util.wait_for(lambda: not any(util.alive(p) for p in workers), 5 * SLOW,
+                  what="workers to exit after their master was killed")
