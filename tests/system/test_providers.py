@@ -124,3 +124,16 @@ def test_http2_setting_with_a_cleartext_upstream(spawn, mock):
     works (HTTP/1.1)."""
     srv = serve(spawn, mock, "openai", conf="http2 = true\n")
     check_openai(ask(srv, mock, tokens=6))
+
+
+def test_proxy_environment_is_honoured(spawn, mock):
+    """curl's http_proxy: the upstream host does not resolve; the request
+    reaches the mock acting as the proxy, in absolute form."""
+    srv = serve(spawn, mock, "openai", conf="max_retries = 0\n", env={
+        "OPENAI_BASE_URL": "http://upstream.invalid/v1",
+        "http_proxy": mock.url, "no_proxy": ""})
+    up = ask(srv, mock, tokens=3)
+    check_openai(up)
+    assert up["headers"]["host"] == "upstream.invalid"
+    r = post(srv.port, "/chat", {"messages": [{"role": "user", "content": "x"}]})
+    assert r.status == 200, r.body
