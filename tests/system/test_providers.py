@@ -137,3 +137,36 @@ def test_proxy_environment_is_honoured(spawn, mock):
     assert up["headers"]["host"] == "upstream.invalid"
     r = post(srv.port, "/chat", {"messages": [{"role": "user", "content": "x"}]})
     assert r.status == 200, r.body
+
+
+# ---- TLS to the upstream -----------------------------------------------------------
+
+@pytest.fixture
+def tls(tmp_path, mock):
+    from upstream import TlsFront, make_cert
+    cert, key = make_cert(tmp_path)
+    front = TlsFront(mock, cert, key)
+    yield front, cert
+    front.close()
+
+
+@pytest.mark.parametrize("http2", [False, True])
+def test_tls_upstream_with_ca_file(spawn, mock, tls, http2):
+    front, cert = tls
+    srv = serve(spawn, mock, "openai", conf="ca_file = %s\nhttp2 = %s\n"
+                % (cert, "true" if http2 else "false"),
+                env={"OPENAI_BASE_URL": front.url + "/v1"})
+    check_openai(ask(srv, mock, tokens=5))
+
+
+def test_tls_upstream_is_verified(spawn, mock, tls):
+    """An upstream certificate nobody vouches for is refused: 502, and the
+    request never reached the model."""
+    front, cert = tls
+    srv = serve(spawn, mock, "openai", conf="max_retries = 0\n",
+                env={"OPENAI_BASE_URL": front.url + "/v1"})
+    r = post(srv.port, "/chat/stream", chat_body("hi"))
+    assert r.status == 502, r.body
+    assert "error" in r.json()
+    assert mock.stats()["requests"] == 0
+    assert front.handshakes_failed >= 1

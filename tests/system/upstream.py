@@ -16,7 +16,9 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -278,3 +280,72 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+# ---- TLS in front of the mock ----------------------------------------------------
+
+def make_cert(tmp_path, name="tls"):
+    """A self-signed certificate for 127.0.0.1; returns (cert, key) paths."""
+    cert, key = tmp_path / (name + ".crt"), tmp_path / (name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=30)
+    return str(cert), str(key)
+
+
+class TlsFront:
+    """Terminates TLS on a free port and pipes each connection to the mock
+    (HTTP/1.1 only: ALPN offers nothing else)."""
+
+    def __init__(self, mock, cert, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.ctx.set_alpn_protocols(["http/1.1"])
+        self.mock = mock
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = "https://127.0.0.1:%d" % self.port
+        self.handshakes_failed = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            c.settimeout(10)
+            t = self.ctx.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.handshakes_failed += 1
+            c.close()
+            return
+        t.settimeout(None)
+        up = socket.create_connection(("127.0.0.1", self.mock.port))
+
+        def pipe(a, b):
+            try:
+                while True:
+                    d = a.recv(65536)
+                    if not d:
+                        break
+                    b.sendall(d)
+            except OSError:
+                pass
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=pipe, args=(up, t), daemon=True).start()
+        pipe(t, up)
+
+    def close(self):
+        self.sock.close()
