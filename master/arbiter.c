@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -117,6 +118,48 @@ static void on_signal(struct arbiter *a, int sig)
     }
 }
 
+/* Workers accepting and streams in progress, for systemctl status. */
+static void status_line(const struct arbiter *a, char *buf, size_t n)
+{
+    int ready = 0;
+    long long streams = 0;
+
+    for (int i = 0; i < SB_SLOTS; i++) {
+        const struct sb_slot *s = &a->sb->slot[i];
+        if (a->child[i].pid == 0)
+            continue;
+        ready += __atomic_load_n(&s->state, __ATOMIC_RELAXED) == SB_READY;
+        streams += __atomic_load_n(&s->streams, __ATOMIC_RELAXED);
+    }
+    snprintf(buf, n, "%s%d/%d workers accepting, %lld active streams",
+             a->stopping ? "stopping: " : a->reload_ms ? "reloading: " : "",
+             ready, a->winched ? 0 : a->target, streams);
+}
+
+/* STATUS= when it changed, WATCHDOG=1 when due; returns how long the
+ * loop may sleep (max_ms, or less when a ping comes due first). */
+static int tell_systemd(struct arbiter *a, int64_t now, int max_ms)
+{
+    int64_t every = notify_watchdog_ms();
+    char st[sizeof(a->status)];
+
+    status_line(a, st, sizeof(st));
+    if (strcmp(st, a->status) != 0) {
+        notify_send("STATUS=%s\n", st);
+        memcpy(a->status, st, sizeof(st));
+    }
+    if (every == 0)
+        return max_ms;
+    /* The loop turning is the master's health: a ping from here means
+     * signals are handled and workers supervised. */
+    if (now >= a->watchdog_at_ms) {
+        notify_send("WATCHDOG=1\n");
+        a->watchdog_at_ms = now + every;
+    }
+    int64_t left = a->watchdog_at_ms - now;
+    return left < max_ms ? (int)left : max_ms;
+}
+
 static void loop(struct arbiter *a, int sigfd)
 {
     for (;;) {
@@ -128,8 +171,10 @@ static void loop(struct arbiter *a, int sigfd)
         supervise_deadlines(a, now);
         if (a->stopping && a->nchildren == 0)
             return;
+        int wait_ms = tell_systemd(a, now,
+                                   supervise_poll_timeout(a, now));
         struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
-        if (poll(&pfd, 1, supervise_poll_timeout(a, now)) < 0
+        if (poll(&pfd, 1, wait_ms) < 0
             && errno != EINTR)
             log_error("poll: %m");
         int sig;

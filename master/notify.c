@@ -13,6 +13,26 @@
 static struct sockaddr_un target;
 static socklen_t target_len;    /* 0: not under systemd */
 static char saved[sizeof(target.sun_path)];
+static char saved_watchdog[32];
+static int64_t watchdog_ms;
+static int muted;
+
+/* WATCHDOG_PID, when set, names the process systemd watches. */
+static void watchdog_init(void)
+{
+    const char *usec = getenv("WATCHDOG_USEC");
+    const char *pid = getenv("WATCHDOG_PID");
+    char *end;
+    long long v = usec != NULL ? strtoll(usec, &end, 10) : 0;
+
+    watchdog_ms = 0;
+    saved_watchdog[0] = '\0';
+    if (usec == NULL || *end != '\0' || v <= 0
+        || (pid != NULL && atoll(pid) != (long long)getpid()))
+        return;
+    watchdog_ms = v / 2000 > 0 ? v / 2000 : 1;
+    snprintf(saved_watchdog, sizeof(saved_watchdog), "%lld", v);
+}
 
 void notify_init(void)
 {
@@ -30,13 +50,28 @@ void notify_init(void)
         target_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n
                                  + (path[0] == '/'));
     }
+    watchdog_init();
     unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    unsetenv("WATCHDOG_PID");
+}
+
+int64_t notify_watchdog_ms(void)
+{
+    return target_len != 0 ? watchdog_ms : 0;
+}
+
+void notify_mute(int on)
+{
+    muted = on;
 }
 
 void notify_export(void)
 {
     if (target_len != 0)
         setenv("NOTIFY_SOCKET", saved, 1);
+    if (saved_watchdog[0] != '\0')
+        setenv("WATCHDOG_USEC", saved_watchdog, 1);
 }
 
 void notify_send(const char *fmt, ...)
@@ -44,7 +79,7 @@ void notify_send(const char *fmt, ...)
     char msg[512];
     va_list ap;
 
-    if (target_len == 0)
+    if (target_len == 0 || muted)
         return;
     va_start(ap, fmt);
     int n = vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -102,6 +102,7 @@ void reload_config(struct arbiter *a)
     a->cfg = nc;
     a->generation++;
     a->reload_ms = sb_now_ms();
+    __atomic_fetch_add(&a->sb->master.reloads, 1, __ATOMIC_RELAXED);
     a->winched = 0;
     memset(a->backoff, 0, sizeof(a->backoff));
     arbiter_set_title(a);

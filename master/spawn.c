@@ -55,13 +55,14 @@ static void drop_privileges(const struct cfg *cfg, struct sb_slot *slot)
 }
 
 static void __attribute__((noreturn))
-child_main(const struct cfg *cfg, struct sb_slot *slot,
+child_main(const struct cfg *cfg, struct scoreboard *sb, struct sb_slot *slot,
            const struct listen_set *ls, const struct listen_set *closing)
 {
     int fds[LISTEN_MAX];
     int n = listen_fds(ls, fds);
 
     signals_child();
+    sb_attach(sb, slot);
     for (int i = 0; i < closing->n; i++)
         close(closing->l[i].fd);
     proctitle_set("%s: worker %d", cfg->proc_name ? cfg->proc_name : "llmfork",
@@ -70,7 +71,8 @@ child_main(const struct cfg *cfg, struct sb_slot *slot,
     _exit(worker_run(cfg, slot, fds, n));
 }
 
-pid_t spawn_worker(const struct cfg *cfg, struct sb_slot *slot,
+pid_t spawn_worker(const struct cfg *cfg, struct scoreboard *sb,
+                   struct sb_slot *slot,
                    const struct listen_set *ls,
                    const struct listen_set *closing)
 {
@@ -81,7 +83,7 @@ pid_t spawn_worker(const struct cfg *cfg, struct sb_slot *slot,
     signals_block(&old);
     pid_t pid = fork();
     if (pid == 0)
-        child_main(cfg, slot, ls, closing);
+        child_main(cfg, sb, slot, ls, closing);
     int e = errno;
     signals_restore(&old);
     errno = e;

@@ -19,11 +19,14 @@
 #include <sys/types.h>
 
 struct cfg;
+struct scoreboard;
 struct sb_slot;
 struct listen_set;
 
-/* Forks one worker. Returns its pid in the master, or -1 (errno set). */
-pid_t spawn_worker(const struct cfg *cfg, struct sb_slot *slot,
+/* Forks one worker into slot (one of sb's). Returns its pid in the
+ * master, or -1 (errno set). */
+pid_t spawn_worker(const struct cfg *cfg, struct scoreboard *sb,
+                   struct sb_slot *slot,
                    const struct listen_set *ls,
                    const struct listen_set *closing);
 

@@ -56,7 +56,7 @@ static void spawn(struct arbiter *a, int number)
     slot->started_ms = now;
     slot->stamp_ms = now;
 
-    pid_t pid = spawn_worker(&a->cfg, slot, &a->ls, &a->closing);
+    pid_t pid = spawn_worker(&a->cfg, a->sb, slot, &a->ls, &a->closing);
     if (pid < 0) {
         log_error("fork for worker %d: %m", number);
         sb_release(a->sb, i);
@@ -116,11 +116,19 @@ static void update_backoff(struct arbiter *a, const struct child *c,
              b->delay_ms / 1000.0);
 }
 
+static void count_restart(struct arbiter *a, enum sb_cause cause)
+{
+    __atomic_fetch_add(&a->sb->master.restarts[cause], 1, __ATOMIC_RELAXED);
+}
+
 static void on_exit_status(struct arbiter *a, int i, int status)
 {
     struct child *c = &a->child[i];
     struct sb_slot *slot = &a->sb->slot[i];
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+    if (!c->retiring && !a->stopping)
+        count_restart(a, WIFSIGNALED(status) ? SB_C_SIGNAL : SB_C_EXIT);
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_BOOT_ERROR
         && !c->retiring) {
@@ -172,6 +180,7 @@ void supervise_check(struct arbiter *a, int64_t now)
         if (__atomic_load_n(&slot->state, __ATOMIC_RELAXED) == SB_DRAINING) {
             c->retiring = 1;
             c->kill_at_ms = now + arbiter_graceful_ms(a) + ABORT_GRACE_MS;
+            count_restart(a, SB_C_MAX_REQUESTS);
             continue;
         }
         int64_t ref = __atomic_load_n(&slot->stamp_ms, __ATOMIC_RELAXED);
@@ -179,6 +188,7 @@ void supervise_check(struct arbiter *a, int64_t now)
             ref = c->started_ms;
         if (limit > 0 && now - ref > limit) {
             log_crit("WORKER TIMEOUT (pid:%d)", (int)c->pid);
+            count_restart(a, SB_C_TIMEOUT);
             supervise_kill(c, SIGABRT, ABORT_GRACE_MS);
         }
     }
@@ -230,6 +240,8 @@ void supervise_manage(struct arbiter *a, int64_t now)
 {
     int busy[MAX_WORKERS + 1] = { 0 }, ready[MAX_WORKERS + 1] = { 0 };
     int want = a->winched ? 0 : a->target, all_ready = 1;
+
+    a->sb->master.target = want;
 
     for (int i = 0; i < SB_SLOTS; i++) {
         struct child *c = &a->child[i];

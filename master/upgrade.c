@@ -100,6 +100,7 @@ void upgrade_start(struct arbiter *a)
         return;
     }
     a->new_master = pid;
+    notify_mute(1);             /* the new master speaks to systemd now */
     log_info("Started a new master (pid %d) on the same listeners", (int)pid);
 }
 
@@ -122,5 +123,8 @@ int upgrade_reaped(struct arbiter *a, pid_t pid, int status)
              "stays", (int)pid, status);
     a->new_master = 0;
     rename_pidfile(a, 0);
+    notify_mute(0);
+    if (!a->stopping)           /* systemd's main pid is ours again */
+        notify_send("READY=1\nMAINPID=%d\n", (int)getpid());
     return 1;
 }
