@@ -28,6 +28,7 @@
 #include <event2/event_struct.h>
 
 #include "common/log.h"
+#include "common/scoreboard.h"
 #include "worker/evcurl.h"
 #include "worker/fetch_easy.h"
 #include "worker/retry.h"
@@ -283,6 +284,7 @@ static void retry_later(struct fetch *f, CURLcode code)
     }
     detach(f);
     g.stats.retries++;
+    sb_count_retry();
     f->state = S_WAITING;
     f->wake_ms = now_ms() + delay;
     arm(f);
@@ -291,6 +293,8 @@ static void retry_later(struct fetch *f, CURLcode code)
 static void attempt_done(struct fetch *f, CURLcode code)
 {
     enum fetch_rc rc = fetch_easy_rc(code, f->status, f->head_done);
+
+    sb_count_upstream(f->head_done ? f->status : 0);
 
     if (!f->delivered && f->attempts <= f->max_retries &&
         (f->swallow || fetch_easy_retryable(code, rc))) {

@@ -15,6 +15,7 @@
 #include "common/cfg.h"
 #include "common/log.h"
 #include "common/scoreboard.h"
+#include "worker/forwarded.h"
 
 int64_t http_now_us(void)
 {
@@ -89,6 +90,9 @@ struct http_req *req_new(struct conn *c, const char *head, size_t len,
     r->conn = c;
     r->srv = c->srv;
     memcpy(r->client, c->client, sizeof(r->client));
+    forwarded_client(&c->srv->cfg->forwarded_allow_ips, c->client,
+                     http_req_header(r, "X-Forwarded-For"), r->client,
+                     sizeof(r->client));
     r->keepalive = http_head_keepalive(&r->head);
     r->head_only = strcmp(r->head.method, "HEAD") == 0;
     r->start_us = http_now_us();
@@ -263,6 +267,7 @@ static size_t json_error(char *buf, size_t n, const char *msg)
 static void req_end(struct http_req *r)
 {
     access_log(r);
+    sb_count_request(r->path, r->status, http_now_us() - r->start_us);
     if (r->streaming && r->srv->slot)
         r->srv->slot->streams--;
     if (r->conn)
@@ -366,6 +371,8 @@ int http_resp_write(struct http_req *r, const void *data, size_t len)
     evbuffer_add(c->out, data, len);
     if (r->chunked_out)
         evbuffer_add(c->out, "\r\n", 2);
+    if (r->body_queued == 0)
+        sb_count_ttft(http_now_us() - r->start_us);
     r->body_queued += len;
     conn_flush(c);
     if (c->broken)
