@@ -16,8 +16,10 @@
 
 struct apps;
 
-/* The apps every worker runs: health.c, chat.c, gateway.c, static.c. */
+/* The apps every worker runs: health.c, metrics.c, chat.c, gateway.c,
+ * static.c. */
 extern const struct app health_app;
+extern const struct app metrics_app;    /* /metrics, /readyz */
 extern const struct app chat_app;
 extern const struct app gateway_app;
 extern const struct app static_app;     /* last: takes every other GET */

@@ -46,6 +46,7 @@ static int app_list(const struct app **v)
 {
     int n = 0;
     v[n++] = &health_app;
+    v[n++] = &metrics_app;
     v[n++] = &chat_app;
     v[n++] = &gateway_app;
     if (&testhooks_app != NULL)
