@@ -110,5 +110,5 @@ clean:
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # The benchmark's load generator (tests/bench/load.c), built by make bench.
-$(B)/llmfork-load: tests/bench/load.c
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+$(B)/llmfork-load: tests/bench/load.c tests/bench/resp.c tests/bench/resp.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)

@@ -1,0 +1,145 @@
+"""The bench's table: rows from the load tool's JSON, the ratios, the
+issue's targets checked against the numbers, as text and as Markdown."""
+
+COLUMNS = [
+    ("workload", "workload"), ("target", "target"), ("streams/s", "rps"),
+    ("p50 ms", "p50"), ("p99 ms", "p99"), ("p99 TTFT ms", "ttft_p99"),
+    ("errors n/s/t", "errors"), ("KiB/stream", "kib"),
+    ("CPU ms/stream", "cpu_ms"), ("x nginx", "x_nginx"), ("x peer", "x_peer"),
+]
+
+
+def row_of(wl, target, res, rss_idle, rss_peak, cpu):
+    """One table row (a dict) from one load run."""
+    row = {"workload": wl["name"], "target": target.name,
+           "label": target.label, "conns": wl["conns"],
+           "tokens": wl["tokens"], "delay_ms": wl["delay_ms"],
+           "stream": wl["stream"], "path": target.path(wl["stream"])}
+    if "error" in res:
+        row["error"] = res["error"]
+        return row
+    done = res["completed"]
+    row.update(
+        rps=res["rps"], p50=res["latency_ms"]["p50"],
+        p99=res["latency_ms"]["p99"], ttft_p50=res["ttft_ms"]["p50"],
+        ttft_p99=res["ttft_ms"]["p99"], non2xx=res["non2xx"],
+        sock_errors=res["sock_errors"], timeouts=res["timeouts"],
+        errors=res["errors"], no_marker=res["no_marker"],
+        rss_idle_kib=rss_idle, rss_peak_kib=rss_peak,
+        kib=round((rss_peak - rss_idle) / wl["conns"], 2),
+        cpu_s=round(cpu, 2),
+        cpu_ms=round(1000 * cpu / done, 3) if done else None,
+        load=res)
+    return row
+
+
+def add_ratios(rows):
+    by = {(r["workload"], r["target"]): r for r in rows}
+    for r in rows:
+        if r["target"] not in ("v1", "stream") or "rps" not in r:
+            continue
+        for other, key in (("nginx", "x_nginx"), ("peer", "x_peer")):
+            o = by.get((r["workload"], other))
+            if o and o.get("rps"):
+                r[key] = round(r["rps"] / o["rps"], 2)
+            elif o and "rps" in o and r["rps"]:
+                r[key] = "inf"  # the other finished no stream in the run
+
+
+def _cell(r, key):
+    if "error" in r and key not in ("workload", "target"):
+        return "failed" if key == "rps" else ""
+    v = r.get(key)
+    if key == "errors" and "errors" in r:
+        return f"{r['non2xx']}/{r['sock_errors']}/{r['timeouts']}"
+    if key == "target":
+        return r["label"]
+    if key == "rps" and r.get("load", {}).get("completed") == 0:
+        return "0*"
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.0f}" if key == "rps" else f"{v:.2f}" if v < 100 else f"{v:.0f}"
+    return str(v)
+
+
+def text_table(rows):
+    cells = [[h for h, _ in COLUMNS]]
+    cells += [[_cell(r, k) for _, k in COLUMNS] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c.rjust(w) if i > 1 else c.ljust(w)
+                       for i, (c, w) in enumerate(zip(line, widths)))
+             for line in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(rows):
+    out = ["| " + " | ".join(h for h, _ in COLUMNS) + " |",
+           "|" + "|".join("---" if i < 2 else "---:"
+                          for i in range(len(COLUMNS))) + "|"]
+    out += ["| " + " | ".join(_cell(r, k) for _, k in COLUMNS) + " |"
+            for r in rows]
+    return "\n".join(out)
+
+
+def _ge(ratio, floor):
+    return ratio == "inf" or (ratio is not None and ratio >= floor)
+
+
+def _check(name, ok, detail):
+    return {"target": name, "met": ok, "detail": detail}
+
+
+def checks(rows, workloads):
+    """The issue's targets, each met, missed, or not measured (None)."""
+    by = {(r["workload"], r["target"]): r for r in rows if "rps" in r}
+    out = []
+    s = by.get(("short@1000", "stream"))
+    if s:
+        out.append(_check(
+            "/chat/stream at 1,000 conns >= 0.9x nginx, >= 10x peer, 0 errors",
+            _ge(s.get("x_nginx"), 0.9) and _ge(s.get("x_peer"), 10)
+            and s["errors"] == 0,
+            f"x nginx {s.get('x_nginx')}, x peer {s.get('x_peer')}, "
+            f"errors {s['errors']}"))
+    v1 = [r for (w, t), r in by.items() if t == "v1"]
+    if v1:
+        out.append(_check(
+            "/v1 passthrough >= 1.0x nginx (every workload)",
+            all(_ge(r.get("x_nginx"), 1.0) for r in v1),
+            "; ".join(f"{r['workload']} {r.get('x_nginx')}" for r in v1)))
+    for t in ("stream", "v1"):
+        r = by.get(("long@10000", t))
+        if r:
+            out.append(_check(
+                f"{r['label']}: 10,000 long streams, 0 errors, <= 16 KiB each",
+                r["errors"] == 0 and r["kib"] <= 16,
+                f"errors {r['errors']}, {r['kib']} KiB per held stream"))
+    out += _ttft_checks(by, workloads)
+    return out
+
+
+def _ttft_checks(by, workloads):
+    """Added p99 TTFT over the mock direct, at the lightest streaming
+    workload (the issue's "below saturation")."""
+    streams = [wl for wl in workloads if wl["stream"]]
+    if not streams:
+        return []
+    wl = min(streams, key=lambda w: w["conns"])
+    base = by.get((wl["name"], "mock"))
+    out = []
+    for t in ("stream", "v1"):
+        r = by.get((wl["name"], t))
+        if base and r:
+            added = round(r["ttft_p99"] - base["ttft_p99"], 2)
+            out.append(_check(
+                f"{r['label']} at {wl['name']}: p99 TTFT added <= 2 ms",
+                added <= 2.0, f"added {added} ms over direct"))
+    return out
+
+
+def checks_text(cs):
+    mark = {True: "met", False: "MISSED", None: "n/a"}
+    return "\n".join(f"  [{mark[c['met']]}] {c['target']}: {c['detail']}"
+                     for c in cs)

@@ -1,0 +1,303 @@
+"""The servers a benchmark run starts: the mock model and the five targets.
+
+Every process is started in its own session (process group) and recorded
+in a Procs; Procs.stop_all() ends exactly those groups, TERM then KILL.
+Ports are picked free at run time; all traffic stays on 127.0.0.1.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = "/usr/bin/python3"
+MODEL = "gpt-4o-mini"
+PROMPT = [{"role": "user", "content": "Tell me a story."}]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Procs:
+    """The processes this run started, by process group."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, log, env=None, cwd=None):
+        out = open(log, "ab")
+        try:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                 start_new_session=True)
+        finally:
+            out.close()
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, grace=5.0):
+        if p.poll() is None:
+            self._signal(p, signal.SIGTERM)
+            try:
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        # Workers may outlive a master that exited: end the whole group.
+        self._signal(p, signal.SIGKILL)
+        p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def stop_all(self):
+        for p in list(reversed(self.procs)):
+            self.stop(p, grace=2.0)
+
+    @staticmethod
+    def _signal(p, sig):
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def children(pid):
+    """Pids whose parent is pid (the workers of a master)."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(name))
+    return kids
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def cpu_seconds(pids):
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return total
+
+
+def wait_port_file(path, proc, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode} at startup")
+        try:
+            with open(path) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            time.sleep(0.02)
+    raise RuntimeError("no port file")
+
+
+def probe(port, path, body, proc, timeout=15.0):
+    """Waits until one real request through the target answers 200."""
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode} at startup")
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", data=body, method="POST",
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                r.read()
+                if r.status == 200:
+                    return
+        except OSError as e:
+            last = e
+        time.sleep(0.1)
+    raise RuntimeError(f"no 200 from {path}: {last}")
+
+
+class Mock:
+    def __init__(self, procs, build, tmp, tokens, delay_ms):
+        pf = os.path.join(tmp, "mock.port")
+        if os.path.exists(pf):
+            os.unlink(pf)
+        self.proc = procs.start(
+            [os.path.join(build, "llmfork-mock"), "--port-file", pf,
+             "--tokens", str(tokens), "--delay-ms", str(delay_ms)],
+            os.path.join(tmp, "mock.log"))
+        self.port = wait_port_file(pf, self.proc)
+
+
+def body_openai(stream):
+    return {"model": MODEL, "stream": stream, "messages": PROMPT}
+
+
+def body_chat(stream):
+    return {"messages": PROMPT}
+
+
+class Target:
+    """One server under test. workers() gives the pids whose RSS counts."""
+    name = ""
+    body = staticmethod(body_openai)
+
+    def path(self, stream):
+        return "/v1/chat/completions"
+
+    def start(self, procs, ctx, mock_port):
+        raise NotImplementedError
+
+    def workers(self):
+        return children(self.proc.pid)
+
+
+class MockDirect(Target):
+    name = "mock"
+    label = "mock direct"
+
+    def start(self, procs, ctx, mock_port):
+        self.proc = ctx["mock"].proc
+        return mock_port
+
+    def workers(self):
+        return [self.proc.pid]
+
+
+NGINX_CONF = """\
+worker_processes 2;
+worker_rlimit_nofile {nofile};
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{
+    worker_connections {nofile};
+}}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    upstream mock {{
+        server 127.0.0.1:{mock};
+        keepalive 10000;
+        keepalive_requests 1000000;
+        keepalive_timeout 75s;
+    }}
+    server {{
+        listen 127.0.0.1:{port} reuseport backlog=4096;
+        location / {{
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 120s;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx(Target):
+    name = "nginx"
+    label = "nginx proxy_pass"
+
+    def start(self, procs, ctx, mock_port):
+        port, tmp = free_port(), ctx["tmp"]
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(tmp=tmp, mock=mock_port, port=port,
+                                      nofile=ctx["nofile"]))
+        self.proc = procs.start(
+            ["nginx", "-p", tmp, "-c", conf, "-e", f"{tmp}/nginx-error.log"],
+            os.path.join(tmp, "nginx.log"))
+        return port
+
+
+class Llmfork(Target):
+    def __init__(self, name, label, path_stream, path_whole, body):
+        self.name, self.label = name, label
+        self.paths = (path_stream, path_whole)
+        self.body = body
+
+    def path(self, stream):
+        return self.paths[0 if stream else 1]
+
+    def start(self, procs, ctx, mock_port):
+        port = free_port()
+        env = dict(os.environ, LLMFORK_PROVIDER="openai",
+                   OPENAI_BASE_URL=f"http://127.0.0.1:{mock_port}/v1",
+                   OPENAI_API_KEY="x", OPENAI_MODEL=MODEL)
+        env.pop("LLMFORK_CONFIG", None)
+        self.proc = procs.start(
+            [os.path.join(ctx["build"], "llmfork"), "-w", "2", "-b",
+             f"127.0.0.1:{port}", "--backlog", "4096"],
+            os.path.join(ctx["tmp"], f"{self.name}.log"), env=env)
+        return port
+
+
+class Peer(Target):
+    name = "peer"
+    label = "FastAPI+gunicorn"
+    body = staticmethod(body_chat)
+
+    def path(self, stream):
+        return "/chat/stream" if stream else "/chat"
+
+    def start(self, procs, ctx, mock_port):
+        port = free_port()
+        peers = os.path.join(HERE, "peers")
+        env = dict(os.environ, OPENAI_BASE_URL=f"http://127.0.0.1:{mock_port}/v1",
+                   OPENAI_API_KEY="x", OPENAI_MODEL=MODEL)
+        self.proc = procs.start(
+            [PYTHON, "-m", "gunicorn", "-c",
+             os.path.join(peers, "gunicorn.conf.py"), "--chdir", peers,
+             "-b", f"127.0.0.1:{port}", "chat_app:app"],
+            os.path.join(ctx["tmp"], "peer.log"), env=env)
+        return port
+
+
+def all_targets():
+    return [
+        MockDirect(),
+        Nginx(),
+        Llmfork("v1", "llmfork /v1", "/v1/chat/completions",
+                "/v1/chat/completions", body_openai),
+        Llmfork("stream", "llmfork /chat/stream", "/chat/stream", "/chat",
+                body_chat),
+        Peer(),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit("targets.py is a module of scripts/bench/run")
