@@ -39,6 +39,7 @@ struct worker {
     struct event *deadline;     /* graceful_timeout after a drain began */
     uint64_t requests;
     uint64_t max_requests;      /* 0 = no limit */
+    pid_t master;               /* our parent when we started */
     int draining;
 };
 
@@ -122,6 +123,12 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sb_stamp(w->slot);
+    /* A master killed with SIGKILL leaves no one to supervise us: finish
+     * what we serve and go, as Gunicorn's workers do. */
+    if (!w->draining && getppid() != w->master) {
+        log_warn("Parent changed, shutting down: worker %d", (int)getpid());
+        worker_drain(w);
+    }
 }
 
 /* Dispositions inherited from the master's handlers must not run here;
@@ -249,6 +256,7 @@ int worker_run(const struct cfg *cfg, struct sb_slot *slot,
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
     w.slot = slot;
+    w.master = getppid();
     signals_reset();
     if (slot)
         sb_stamp(slot);
