@@ -1,0 +1,158 @@
+"""Operations: /metrics (Prometheus text, checked by promtool), /readyz,
+log rotation with logrotate + USR1, X-Forwarded-For from trusted proxies."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import uuid
+
+import pytest
+
+import util
+from util import SLOW
+from upstream import chat_body, mock, post, say, serve  # noqa: F401 - fixture
+
+PROMTOOL = shutil.which("promtool")
+LOGROTATE = shutil.which("logrotate") or "/usr/sbin/logrotate"
+
+
+def scrape(srv):
+    r = util.get(srv.url + "/metrics")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return r.text
+
+
+def value(text, name, **labels):
+    """The sample name{labels...} (labels a subset, in any order); 0 if
+    absent."""
+    total, found = 0.0, False
+    for line in text.splitlines():
+        m = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(have.get(k) == str(v) for k, v in labels.items()):
+            total += float(m.group(3))
+            found = True
+    return total if found else 0.0
+
+
+def promtool_ok(text):
+    if PROMTOOL is None:
+        pytest.skip("promtool (Debian's prometheus package) is not installed")
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, (p.stdout + p.stderr).decode()
+
+
+def test_metrics_count_requests_upstream_retries_ttft(spawn, mock):
+    srv = serve(spawn, mock, "openai", workers=2)
+    before = scrape(srv)
+    assert value(before, "llmfork_workers_ready") == 2
+    key = uuid.uuid4().hex[:12]
+    # One 429 from the model, retried by llmfork; then a whole stream.
+    r = post(srv.port, "/chat/stream", chat_body(say(
+        "hi", fault="429:ms=50", fail_count=1, fault_key=key, tokens=3)))
+    assert r.status == 200 and r.complete, r.body
+    r = post(srv.port, "/chat", {"messages": "nope"})
+    assert r.status == 400
+    text = scrape(srv)
+    promtool_ok(text)
+    assert value(text, "llmfork_requests_total", route="/chat/stream", code="2xx") == 1
+    assert value(text, "llmfork_requests_total", route="/chat", code="4xx") == 1
+    assert value(text, "llmfork_upstream_requests_total", status="429") == 1
+    assert value(text, "llmfork_upstream_requests_total", status="2xx") == 1
+    assert value(text, "llmfork_upstream_retries_total") == 1
+    assert value(text, "llmfork_time_to_first_token_seconds_count") == 1
+    # the retry waited 50 ms before the first token could come
+    assert value(text, "llmfork_time_to_first_token_seconds_bucket", le="0.05") == 0
+    assert value(text, "llmfork_time_to_first_token_seconds_bucket", le="+Inf") == 1
+    dur = value(text, "llmfork_request_duration_seconds_count")
+    assert dur >= 3, text        # the two above and the first scrape
+    assert len(re.findall(r"^llmfork_worker_connections\{", text, re.M)) == 2
+
+
+def test_metrics_totals_survive_worker_deaths_and_reloads(spawn):
+    srv = spawn(args=["-w", "2"], workers=2)
+    for _ in range(6):
+        assert util.get(srv.url + "/healthz").status_code == 200
+    old = srv.workers()
+    try:
+        util.get(srv.url + "/_test/crash", timeout=5)
+    except Exception:       # noqa: BLE001 - the worker dies under it
+        pass
+    srv.wait_workers(2, exclude=[p for p in old if not util.alive(p)])
+    util.wait_for(lambda: value(scrape(srv), "llmfork_worker_restarts_total",
+                                cause="signal") == 1, 5 * SLOW, what="a restart by signal")
+    srv.signal(signal.SIGHUP)
+    util.wait_for(lambda: value(scrape(srv), "llmfork_reloads_total") == 1,
+                  5 * SLOW, what="reloads_total 1")
+    srv.wait_workers(2, exclude=old, timeout=10 * SLOW)
+    text = scrape(srv)
+    promtool_ok(text)
+    # the old workers' counts were folded in when they were reaped
+    assert value(text, "llmfork_requests_total", route="/healthz", code="2xx") >= 6
+    assert value(text, "llmfork_requests_total", route="other", code="5xx") == 0
+    assert value(text, "llmfork_worker_restarts_total", cause="timeout") == 0
+
+
+def test_readyz(spawn):
+    srv = spawn(args=["-w", "2"], workers=2)
+    r = util.get(srv.url + "/readyz")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ready", "provider": "mock", "workers": 2,
+                        "workers_wanted": 2}
+
+
+def logrotate_conf(tmp_path, logdir, pidfile):
+    """etc/logrotate.d/llmfork with its paths moved into tmp_path."""
+    with open(os.path.join(util.ROOT, "etc/logrotate.d/llmfork")) as f:
+        text = f.read()
+    assert "/var/log/llmfork/" in text and "/run/llmfork/llmfork.pid" in text
+    text = text.replace("/var/log/llmfork/", logdir + "/").replace(
+        "/run/llmfork/llmfork.pid", pidfile)
+    path = tmp_path / "logrotate.conf"
+    path.write_text(text)
+    return str(path)
+
+
+def test_logrotate_usr1(spawn, tmp_path):
+    logdir = str(tmp_path / "logs")
+    os.mkdir(logdir)
+    acc, pidfile = logdir + "/access.log", str(tmp_path / "llmfork.pid")
+    srv = spawn(args=["-w", "2", "--access-logfile", acc, "--pid", pidfile], workers=2)
+    for i in range(4):
+        util.get(srv.url + "/healthz?before=%d" % i)
+    util.wait_for(lambda: open(acc).read().count("before=") == 4, 5 * SLOW, what="log")
+    conf = logrotate_conf(tmp_path, logdir, pidfile)
+    p = subprocess.run([LOGROTATE, "-f", "-s", str(tmp_path / "state"), conf],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr.decode()
+    assert os.path.exists(acc + ".1") and "before=" in open(acc + ".1").read()
+    # the master got USR1, so every worker writes to the new file
+    def all_in_new():
+        for i in range(4):
+            util.get(srv.url + "/healthz?after=%d" % i)
+        return os.path.exists(acc) and open(acc).read().count("after=") >= 4
+    util.wait_for(all_in_new, 5 * SLOW, interval=0.2, what="lines in the new access log")
+    assert "after=" not in open(acc + ".1").read()
+    assert "before=" not in open(acc).read()
+
+
+def test_forwarded_for_only_from_trusted_proxies(spawn, tmp_path):
+    acc = str(tmp_path / "access.log")
+    trusted = spawn(args=["-w", "1", "--access-logfile", acc], name="trusted")
+    hdr = {"X-Forwarded-For": "198.51.100.7, 127.0.0.1", "X-Forwarded-Proto": "https"}
+    util.get(trusted.url + "/healthz?t=1", headers=hdr)
+    acc2 = str(tmp_path / "access2.log")
+    other = spawn(args=["-w", "1", "--access-logfile", acc2,
+                        "--forwarded-allow-ips", "10.0.0.0/8"], name="untrusted")
+    util.get(other.url + "/healthz?t=2", headers=hdr)
+
+    def line(path, mark):
+        util.wait_for(lambda: mark in open(path).read(), 5 * SLOW, what=mark)
+        return [l for l in open(path) if mark in l][0]
+    assert line(acc, "t=1").startswith("198.51.100.7 "), open(acc).read()
+    assert line(acc2, "t=2").startswith("127.0.0.1 "), open(acc2).read()
