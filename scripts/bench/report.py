@@ -14,7 +14,8 @@ def row_of(wl, target, res, rss_idle, rss_peak, cpu):
     row = {"workload": wl["name"], "target": target.name,
            "label": target.label, "conns": wl["conns"],
            "tokens": wl["tokens"], "delay_ms": wl["delay_ms"],
-           "stream": wl["stream"], "path": target.path(wl["stream"])}
+           "stream": wl["stream"], "path": target.path(wl["stream"]),
+           "hold": wl.get("hold", False)}
     if "error" in res:
         row["error"] = res["error"]
         return row
@@ -36,7 +37,8 @@ def row_of(wl, target, res, rss_idle, rss_peak, cpu):
 def add_ratios(rows):
     by = {(r["workload"], r["target"]): r for r in rows}
     for r in rows:
-        if r["target"] not in ("v1", "stream") or "rps" not in r:
+        if r["target"] not in ("v1", "stream") or "rps" not in r \
+                or r["hold"]:
             continue
         for other, key in (("nginx", "x_nginx"), ("peer", "x_peer")):
             o = by.get((r["workload"], other))
@@ -56,6 +58,8 @@ def _cell(r, key):
         return r["label"]
     if key == "rps" and r.get("load", {}).get("completed") == 0:
         return "0*"
+    if r.get("hold") and key in ("rps", "p50", "p99", "x_nginx", "x_peer"):
+        return "hold"
     if v is None:
         return ""
     if isinstance(v, float):
