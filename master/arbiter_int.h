@@ -57,7 +57,7 @@ struct arbiter {
     int winched;                    /* WINCH: no workers until HUP */
     pid_t new_master;               /* started by USR2, until it exits */
     char *pid_path;                 /* pid file we wrote, or NULL */
-    int64_t watchdog_at_ms;         /* next WATCHDOG=1; 0: not watched */
+    int64_t watchdog_at_ms;         /* next WATCHDOG=1 ping due */
     char status[96];                /* last STATUS= sent */
 };
 
