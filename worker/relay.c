@@ -148,6 +148,27 @@ static void upstream_detail(struct relay *rl, char *msg, size_t n,
     cJSON_Delete(root);
 }
 
+/* The client's Retry-After: the upstream's, else its retry-after-ms
+ * rounded up to whole seconds (OpenAI may send only the latter). */
+static void retry_after(struct relay *rl, struct relay_error *e)
+{
+    const char *ra, *ms;
+
+    if (!rl->call)
+        return;
+    if ((ra = model_header(rl->call, "retry-after")) != NULL) {
+        e->retry_after = ra;
+    } else if ((ms = model_header(rl->call, "retry-after-ms")) != NULL) {
+        char *end;
+        double v = strtod(ms, &end);
+        if (end != ms && v >= 0 && v < 86400000.0) {
+            snprintf(e->retry_buf, sizeof(e->retry_buf), "%ld",
+                     (long)((v + 999.0) / 1000.0));
+            e->retry_after = e->retry_buf;
+        }
+    }
+}
+
 static void http_failure(struct relay *rl, int status, struct relay_error *e)
 {
     char up[400], code[64];
@@ -159,7 +180,7 @@ static void http_failure(struct relay *rl, int status, struct relay_error *e)
         e->status = 429;
         e->type = "requests";
         e->code = "rate_limit_exceeded";
-        e->retry_after = rl->call ? model_header(rl->call, "retry-after") : NULL;
+        retry_after(rl, e);
         snprintf(e->msg, sizeof(e->msg), "the model is busy; retry later%s%s",
                  up[0] ? ": " : "", up);
     } else if (status == 400 && strcmp(code, "content_filter") == 0) {

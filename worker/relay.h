@@ -74,6 +74,7 @@ struct relay_error {
     const char *code;
     char msg[512];
     const char *retry_after;    /* upstream Retry-After for 429, or NULL */
+    char retry_buf[24];         /* Retry-After made from retry-after-ms */
 };
 int relay_error(struct relay *rl, const struct fetch_result *res,
                 struct relay_error *e);
