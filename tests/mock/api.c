@@ -335,7 +335,15 @@ static void serve(struct evhttp_request *req, const struct route *r,
         if ((j = calloc(1, sizeof *j))) {
             j->req = req;
             job_fill(j, body, r, &c);
-            job_start(j);
+            if (script_fill(j, body, control(req, q, &d, "x-mock-reasoning",
+                                             "reasoning")) < 0) {
+                error_reply(req, r->fl, 400, "llmfork-mock: bad "
+                            "x-mock-reasoning", "invalid_request_error",
+                            NULL, NULL);
+                free(j);
+            } else {
+                job_start(j);
+            }
         } else {
             evhttp_send_error(req, 500, NULL);
         }

@@ -253,6 +253,10 @@ void chunk_write_malformed(const struct job *j, struct evbuffer *out)
 
 static void content_write(const struct job *j, struct evbuffer *out)
 {
+    if (j->script) {
+        script_body(j->script, out);
+        return;
+    }
     for (int i = 0; i < j->tokens; i++)
         evbuffer_add(out, answer_token_json(i), strlen(answer_token_json(i)));
 }

@@ -36,6 +36,7 @@ static void job_unlink(struct job *j)
     if (j->next)
         j->next->prev = j->prev;
     mock_stats.active--;
+    script_free(j->script);
     free(j);
 }
 
@@ -138,6 +139,8 @@ static void stream_token(struct job *j)
 {
     if (j->fault.kind == FAULT_MALFORMED && j->sent == j->fault.after) {
         chunk_write_malformed(j, scratch);
+    } else if (j->script) {
+        chunk_write(j, scratch, script_delta(j->script, j->sent), NULL, 1);
     } else {
         char delta[80];
 

@@ -4,7 +4,7 @@
  *
  *   build/llmfork-mock [--listen HOST:PORT] [--port-file FILE] [--key K]...
  *                      [--tokens N] [--delay-ms MS] [--ttft-ms MS]
- *                      [--fault SPEC]
+ *                      [--fault SPEC] [--index FILE]
  *
  *   --listen     default 127.0.0.1:0 (port 0: the kernel picks a free one)
  *   --port-file  the bound port is written there (atomically, with a
@@ -14,6 +14,9 @@
  *   --tokens 20 --delay-ms 10 --ttft-ms 0   per-request defaults
  *   --fault      the fault every request gets unless it says otherwise
  *                (x-mock-fault syntax below; default none)
+ *   --index      a search index to serve (JSON {"name","value":[docs]},
+ *                e.g. tests/mock/index.json); see tests/mock/search.c for
+ *                the search and embeddings endpoints
  * SIGTERM / SIGINT stop it cleanly.
  *
  * Endpoints (the "flavour" decides error shapes, headers and SSE framing):
@@ -61,6 +64,15 @@
  * position so replies to the same request are byte-identical. Azure's
  * chunks have sorted keys and content_filter_results in each choice. Non-streaming: the
  * chat.completion JSON after ttft_ms + N x delay_ms.
+ *
+ * Reasoning models and the RAG prompts (tests/mock/script.c):
+ *   x-mock-reasoning / reasoning = think | field | none
+ *   think: DeepSeek-R1's "<think>...</think>" at the start of the content,
+ *   the tags cut across chunks; field: the thinking in
+ *   delta.reasoning_content first. Then the canned answer. Without it, a
+ *   request whose last user message is the RAG query-rewrite prompt
+ *   ("Generate search query for: Q") answers Q without bracketed text, and
+ *   one carrying "\nSources:\nNAME: TEXT" lines answers citing [NAME].
  *
  * Per-request control: a header, the same-named query parameter, or a
  * directive in the body (first found wins, in that order; then the command
@@ -139,7 +151,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         path = "/";
     if (!query)
         query = "";
-    if (stats_route(req, path, query) == 0)
+    if (stats_route(req, path, query) == 0 ||
+        search_route(req, path, query, keys, nkeys) == 0)
         return;
     api_handle(req, path, query, keys, nkeys);
 }
@@ -148,7 +161,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: llmfork-mock [--listen HOST:PORT] [--port-file FILE]"
                " [--key K]... [--tokens N] [--delay-ms MS] [--ttft-ms MS]"
-               " [--fault SPEC]\n");
+               " [--fault SPEC] [--index FILE]\n");
 }
 
 static int opt_int(const char *s, int *out)
@@ -266,6 +279,7 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
         { "delay-ms", required_argument, NULL, 'd' },
         { "ttft-ms", required_argument, NULL, 'f' },
         { "fault", required_argument, NULL, 'F' },
+        { "index", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -289,6 +303,7 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
             mock_opts.fault = optarg;
             bad |= fault_parse(optarg, &dummy);
             break;
+        case 'i': bad |= search_load(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: bad = 1; break;
         }
@@ -357,6 +372,7 @@ int main(int argc, char **argv)
     rc = serve_forever(base, http, listen_spec, port_file);
     evhttp_free(http);
     job_free_all();
+    search_free();
     stats_free();
     fault_reset();
     event_base_free(base);

@@ -95,6 +95,7 @@ struct job {
     time_t created;
     char id[40];
     char model[128];             /* JSON-escaped */
+    struct script *script;       /* NULL: the canned words (script.c) */
 };
 
 /* Takes a filled job (req, fl, fault, stream, counts, model) and runs it. */
@@ -130,6 +131,29 @@ struct directive {
 int directive_parse(const struct cJSON *body, struct directive *d);
 /* The value for key, or NULL. */
 const char *directive_get(const struct directive *d, const char *key);
+
+/* ---- script.c: reasoning streams and the RAG prompts' answers ---- */
+struct script;
+/* Picks the job's answer from the body and the reasoning control (NULL,
+ * "think", "field" or "none"); sets j->script and j->tokens when it is not
+ * the canned one. Returns -1 on a bad control or no memory. */
+int script_fill(struct job *j, const struct cJSON *body, const char *mode);
+/* Chunk i's delta object (JSON). */
+const char *script_delta(const struct script *sc, int i);
+/* The non-streaming message's content (escaped, no quotes); with
+ * reasoning_content it closes the content string and opens that one. */
+void script_body(const struct script *sc, struct evbuffer *out);
+void script_free(struct script *sc);
+
+/* ---- search.c: Azure AI Search and the embeddings API ---- */
+/* Loads the index served at /indexes/{name}/docs/search (JSON: {"name",
+ * "value":[documents]}). Returns 0, or -1 with a message on stderr. */
+int search_load(const char *file);
+/* Serves the search and embeddings requests (recorded like API requests).
+ * Returns 0 if path was one of them. */
+int search_route(struct evhttp_request *req, const char *path,
+                 const char *query, const char *const *keys, int nkeys);
+void search_free(void);
 
 /* ---- mock.c ---- */
 /* Process defaults (command line); a request may override each. */

@@ -1,0 +1,515 @@
+/*
+ * search.c — Azure AI Search's query API over a small index from a JSON
+ * file, and the embeddings API, so the RAG flow runs end to end.
+ *
+ *   POST /indexes/{index}/docs/search?api-version=V
+ *   POST /indexes('{index}')/docs/search.post.search?api-version=V
+ *        auth: api-key: KEY or Authorization: Bearer TOKEN (the mock's
+ *        --key list; none = any). Body: search ("*" or empty: every
+ *        document), top (default 50), filter ("FIELD eq 'v'" / "ne",
+ *        joined by " and "), select, queryType "semantic" (needs
+ *        semanticConfiguration; adds @search.rerankerScore), captions
+ *        "extractive..." (adds @search.captions), vectorQueries
+ *        [{kind:"vector", vector:[...], fields, k}].
+ *        Score: query words (case-folded, 3+ letters) counted in content;
+ *        a vector query adds the cosine with the document's fake vector.
+ *        Errors as the service sends them: {"error":{"code":"","message"}}
+ *        (400 bad body or filter, 403 bad key, 404 unknown index).
+ *   POST /openai/deployments/{dep}/embeddings?api-version=V   (Azure)
+ *   POST /v1/embeddings, /embeddings ("model" required)       (OpenAI)
+ *        input: a string or strings; dimensions (default 1536). Vectors
+ *        are deterministic: hashed words, normalised, so texts sharing
+ *        words are close.
+ *
+ * Ownership: the index (a cJSON tree) lives from search_load to
+ * search_free. Replies are built per request and freed after sending.
+ */
+#include "tests/mock/mock.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#define DEFAULT_DIMS 1536
+
+static cJSON *index_doc;        /* {"name": ..., "value": [...]} */
+
+int search_load(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    char *text = NULL;
+    size_t len = 0;
+
+    if (f) {
+        FILE *m = open_memstream(&text, &len);
+        int c;
+
+        while (m && (c = fgetc(f)) != EOF)
+            fputc(c, m);
+        if (m)
+            fclose(m);
+        fclose(f);
+    }
+    cJSON_Delete(index_doc);
+    index_doc = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(index_doc, "value")) ||
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(index_doc, "name"))) {
+        fprintf(stderr, "llmfork-mock: %s: not an index ({\"name\", "
+                "\"value\":[...]})\n", file);
+        return -1;
+    }
+    return 0;
+}
+
+void search_free(void)
+{
+    cJSON_Delete(index_doc);
+    index_doc = NULL;
+}
+
+static void reply_json(struct evhttp_request *req, int status, cJSON *o)
+{
+    char *text = cJSON_PrintUnformatted(o);
+    struct evbuffer *b = evbuffer_new();
+
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json; odata.metadata=minimal");
+    if (b && text)
+        evbuffer_add(b, text, strlen(text));
+    evhttp_send_reply(req, status, status < 400 ? "OK" : "Error", b);
+    if (status >= 400)
+        mock_stats.errors++;
+    else
+        mock_stats.completed++;
+    if (b)
+        evbuffer_free(b);
+    free(text);
+    cJSON_Delete(o);
+}
+
+static void reply_error(struct evhttp_request *req, int status,
+                        const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+
+    cJSON_AddStringToObject(e, "code", "");
+    cJSON_AddStringToObject(e, "message", msg);
+    reply_json(req, status, o);
+}
+
+static int authorised(struct evhttp_request *req, const char *const *keys,
+                      int nkeys)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *k = evhttp_find_header(h, "api-key");
+    const char *a = evhttp_find_header(h, "Authorization");
+
+    if (!k && a && !strncasecmp(a, "Bearer ", 7))
+        k = a + 7;
+    for (int i = 0; i < nkeys; i++)
+        if (k && !strcmp(k, keys[i]))
+            return 1;
+    return nkeys == 0;
+}
+
+/* ---- words and fake vectors ---------------------------------------- */
+
+/* The next word (letters and digits, 3+ long) from *p, lower-cased. */
+static int next_word(const char **p, char *w, size_t cap)
+{
+    for (;;) {
+        size_t n = 0;
+
+        while (**p && !isalnum((unsigned char)**p))
+            (*p)++;
+        if (!**p)
+            return 0;
+        while (isalnum((unsigned char)**p)) {
+            if (n + 1 < cap)
+                w[n++] = (char)tolower((unsigned char)**p);
+            (*p)++;
+        }
+        w[n] = '\0';
+        if (n >= 3)
+            return 1;
+    }
+}
+
+static void fake_vector(const char *text, double *v, int dims)
+{
+    char w[64];
+    double norm = 0;
+
+    memset(v, 0, sizeof(*v) * (size_t)dims);
+    while (next_word(&text, w, sizeof(w))) {
+        unsigned h = 2166136261u;
+
+        for (const char *c = w; *c; c++)
+            h = (h ^ (unsigned char)*c) * 16777619u;
+        v[h % (unsigned)dims] += 1;
+    }
+    for (int i = 0; i < dims; i++)
+        norm += v[i] * v[i];
+    norm = norm > 0 ? sqrt(norm) : 1;
+    for (int i = 0; i < dims; i++)
+        v[i] /= norm;
+}
+
+static int count_word(const char *text, const char *word)
+{
+    char w[64];
+    int n = 0;
+
+    while (next_word(&text, w, sizeof(w)))
+        n += !strcmp(w, word);
+    return n;
+}
+
+/* ---- search ---------------------------------------------------------- */
+
+static const char *field_str(const cJSON *doc, const char *name)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(doc, name);
+
+    return cJSON_IsString(f) ? f->valuestring : "";
+}
+
+/* "a eq 'x' and b ne 'y'": 1 match, 0 no match, -1 unsupported. */
+static int filter_match(const cJSON *doc, const char *filter)
+{
+    char field[64], op[3], val[128];
+    const char *p = filter;
+    int ok = 1, used;
+
+    while (*p) {
+        if (sscanf(p, " %63[A-Za-z0-9_] %2s '%127[^']'%n", field, op, val,
+                   &used) != 3 || (strcmp(op, "eq") && strcmp(op, "ne")))
+            return -1;
+        ok &= !strcmp(field_str(doc, field), val) == !strcmp(op, "eq");
+        p += used;
+        while (*p == ' ')
+            p++;
+        if (*p && strncmp(p, "and ", 4))
+            return -1;
+        p += *p ? 4 : 0;
+    }
+    return ok;
+}
+
+static double text_score(const cJSON *doc, const char *query)
+{
+    const char *content = field_str(doc, "content");
+    char w[64];
+    double s = 0;
+
+    if (!*query || !strcmp(query, "*"))
+        return 1;
+    while (next_word(&query, w, sizeof(w)))
+        s += count_word(content, w);
+    return s;
+}
+
+static double vector_score(const cJSON *doc, const double *qv, int dims)
+{
+    double *dv = malloc(sizeof(*dv) * (size_t)dims), s = 0;
+
+    if (!dv)
+        return 0;
+    fake_vector(field_str(doc, "content"), dv, dims);
+    for (int i = 0; i < dims; i++)
+        s += dv[i] * qv[i];
+    free(dv);
+    return s;
+}
+
+/* The first sentence of content holding a query word, else its start. */
+static cJSON *caption(const cJSON *doc, const char *query)
+{
+    const char *content = field_str(doc, "content"), *s = content;
+    cJSON *arr = cJSON_CreateArray(), *c = cJSON_CreateObject();
+
+    while (*s) {
+        while (*s == ' ')
+            s++;
+        const char *end = strchr(s, '.');
+        size_t n = end ? (size_t)(end - s) + 1 : strlen(s);
+        char *sentence = strndup(s, n), w[64];
+        const char *q = query;
+        int hit = 0;
+
+        while (sentence && !hit && next_word(&q, w, sizeof(w)))
+            hit = count_word(sentence, w) > 0;
+        if (hit || !s[n]) {
+            cJSON_AddStringToObject(c, "text", hit ? sentence : content);
+            free(sentence);
+            break;
+        }
+        free(sentence);
+        s += n;
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(c, "text"))
+        cJSON_AddStringToObject(c, "text", content);
+    cJSON_AddStringToObject(c, "highlights", "");
+    cJSON_AddItemToArray(arr, c);
+    return arr;
+}
+
+struct query {
+    const char *search, *filter, *select;
+    int top, semantic, captions, dims;
+    double *vector;             /* dims values, or NULL */
+};
+
+/* Reads the body into q; returns NULL or the 400 message. */
+static const char *query_parse(const cJSON *body, struct query *q)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(body, "search");
+    const cJSON *top = cJSON_GetObjectItemCaseSensitive(body, "top");
+    const cJSON *qt = cJSON_GetObjectItemCaseSensitive(body, "queryType");
+    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(body, "captions");
+    const cJSON *vqs = cJSON_GetObjectItemCaseSensitive(body, "vectorQueries");
+    const cJSON *vq = cJSON_GetArrayItem(vqs, 0), *vec, *x;
+
+    memset(q, 0, sizeof(*q));
+    if (!cJSON_IsObject(body))
+        return "The request is invalid. Details: the body is not JSON.";
+    q->search = cJSON_IsString(s) ? s->valuestring : "";
+    q->filter = field_str(body, "filter");
+    q->select = field_str(body, "select");
+    q->top = cJSON_IsNumber(top) ? top->valueint : 50;
+    q->semantic = cJSON_IsString(qt) && !strcmp(qt->valuestring, "semantic");
+    q->captions = cJSON_IsString(cap) &&
+                  !strncmp(cap->valuestring, "extractive", 10);
+    if (q->semantic && !*field_str(body, "semanticConfiguration"))
+        return "The request is invalid. Details: semanticConfiguration is "
+               "required with queryType semantic (the index has no default).";
+    if (!vq)
+        return NULL;
+    vec = cJSON_GetObjectItemCaseSensitive(vq, "vector");
+    if (strcmp(field_str(vq, "kind"), "vector") || !cJSON_IsArray(vec) ||
+        !*field_str(vq, "fields") || !cJSON_GetArraySize(vec))
+        return "The request is invalid. Details: a vector query needs kind "
+               "'vector', a vector and fields.";
+    q->dims = cJSON_GetArraySize(vec);
+    if (!(q->vector = calloc((size_t)q->dims, sizeof(double))))
+        return "out of memory";
+    int i = 0;
+    cJSON_ArrayForEach(x, vec)
+        q->vector[i++] = cJSON_IsNumber(x) ? x->valuedouble : 0;
+    return NULL;
+}
+
+struct hit {
+    const cJSON *doc;
+    double score;
+};
+
+static int by_score(const void *a, const void *b)
+{
+    double d = ((const struct hit *)b)->score - ((const struct hit *)a)->score;
+
+    return d > 0 ? 1 : d < 0 ? -1 : 0;
+}
+
+/* One result: the selected fields (all but the vector when no select). */
+static cJSON *result(const struct query *q, const struct hit *h, double max)
+{
+    cJSON *r = cJSON_CreateObject(), *f;
+
+    cJSON_AddNumberToObject(r, "@search.score", h->score);
+    if (q->semantic)
+        cJSON_AddNumberToObject(r, "@search.rerankerScore",
+                                max > 0 ? 4.0 * h->score / max : 0);
+    if (q->semantic && q->captions)
+        cJSON_AddItemToObject(r, "@search.captions", caption(h->doc, q->search));
+    cJSON_ArrayForEach(f, h->doc) {
+        char pat[80];
+
+        snprintf(pat, sizeof(pat), ",%s,", f->string);
+        if (!strcmp(f->string, "embedding"))
+            continue;
+        if (*q->select) {
+            char sel[512];
+
+            snprintf(sel, sizeof(sel), ",%s,", q->select);
+            for (char *c = sel; *c; c++)
+                if (*c == ' ')
+                    memmove(c, c + 1, strlen(c));
+            if (!strstr(sel, pat))
+                continue;
+        }
+        cJSON_AddItemToObject(r, f->string, cJSON_Duplicate(f, 1));
+    }
+    return r;
+}
+
+static void search(struct evhttp_request *req, const char *name,
+                   const cJSON *body)
+{
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(index_doc, "value");
+    int n = cJSON_GetArraySize(docs), nh = 0;
+    struct hit *hits = calloc((size_t)n + 1, sizeof(*hits));
+    const char *bad;
+    struct query q;
+    const cJSON *d;
+    char msg[300];
+
+    if (!index_doc || strcmp(name, field_str(index_doc, "name"))) {
+        snprintf(msg, sizeof(msg), "The index '%.100s' for service 'mock' "
+                 "was not found.", name);
+        reply_error(req, 404, msg);
+    } else if ((bad = query_parse(body, &q))) {
+        reply_error(req, 400, bad);
+    } else {
+        cJSON_ArrayForEach(d, docs) {
+            int f = *q.filter ? filter_match(d, q.filter) : 1;
+            double s = text_score(d, q.search);
+
+            if (f < 0) {
+                nh = -1;
+                break;
+            }
+            if (q.vector)
+                s += vector_score(d, q.vector, q.dims);
+            if (f && s > 0 && hits)
+                hits[nh++] = (struct hit){ d, s };
+        }
+        if (nh < 0) {
+            reply_error(req, 400, "Invalid expression: only FIELD eq|ne "
+                        "'value' joined by 'and' is supported.");
+        } else {
+            cJSON *o = cJSON_CreateObject();
+            cJSON *v = cJSON_AddArrayToObject(o, "value");
+
+            qsort(hits, (size_t)nh, sizeof(*hits), by_score);
+            for (int i = 0; i < nh && i < q.top; i++)
+                cJSON_AddItemToArray(v, result(&q, &hits[i], hits[0].score));
+            reply_json(req, 200, o);
+        }
+        free(q.vector);
+    }
+    free(hits);
+}
+
+/* ---- embeddings ------------------------------------------------------ */
+
+static void add_embedding(cJSON *data, const char *text, int i, int dims)
+{
+    double *v = malloc(sizeof(*v) * (size_t)dims);
+    cJSON *e = cJSON_CreateObject(), *arr;
+
+    cJSON_AddStringToObject(e, "object", "embedding");
+    cJSON_AddNumberToObject(e, "index", i);
+    arr = cJSON_AddArrayToObject(e, "embedding");
+    if (v) {
+        fake_vector(text, v, dims);
+        for (int k = 0; k < dims; k++)
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(
+                round(v[k] * 1e6) / 1e6));
+    }
+    free(v);
+    cJSON_AddItemToArray(data, e);
+}
+
+static void embeddings(struct evhttp_request *req, const cJSON *body,
+                       const char *model)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(body, "input"), *x;
+    const cJSON *dims = cJSON_GetObjectItemCaseSensitive(body, "dimensions");
+    int nd = cJSON_IsNumber(dims) ? dims->valueint : DEFAULT_DIMS, i = 0;
+    cJSON *o, *data, *u;
+
+    if (!cJSON_IsString(in) && !cJSON_IsArray(in)) {
+        reply_error(req, 400, "'input' is a required property");
+        return;
+    }
+    if (nd < 1 || nd > 3072) {
+        reply_error(req, 400, "dimensions must be between 1 and 3072");
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    data = cJSON_AddArrayToObject(o, "data");
+    if (cJSON_IsString(in))
+        add_embedding(data, in->valuestring, 0, nd);
+    const cJSON *list = cJSON_IsArray(in) ? in : NULL;
+    cJSON_ArrayForEach(x, list)
+        add_embedding(data, cJSON_IsString(x) ? x->valuestring : "", i++, nd);
+    cJSON_AddStringToObject(o, "model", model);
+    u = cJSON_AddObjectToObject(o, "usage");
+    cJSON_AddNumberToObject(u, "prompt_tokens", 1);
+    cJSON_AddNumberToObject(u, "total_tokens", 1);
+    reply_json(req, 200, o);
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+/* "/indexes/NAME/docs/search" or "/indexes('NAME')/docs/search.post.search" */
+static int index_name(const char *path, char *name)
+{
+    int n = 0;
+
+    if (sscanf(path, "/indexes('%127[^']')/docs/search.post.search%n", name,
+               &n) == 1 && !path[n] && n)
+        return 0;
+    n = 0;
+    if (sscanf(path, "/indexes/%127[^/]/docs/search%n", name, &n) == 1 &&
+        !path[n] && n)
+        return 0;
+    return -1;
+}
+
+/* "/openai/deployments/DEP/embeddings": DEP; "/v1/embeddings": "". */
+static int embeddings_path(const char *path, char *dep)
+{
+    int n = 0;
+
+    dep[0] = '\0';
+    if (!strcmp(path, "/v1/embeddings") || !strcmp(path, "/embeddings"))
+        return 0;
+    if (sscanf(path, "/openai/deployments/%127[^/]/embeddings%n", dep,
+               &n) == 1 && n && !path[n])
+        return 0;
+    return -1;
+}
+
+int search_route(struct evhttp_request *req, const char *path,
+                 const char *query, const char *const *keys, int nkeys)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char name[128], dep[128];
+    int is_search = index_name(path, name) == 0;
+    cJSON *body;
+
+    if (!is_search && embeddings_path(path, dep) < 0)
+        return -1;
+    stats_record(req, path, query, len ? (char *)evbuffer_pullup(in, -1) : "",
+                 len);
+    body = cJSON_ParseWithLength(len ? (char *)evbuffer_pullup(in, -1) : "",
+                                 len);
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST)
+        reply_error(req, 405, "Method not allowed");
+    else if ((is_search || dep[0]) && !strstr(query, "api-version="))
+        reply_error(req, 400, "The api-version query parameter "
+                    "(?api-version=) is required for all requests.");
+    else if (!authorised(req, keys, nkeys))
+        reply_error(req, is_search ? 403 : 401, "Access denied: invalid key.");
+    else if (is_search)
+        search(req, name, body);
+    else if (!dep[0] && !*field_str(body, "model"))
+        reply_error(req, 400, "you must provide a model parameter");
+    else
+        embeddings(req, body, dep[0] ? dep : field_str(body, "model"));
+    cJSON_Delete(body);
+    return 0;
+}
