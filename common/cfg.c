@@ -28,6 +28,7 @@
 static int check_bind(const char *item, char *msg, size_t len);
 static int check_ip(const char *item, char *msg, size_t len);
 static int check_provider(const char *item, char *msg, size_t len);
+static int check_rag(const char *item, char *msg, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
 #define MAX_WORKERS (SB_SLOTS / 2 - 1)  /* HUP runs two generations at once */
@@ -132,6 +133,38 @@ const struct cfg_key cfg_keys[] = {
       "KEYS", "keys clients of /v1 and /openai must send; none = open" },
     { "static_dir", K_STR, F(static_dir), NULL, 0, 0, NULL, NULL, NULL, "DIR",
       "files served at / (the web page); empty = the page shipped with llmfork" },
+
+    /* RAG over Azure AI Search (worker/rag.h) */
+    { "rag", K_STR, F(rag), "none", 1, 0, check_rag, NULL, NULL, "MODE",
+      "none, or search: ground /chat answers in Azure AI Search" },
+    { "search_endpoint", K_STR, F(search_endpoint), NULL, 0, 0, NULL,
+      "AZURE_SEARCH_ENDPOINT", NULL, "URL", "https://NAME.search.windows.net" },
+    { "search_service", K_STR, F(search_service), NULL, 0, 0, NULL,
+      "AZURE_SEARCH_SERVICE", NULL, "NAME", "sets the endpoint when it is"
+      " empty" },
+    { "search_index", K_STR, F(search_index), NULL, 0, 0, NULL,
+      "AZURE_SEARCH_INDEX", NULL, "NAME", "index to search" },
+    { "search_key", K_STR, F(search_key), NULL, 0, 0, NULL,
+      "AZURE_SEARCH_KEY", NULL, "KEY", "api-key header; empty = Entra ID"
+      " token" },
+    { "search_api_version", K_STR, F(search_api_version), "2025-09-01", 1, 0,
+      NULL, NULL, NULL, "VERSION", "api-version of the search calls" },
+    { "search_top", K_INT, F(search_top), "3", 1, 50, NULL, NULL, NULL, "N",
+      "sources per question" },
+    { "search_filter", K_STR, F(search_filter), NULL, 0, 0, NULL, NULL, NULL,
+      "ODATA", "filter every search, e.g. category ne 'internal'" },
+    { "search_semantic_config", K_STR, F(search_semantic_config), NULL, 0, 0,
+      NULL, NULL, NULL, "NAME", "semantic ranker configuration; empty = off" },
+    { "search_captions", K_BOOL, F(search_captions), "false", 0, 0, NULL,
+      NULL, NULL, "BOOL", "semantic captions as the sources' text" },
+    { "search_vector_field", K_STR, F(search_vector_field), "embedding", 1, 0,
+      NULL, NULL, NULL, "FIELD", "vector field of the index" },
+    { "embedding_deployment", K_STR, F(embedding_deployment), NULL, 0, 0, NULL,
+      "AZURE_OPENAI_EMB_DEPLOYMENT", NULL, "NAME", "embedding deployment (or"
+      " model); empty = text search only" },
+    { "embedding_dimensions", K_INT, F(embedding_dimensions), "0", 0, 3072,
+      NULL, "AZURE_OPENAI_EMB_DIMENSIONS", NULL, "N",
+      "dimensions asked of the embedding model; 0 = its own" },
 };
 
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
@@ -171,6 +204,13 @@ static int check_provider(const char *item, char *msg, size_t len)
             return 0;
     return bad(msg, len, "unknown provider '%s' (mock, azure, azure-v1, openai)",
                item);
+}
+
+static int check_rag(const char *item, char *msg, size_t len)
+{
+    if (strcmp(item, "none") == 0 || strcmp(item, "search") == 0)
+        return 0;
+    return bad(msg, len, "unknown rag mode '%s' (none, search)", item);
 }
 
 /* ---- values ---------------------------------------------------------- */

@@ -87,6 +87,21 @@ struct cfg {
     char *ca_file;
     struct cfg_list gateway_keys;
     char *static_dir;           /* web page files; NULL = LLMFORK_WWW_DIR */
+
+    /* RAG over Azure AI Search (worker/rag.h), the sample's names */
+    char *rag;                  /* none | search */
+    char *search_endpoint;      /* AZURE_SEARCH_ENDPOINT */
+    char *search_service;       /* AZURE_SEARCH_SERVICE */
+    char *search_index;         /* AZURE_SEARCH_INDEX */
+    char *search_key;           /* AZURE_SEARCH_KEY; NULL = Entra token */
+    char *search_api_version;
+    int search_top;
+    char *search_filter;        /* OData $filter, or NULL */
+    char *search_semantic_config;   /* NULL = no semantic ranker */
+    int search_captions;        /* bool: semantic captions as sources */
+    char *search_vector_field;
+    char *embedding_deployment; /* AZURE_OPENAI_EMB_DEPLOYMENT; NULL = text only */
+    int embedding_dimensions;   /* AZURE_OPENAI_EMB_DIMENSIONS; 0 = model's */
 };
 
 /* Fills c: defaults, then the file named by -c (or LLMFORK_CONFIG), then

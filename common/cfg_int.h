@@ -11,7 +11,7 @@
 
 #include "common/cfg.h"
 
-#define CFG_MAX_KEYS 64
+#define CFG_MAX_KEYS 96
 
 enum cfg_ktype {
     K_INT,      /* int within [min, max] */
