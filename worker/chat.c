@@ -29,6 +29,7 @@
 #include "common/sse.h"
 #include "worker/app.h"
 #include "worker/chatreq.h"
+#include "worker/reasoning.h"
 #include "worker/relay.h"
 
 struct chat_app {
@@ -41,6 +42,7 @@ struct chat {
     struct relay rl;
     struct chat_app *app;
     struct sse_parser sse;
+    struct reasoning rs;        /* <think> content -> thinking lines */
     char *head;                 /* the first stream line's context part */
     unsigned stream : 1;
     unsigned done_seen : 1;     /* [DONE] arrived */
@@ -82,6 +84,32 @@ static void write_delta(struct chat *ch, const char *s, size_t len)
     evbuffer_drain(b, n);
 }
 
+/* A reasoning model's thinking: its own line, in the delta's context
+ * (ai-chat-protocol's per-delta context), so clients that only read
+ * delta.content show the answer alone. */
+static void write_thought(struct chat *ch, const char *s, size_t len)
+{
+    struct evbuffer *b = ch->app->line;
+    static const char pre[] =
+        "{\"delta\":{\"role\":\"assistant\",\"context\":{\"thoughts\":\"";
+    static const char post[] = "\"}}}\n";
+
+    evbuffer_add(b, pre, sizeof(pre) - 1);
+    json_esc_append(b, s, len);
+    evbuffer_add(b, post, sizeof(post) - 1);
+    size_t n = evbuffer_get_length(b);
+    relay_write(&ch->rl, evbuffer_pullup(b, -1), n);
+    evbuffer_drain(b, n);
+}
+
+static void emit_split(void *arg, int thinking, const char *p, size_t n)
+{
+    if (thinking)
+        write_thought(arg, p, n);
+    else
+        write_delta(arg, p, n);
+}
+
 /* Returns 0 to go on, -1 to stop the stream (an error line was written). */
 static int on_event(const struct sse_event *ev, void *arg)
 {
@@ -108,8 +136,13 @@ static int on_event(const struct sse_event *ev, void *arg)
         cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(delta, "content");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(delta,
+                                                      "reasoning_content");
+    if (cJSON_IsString(t) && t->valuestring[0])
+        write_thought(ch, t->valuestring, strlen(t->valuestring));
     if (cJSON_IsString(c) && c->valuestring[0])
-        write_delta(ch, c->valuestring, strlen(c->valuestring));
+        reasoning_feed(&ch->rs, c->valuestring, strlen(c->valuestring),
+                       emit_split, ch);
     cJSON_Delete(o);
     return 0;
 }
@@ -161,6 +194,37 @@ static void reply_error(struct chat *ch, const struct relay_error *e)
     ch->rl.ended = 1;
 }
 
+static void collect_split(void *arg, int thinking, const char *p, size_t n)
+{
+    evbuffer_add(((struct evbuffer **)arg)[thinking], p, n);
+}
+
+/* The answer's content, and a reasoning model's thinking (its
+ * reasoning_content field or <think> content) as message.context.thoughts. */
+static void add_content(struct chat *ch, cJSON *m, const cJSON *msg,
+                        const char *content)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "reasoning_content");
+    struct evbuffer *parts[2] = { evbuffer_new(), evbuffer_new() };
+
+    if (parts[0] && parts[1]) {
+        if (cJSON_IsString(t))
+            evbuffer_add(parts[1], t->valuestring, strlen(t->valuestring));
+        reasoning_feed(&ch->rs, content, strlen(content), collect_split, parts);
+        reasoning_finish(&ch->rs, collect_split, parts);
+        evbuffer_add(parts[0], "", 1);
+        cJSON_AddStringToObject(m, "content",
+                                (char *)evbuffer_pullup(parts[0], -1));
+        if (evbuffer_get_length(parts[1]) && !evbuffer_add(parts[1], "", 1))
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(m, "context"),
+                                    "thoughts",
+                                    (char *)evbuffer_pullup(parts[1], -1));
+    }
+    for (int i = 0; i < 2; i++)
+        if (parts[i])
+            evbuffer_free(parts[i]);
+}
+
 /* /chat: the whole answer in the samples' shape. */
 static void reply_whole(struct chat *ch)
 {
@@ -182,7 +246,7 @@ static void reply_whole(struct chat *ch)
         cJSON *m = cJSON_CreateObject();
         cJSON_DeleteItemFromObjectCaseSensitive(out, "delta");
         cJSON_AddStringToObject(m, "role", "assistant");
-        cJSON_AddStringToObject(m, "content", content->valuestring);
+        add_content(ch, m, msg, content->valuestring);
         cJSON_AddItemToObject(out, "message", m);
         text = cJSON_PrintUnformatted(out);
         if (text)
@@ -206,6 +270,8 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
 
     if (ch->rl.started) {
         int cut = sse_finish(&ch->sse);
+        if (!ch->rl.ended)
+            reasoning_finish(&ch->rs, emit_split, ch);
         if (!ch->rl.ended && failed)
             write_error_line(ch, e.msg);
         else if (!ch->rl.ended && (cut || !ch->done_seen))
@@ -284,6 +350,7 @@ static void handle(struct http_req *r, struct chat_app *app, int stream)
     ch->app = app;
     ch->stream = stream;
     sse_init(&ch->sse, 0, on_event, ch);
+    reasoning_init(&ch->rs);
     relay_init(&ch->rl, r, chat_free);
     ch->rl.call = model_start(app->model, body, len, stream, stream, &cbs, ch);
     if (!ch->rl.call) {
