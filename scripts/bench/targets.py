@@ -143,12 +143,12 @@ def probe(port, path, body, proc, timeout=15.0):
 
 
 class Mock:
-    def __init__(self, procs, build, tmp, tokens, delay_ms):
+    def __init__(self, procs, bindir, tmp, tokens, delay_ms):
         pf = os.path.join(tmp, "mock.port")
         if os.path.exists(pf):
             os.unlink(pf)
         self.proc = procs.start(
-            [os.path.join(build, "llmfork-mock"), "--port-file", pf,
+            [os.path.join(bindir, "llmfork-mock"), "--port-file", pf,
              "--tokens", str(tokens), "--delay-ms", str(delay_ms)],
             os.path.join(tmp, "mock.log"))
         self.port = wait_port_file(pf, self.proc)
@@ -260,7 +260,7 @@ class Llmfork(Target):
                    OPENAI_API_KEY="x", OPENAI_MODEL=MODEL)
         env.pop("LLMFORK_CONFIG", None)
         self.proc = procs.start(
-            [os.path.join(ctx["build"], "llmfork"), "-w", "2", "-b",
+            [os.path.join(ctx["bin"], "llmfork"), "-w", "2", "-b",
              f"127.0.0.1:{port}", "--backlog", "4096"],
             os.path.join(ctx["tmp"], f"{self.name}.log"), env=env)
         return port
