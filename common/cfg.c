@@ -28,6 +28,7 @@
 static int check_bind(const char *item, char *msg, size_t len);
 static int check_ip(const char *item, char *msg, size_t len);
 static int check_provider(const char *item, char *msg, size_t len);
+static int check_endpoint(const char *item, char *msg, size_t len);
 static int check_rag(const char *item, char *msg, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
@@ -99,7 +100,32 @@ const struct cfg_key cfg_keys[] = {
       NULL, "AZURE_OPENAI_API_VERSION", NULL, "VERSION",
       "api-version for provider azure" },
     { "azure_api_key", K_STR, F(azure_api_key), NULL, 0, 0, NULL,
-      "AZURE_OPENAI_KEY AZURE_OPENAI_API_KEY", NULL, "KEY", "api-key header" },
+      "AZURE_OPENAI_KEY AZURE_OPENAI_API_KEY", NULL, "KEY", "api-key header;"
+      " none: Entra ID tokens" },
+    { "azure_endpoints", K_LIST, F(azure_endpoints), NULL, 0, 16,
+      check_endpoint, "AZURE_OPENAI_ENDPOINTS", NULL, "URLS", "failover set"
+      " for the deployment, URL[*WEIGHT] each; replaces azure_endpoint" },
+    { "azure_tenant_id", K_STR, F(azure_tenant_id), NULL, 0, 0, NULL,
+      "AZURE_TENANT_ID", NULL, "ID", "Entra ID tenant (client secret,"
+      " workload identity)" },
+    { "azure_client_id", K_STR, F(azure_client_id), NULL, 0, 0, NULL,
+      "AZURE_CLIENT_ID", NULL, "ID", "app or user-assigned identity client id" },
+    { "azure_client_secret", K_STR, F(azure_client_secret), NULL, 0, 0, NULL,
+      "AZURE_CLIENT_SECRET", NULL, "SECRET", "Entra ID app client secret" },
+    { "azure_authority_host", K_STR, F(azure_authority_host),
+      "https://login.microsoftonline.com", 1, 0, NULL, "AZURE_AUTHORITY_HOST",
+      NULL, "URL", "Entra ID authority" },
+    { "azure_federated_token_file", K_STR, F(azure_federated_token_file), NULL,
+      0, 0, NULL, "AZURE_FEDERATED_TOKEN_FILE", NULL, "FILE",
+      "workload identity token file" },
+    { "identity_endpoint", K_STR, F(identity_endpoint), NULL, 0, 0, NULL,
+      "IDENTITY_ENDPOINT", NULL, "URL", "managed identity endpoint (App"
+      " Service, Container Apps)" },
+    { "identity_header", K_STR, F(identity_header), NULL, 0, 0, NULL,
+      "IDENTITY_HEADER", NULL, "SECRET", "managed identity header value" },
+    { "azure_imds_host", K_STR, F(azure_imds_host), "http://169.254.169.254",
+      1, 0, NULL, "AZURE_POD_IDENTITY_AUTHORITY_HOST", NULL, "URL",
+      "instance metadata service (managed identity on VMs, AKS)" },
     { "openai_base_url", K_STR, F(openai_base_url), "https://api.openai.com/v1",
       1, 0, NULL, "OPENAI_BASE_URL", NULL, "URL",
       "any OpenAI-compatible server (Ollama, vLLM, GitHub Models)" },
@@ -211,6 +237,22 @@ static int check_rag(const char *item, char *msg, size_t len)
     if (strcmp(item, "none") == 0 || strcmp(item, "search") == 0)
         return 0;
     return bad(msg, len, "unknown rag mode '%s' (none, search)", item);
+}
+
+/* A failover endpoint: an http(s) URL, optionally "*WEIGHT" (1-100). */
+static int check_endpoint(const char *item, char *msg, size_t len)
+{
+    const char *star = strrchr(item, '*');
+    char *end;
+
+    if (strncmp(item, "https://", 8) != 0 && strncmp(item, "http://", 7) != 0)
+        return bad(msg, len, "endpoint '%s' is not an http(s) URL", item);
+    if (star && (strtol(star + 1, &end, 10) < 1 ||
+                 strtol(star + 1, NULL, 10) > 100 || *end != '\0' ||
+                 !isdigit((unsigned char)star[1])))
+        return bad(msg, len, "endpoint '%s': the weight after '*' must be"
+                   " 1-100", item);
+    return 0;
 }
 
 /* ---- values ---------------------------------------------------------- */

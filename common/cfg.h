@@ -71,6 +71,16 @@ struct cfg {
     char *azure_deployment;     /* AZURE_OPENAI_CHAT_DEPLOYMENT */
     char *azure_api_version;    /* AZURE_OPENAI_API_VERSION */
     char *azure_api_key;        /* AZURE_OPENAI_API_KEY, AZURE_OPENAI_KEY */
+    struct cfg_list azure_endpoints;    /* failover set: URL[*WEIGHT] */
+    /* Entra ID when there is no key (worker/entra_wire.h) */
+    char *azure_tenant_id;      /* AZURE_TENANT_ID */
+    char *azure_client_id;      /* AZURE_CLIENT_ID */
+    char *azure_client_secret;  /* AZURE_CLIENT_SECRET */
+    char *azure_authority_host; /* AZURE_AUTHORITY_HOST */
+    char *azure_federated_token_file;   /* AZURE_FEDERATED_TOKEN_FILE */
+    char *identity_endpoint;    /* IDENTITY_ENDPOINT (App Service) */
+    char *identity_header;      /* IDENTITY_HEADER */
+    char *azure_imds_host;      /* AZURE_POD_IDENTITY_AUTHORITY_HOST */
     char *openai_base_url;      /* OPENAI_BASE_URL */
     char *openai_api_key;       /* OPENAI_API_KEY */
     char *openai_model;         /* OPENAI_MODEL */

@@ -7,13 +7,20 @@
 #include "worker/model.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cjson/cJSON.h>
+#include <event2/event.h>
 
 #include "common/cfg.h"
+#include "common/log.h"
+#include "worker/entra.h"
+#include "worker/failover.h"
 #include "worker/mockmodel.h"
+#include "worker/retry.h"
 
 enum kind { K_MOCK, K_AZURE, K_AZURE_V1, K_OPENAI };
 
@@ -27,6 +34,14 @@ struct model {
     char *name;                 /* model or deployment */
     char *auth;                 /* "api-key: K" or "Authorization: Bearer K" */
     const char *headers[4];     /* NULL-terminated; points into this struct */
+    struct entra *entra;        /* azure without a key: Entra ID tokens */
+    struct failover fo;         /* azure_endpoints; n = 0: url alone */
+};
+
+/* A body several attempts share (failover), freed by the last holder. */
+struct sbody {
+    unsigned refs;
+    char data[];
 };
 
 struct model_call {
@@ -35,6 +50,17 @@ struct model_call {
     void *arg;
     struct fetch *f;
     struct mockmodel_call *mc;
+    /* a real provider's call, until its fetch starts or between attempts */
+    char *body;                 /* owned, or sb's data */
+    size_t len;
+    struct sbody *sb;           /* failover: shared with the attempts */
+    struct entra_wait *w;       /* waiting for a token */
+    struct event *timer;        /* waiting for an endpoint to come back */
+    long long t0;               /* ms, monotonic: the call's start */
+    int ep;                     /* failover: endpoint of this attempt */
+    unsigned tried;             /* failover: endpoints tried, bit mask */
+    int retries;                /* failover: waits made */
+    unsigned swallow : 1;       /* this attempt's failure goes elsewhere */
 };
 
 static char *trim_slash(const char *s)
@@ -67,24 +93,61 @@ static int need(const char *v, const char *env, char *err, size_t n)
     return -1;
 }
 
+/* The chat completions URL on one Azure endpoint (trailing '/' trimmed). */
+static char *azure_url(const struct model *m, const struct cfg *c,
+                       const char *ep)
+{
+    if (m->kind == K_AZURE)
+        return strf("%s/openai/deployments/%s/chat/completions?api-version=%s",
+                    ep, c->azure_deployment, c->azure_api_version);
+    return strf("%s/openai/v1/chat/completions", ep);
+}
+
+static int setup_endpoints(struct model *m, const struct cfg *c, char *err,
+                           size_t n)
+{
+    for (int i = 0; i < c->azure_endpoints.n; i++) {
+        char *ep, *url;
+        int w;
+        if (failover_item(c->azure_endpoints.v[i], &ep, &w) < 0) {
+            snprintf(err, n, "bad azure_endpoints item '%s'",
+                     c->azure_endpoints.v[i]);
+            return -1;
+        }
+        url = azure_url(m, c, ep);
+        free(ep);
+        if (!url || failover_add(&m->fo, url, w) < 0) {
+            free(url);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int setup_azure(struct model *m, const struct cfg *c, char *err, size_t n)
 {
-    if (need(c->azure_endpoint, "AZURE_OPENAI_ENDPOINT", err, n) ||
-        need(c->azure_deployment, "AZURE_OPENAI_CHAT_DEPLOYMENT", err, n) ||
-        need(c->azure_api_key, "AZURE_OPENAI_API_KEY", err, n))
+    if ((c->azure_endpoints.n == 0 &&
+         need(c->azure_endpoint, "AZURE_OPENAI_ENDPOINT", err, n)) ||
+        need(c->azure_deployment, "AZURE_OPENAI_CHAT_DEPLOYMENT", err, n))
         return -1;
-    char *ep = trim_slash(c->azure_endpoint);
-    if (!ep)
-        return -1;
-    if (m->kind == K_AZURE)
-        m->url = strf("%s/openai/deployments/%s/chat/completions?api-version=%s",
-                      ep, c->azure_deployment, c->azure_api_version);
-    else
-        m->url = strf("%s/openai/v1/chat/completions", ep);
-    free(ep);
+    if (c->azure_endpoints.n > 0) {
+        if (setup_endpoints(m, c, err, n) < 0)
+            return -1;
+        m->url = strdup(m->fo.ep[0].url);
+    } else {
+        char *ep = trim_slash(c->azure_endpoint);
+        m->url = ep ? azure_url(m, c, ep) : NULL;
+        free(ep);
+    }
     m->name = strdup(c->azure_deployment);
-    m->auth = strf("api-key: %s", c->azure_api_key);
-    return m->url && m->name && m->auth ? 0 : -1;
+    if (c->azure_api_key && *c->azure_api_key)
+        m->auth = strf("api-key: %s", c->azure_api_key);
+    else if (!(m->entra = entra_open(c, m->base, err, n)))
+        return -1;
+    else
+        log_info("azure: no API key; Entra ID tokens from %s",
+                 entra_source(m->entra));
+    return m->url && m->name && (m->auth || m->entra) ? 0 : -1;
 }
 
 static int setup_openai(struct model *m, const struct cfg *c, char *err, size_t n)
@@ -155,6 +218,8 @@ void model_free(struct model *m)
     free(m->url);
     free(m->name);
     free(m->auth);
+    entra_close(m->entra);
+    failover_free(&m->fo);
     free(m);
 }
 
@@ -176,10 +241,143 @@ int model_fill(const struct model *m, cJSON *body)
     return cJSON_AddStringToObject(body, "model", m->name) ? 0 : -1;
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int failing_over(const struct model *m)
+{
+    return m->fo.n > 1;
+}
+
+static void sbody_unref(void *p)
+{
+    struct sbody *b = (struct sbody *)((char *)p - offsetof(struct sbody, data));
+
+    if (--b->refs == 0)
+        free(b);
+}
+
+static void call_free(struct model_call *c)
+{
+    if (c->w)
+        entra_cancel(c->w);
+    if (c->timer)
+        event_free(c->timer);
+    if (c->sb)
+        sbody_unref(c->sb->data);
+    else
+        free(c->body);
+    free(c);
+}
+
+/* Ends the call with r; c is freed. */
+static void deliver(struct model_call *c, const struct fetch_result *r)
+{
+    c->cbs->on_done(c, r, c->arg);
+    call_free(c);
+}
+
+static int attempt(struct model_call *c, const char *token);
+static void on_token(const char *token, const char *err, void *arg);
+
+/* Starts the next attempt, with a token first when Entra ID is in use.
+ * Returns -1 when it could not be started. */
+static int go(struct model_call *c)
+{
+    const char *token = NULL;
+
+    if (c->m->entra && !(token = entra_peek(c->m->entra,
+                                            ENTRA_SCOPE_COGNITIVE))) {
+        c->w = entra_get(c->m->entra, ENTRA_SCOPE_COGNITIVE, on_token, c);
+        return c->w ? 0 : -1;
+    }
+    return attempt(c, token);
+}
+
+static void on_token(const char *token, const char *err, void *arg)
+{
+    struct model_call *c = arg;
+
+    c->w = NULL;
+    if (!token) {
+        deliver(c, &(struct fetch_result){ FETCH_EINVAL, 0, 0, err });
+        return;
+    }
+    if (attempt(c, token) < 0)
+        deliver(c, &(struct fetch_result){ FETCH_EINVAL, 0, 0,
+                                           "cannot start the model call" });
+}
+
+/* Whether a failure of this attempt can go elsewhere: an untried endpoint
+ * is up, or a wait for one is left within the retries and the time. */
+static int can_move(struct model_call *c)
+{
+    struct model *m = c->m;
+    long long now = mono_ms(), wait;
+    long long left = (long long)m->cfg->total_timeout * 1000 - (now - c->t0);
+
+    for (int i = 0; i < m->fo.n; i++)
+        if (!(c->tried & (1u << i)) && m->fo.ep[i].cool_until <= now)
+            return 1;
+    failover_soonest(&m->fo, now, &wait);
+    return c->retries < m->cfg->max_retries && wait < left;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct model_call *c = arg;
+    (void)fd, (void)what;
+
+    event_free(c->timer);
+    c->timer = NULL;
+    c->tried = 0;
+    c->ep = -1;
+    if (go(c) < 0)
+        deliver(c, &(struct fetch_result){ FETCH_EINVAL, 0, 0,
+                                           "cannot start the model call" });
+}
+
+/* After a swallowed failure: the next endpoint now, or after a wait. */
+static void move_on(struct model_call *c, const struct fetch_result *r)
+{
+    struct model *m = c->m;
+    long long now = mono_ms(), wait;
+
+    c->ep = failover_pick(&m->fo, c->tried, now);
+    if (c->ep >= 0 && go(c) == 0)
+        return;
+    if (c->ep < 0) {
+        failover_soonest(&m->fo, now, &wait);
+        c->retries++;
+        c->timer = evtimer_new(m->base, on_timer, c);
+        struct timeval tv = { wait / 1000, (wait % 1000) * 1000 };
+        if (c->timer && evtimer_add(c->timer, &tv) == 0)
+            return;
+    }
+    deliver(c, r);
+}
+
 static void on_headers(struct fetch *f, int status, void *arg)
 {
     struct model_call *c = arg;
-    (void)f;
+    struct model *m = c->m;
+
+    if (failing_over(m) && retry_status(status,
+                                        fetch_header(f, "x-should-retry"))) {
+        failover_fail(&m->fo, c->ep, mono_ms(), status,
+                      fetch_header(f, "retry-after-ms"),
+                      fetch_header(f, "retry-after"), time(NULL));
+        if ((c->swallow = can_move(c))) {
+            log_info("model: %s answered %d; trying another endpoint",
+                     m->fo.ep[c->ep].url, status);
+            return;
+        }
+    }
     if (c->cbs->on_headers)
         c->cbs->on_headers(c, status, c->arg);
 }
@@ -188,19 +386,68 @@ static void on_data(struct fetch *f, const char *p, size_t n, void *arg)
 {
     struct model_call *c = arg;
     (void)f;
-    if (c->cbs->on_data)
+    if (!c->swallow && c->cbs->on_data)
         c->cbs->on_data(c, p, n, c->arg);
 }
 
 static void on_done(struct fetch *f, const struct fetch_result *r, void *arg)
 {
     struct model_call *c = arg;
-    (void)f;
-    c->cbs->on_done(c, r, c->arg);
-    free(c);
+    struct model *m = c->m;
+
+    if (failing_over(m) && !c->swallow && fetch_status(f) == 0 &&
+        (r->rc == FETCH_ECONNECT || r->rc == FETCH_ETIMEOUT_CONNECT)) {
+        failover_fail(&m->fo, c->ep, mono_ms(), 0, NULL, NULL, 0);
+        if ((c->swallow = can_move(c)))
+            log_info("model: %s: %s; trying another endpoint",
+                     m->fo.ep[c->ep].url, r->msg);
+    }
+    if (c->swallow) {
+        c->swallow = 0;
+        c->f = NULL;            /* fetch frees it when this returns */
+        move_on(c, r);
+        return;
+    }
+    deliver(c, r);
 }
 
 static const struct fetch_cbs fetch_cbs = { on_headers, on_data, on_done };
+
+/* One attempt on the endpoint c->ep (or m->url). Failover attempts make no
+ * retries of their own: the next one goes to another endpoint. */
+static int attempt(struct model_call *c, const char *token)
+{
+    struct model *m = c->m;
+    char *bearer = token ? strf("Authorization: Bearer %s", token) : NULL;
+    const char *hdrs[] = { m->headers[0], bearer ? bearer : m->headers[1],
+                           NULL };
+    struct fetch_req req = {
+        .method = "POST", .url = m->url, .headers = hdrs,
+        .body = c->body, .body_len = c->len, .body_free = free,
+    };
+
+    if (token && !bearer)
+        return -1;
+    if (failing_over(m)) {
+        long long left = (long long)m->cfg->total_timeout * 1000 -
+                         (mono_ms() - c->t0);
+        if (c->ep < 0)
+            c->ep = failover_pick(&m->fo, c->tried, mono_ms());
+        if (c->ep < 0)
+            c->ep = failover_soonest(&m->fo, mono_ms(), &(long long){ 0 });
+        c->tried |= 1u << c->ep;
+        req.url = m->fo.ep[c->ep].url;
+        req.max_retries = FETCH_NONE;
+        req.total_ms = left > 0 ? left : 1;
+        req.body_free = sbody_unref;
+        c->sb->refs++;
+    }
+    c->f = fetch_start(&req, &fetch_cbs, c);
+    free(bearer);
+    if (!failing_over(m))
+        c->body = NULL;         /* taken by fetch, even when it failed */
+    return c->f ? 0 : -1;
+}
 
 /* The mock's done comes through here too, to free the call after it. */
 static void mock_done(struct model_call *c, const struct fetch_result *r,
@@ -227,6 +474,22 @@ static void mock_data(struct model_call *c, const char *p, size_t n, void *arg)
 
 static const struct model_cbs mock_cbs = { mock_headers, mock_data, mock_done };
 
+/* Failover attempts share one copy of the body. */
+static int share_body(struct model_call *c)
+{
+    struct sbody *b = malloc(sizeof(*b) + c->len + 1);
+
+    if (!b)
+        return -1;
+    b->refs = 1;
+    memcpy(b->data, c->body, c->len);
+    b->data[c->len] = '\0';
+    free(c->body);
+    c->body = b->data;
+    c->sb = b;
+    return 0;
+}
+
 struct model_call *model_start(struct model *m, char *body, size_t len,
                                int stream, int include_usage,
                                const struct model_cbs *cbs, void *arg)
@@ -240,24 +503,25 @@ struct model_call *model_start(struct model *m, char *body, size_t len,
     c->m = m;
     c->cbs = cbs;
     c->arg = arg;
+    c->body = body;
+    c->len = len;
+    c->ep = -1;
+    c->t0 = mono_ms();
     if (m->kind == K_MOCK) {
         struct mockmodel_opts o = {
             m->cfg->mock_tokens, m->cfg->mock_delay_ms, stream,
             include_usage, m->name,
         };
-        free(body);
         c->mc = mockmodel_start(m->base, &o, &mock_cbs, c, NULL);
-    } else {
-        struct fetch_req req = {
-            .method = "POST", .url = m->url, .headers = m->headers,
-            .body = body, .body_len = len, .body_free = free,
-        };
-        c->f = fetch_start(&req, &fetch_cbs, c);
+    } else if ((!failing_over(m) || share_body(c) == 0) && go(c) == 0) {
+        return c;
     }
-    if (!c->mc && !c->f) {
-        free(c);
+    if (!c->mc) {
+        call_free(c);
         return NULL;
     }
+    free(c->body);
+    c->body = NULL;
     return c;
 }
 
@@ -265,16 +529,16 @@ void model_cancel(struct model_call *c)
 {
     if (c->f)
         fetch_cancel(c->f);
-    else
+    else if (c->mc)
         mockmodel_cancel(c->mc);
-    free(c);
+    call_free(c);
 }
 
 void model_pause(struct model_call *c)
 {
     if (c->f)
         fetch_pause(c->f);
-    else
+    else if (c->mc)
         mockmodel_pause(c->mc);
 }
 
@@ -282,7 +546,7 @@ void model_resume(struct model_call *c)
 {
     if (c->f)
         fetch_resume(c->f);
-    else
+    else if (c->mc)
         mockmodel_resume(c->mc);
 }
 

@@ -11,6 +11,20 @@
  *   openai    {OPENAI_BASE_URL}/chat/completions, Authorization: Bearer,
  *             "model": OPENAI_MODEL (any OpenAI-compatible server)
  *
+ * azure and azure-v1 without a key send "Authorization: Bearer" with an
+ * Entra ID token (worker/entra.h); a call waits for the worker's one token
+ * request when none is cached, and fails with FETCH_EINVAL and "could not
+ * get an Entra ID token: ..." when it cannot be had (the apps answer 502).
+ *
+ * Failover (azure_endpoints, two or more; worker/failover.h): each call
+ * picks an endpoint by weighted round-robin among those not cooling down.
+ * A retryable status (fetch.h's list) or a connection failure before any
+ * callback reached the app is swallowed and the same body goes to another
+ * endpoint the call has not tried; when none is left, the call waits for
+ * the first endpoint back, at most max_retries times, within
+ * total_timeout. Failover attempts make no fetch-level retries. With one
+ * endpoint, fetch retries as it always does.
+ *
  * A call speaks the provider's wire format whatever the provider: on_data
  * gets the raw response body (SSE chat.completion.chunk events when
  * streaming, a chat.completion JSON object otherwise), so the apps parse
