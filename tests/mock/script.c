@@ -204,6 +204,8 @@ static int build(struct script *sc, const char *mode, const cJSON *body,
         rc = add_words(sc, "reasoning_content", THINKING, ",\"content\":null");
         rc = rc ? rc : canned_words(sc, tokens, ",\"reasoning_content\":null");
         sc->reasoning = escaped(THINKING, strlen(THINKING));
+    } else {
+        rc = 0;                 /* the canned answer */
     }
     evbuffer_free(b);
     return rc;
