@@ -29,12 +29,14 @@
 #include "common/sse.h"
 #include "worker/app.h"
 #include "worker/chatreq.h"
+#include "worker/rag.h"
 #include "worker/reasoning.h"
 #include "worker/relay.h"
 
 struct chat_app {
     const struct cfg *cfg;
     struct model *model;
+    struct rag *rag;            /* rag = search, else NULL */
     struct evbuffer *line;      /* scratch for one NDJSON line */
 };
 
@@ -43,6 +45,7 @@ struct chat {
     struct chat_app *app;
     struct sse_parser sse;
     struct reasoning rs;        /* <think> content -> thinking lines */
+    struct rag_run *rag;        /* the RAG steps before the model call */
     char *head;                 /* the first stream line's context part */
     unsigned stream : 1;
     unsigned done_seen : 1;     /* [DONE] arrived */
@@ -52,6 +55,8 @@ static void chat_free(struct relay *rl)
 {
     struct chat *ch = (struct chat *)rl;
 
+    if (ch->rag)
+        rag_cancel(ch->rag);
     relay_free(&ch->rl);
     sse_free(&ch->sse);
     free(ch->head);
@@ -291,6 +296,18 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
 
 static const struct model_cbs cbs = { on_headers, on_data, on_done };
 
+/* Takes s; returns it with a '\n' appended, or NULL. */
+static char *with_newline(char *s)
+{
+    char *l = s ? realloc(s, strlen(s) + 2) : NULL;
+
+    if (!l) {
+        free(s);
+        return NULL;
+    }
+    return strcat(l, "\n");
+}
+
 /* The first stream line (and /chat's envelope): context + session_state. */
 static char *make_head(const struct chat_input *in, const struct model *m)
 {
@@ -309,17 +326,59 @@ static char *make_head(const struct chat_input *in, const struct model *m)
         cJSON_AddNullToObject(o, "session_state");
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (s) {
-        char *l = realloc(s, strlen(s) + 2);
-        if (!l) {
-            free(s);
-            return NULL;
-        }
-        strcat(l, "\n");
-        s = l;
-    }
-    return s;
+    return with_newline(s);
 }
+
+static void start_call(struct chat *ch, char *body, size_t len)
+{
+    ch->rl.call = model_start(ch->app->model, body, len, ch->stream,
+                              ch->stream, &cbs, ch);
+    if (!ch->rl.call) {
+        http_resp_error(ch->rl.req, 500, "could not start the model call");
+        ch->rl.ended = 1;
+        relay_finish(&ch->rl);
+    }
+}
+
+/* The sources are in: their context (data_points, thoughts) joins the
+ * first line's, and the grounded answer is asked for. */
+static void rag_ready(void *arg, char *body, size_t len, cJSON *context)
+{
+    struct chat *ch = arg;
+    cJSON *head = cJSON_Parse(ch->head), *item;
+    cJSON *ctx = cJSON_GetObjectItemCaseSensitive(head, "context");
+
+    ch->rag = NULL;
+    while (ctx && (item = context->child)) {
+        cJSON_DetachItemViaPointer(context, item);
+        cJSON_AddItemToObject(ctx, item->string, item);
+    }
+    free(ch->head);
+    ch->head = ctx ? with_newline(cJSON_PrintUnformatted(head)) : NULL;
+    cJSON_Delete(head);
+    cJSON_Delete(context);
+    if (!ch->head) {
+        free(body);
+        http_resp_error(ch->rl.req, 500, "out of memory");
+        ch->rl.ended = 1;
+        relay_finish(&ch->rl);
+        return;
+    }
+    start_call(ch, body, len);
+}
+
+static void rag_fail(void *arg, int status, const char *msg)
+{
+    struct chat *ch = arg;
+    struct relay_error e = { .status = status };
+
+    ch->rag = NULL;
+    snprintf(e.msg, sizeof(e.msg), "%s", msg);
+    reply_error(ch, &e);
+    relay_finish(&ch->rl);
+}
+
+static const struct rag_cbs rag_cbs = { rag_ready, rag_fail };
 
 static void handle(struct http_req *r, struct chat_app *app, int stream)
 {
@@ -335,11 +394,13 @@ static void handle(struct http_req *r, struct chat_app *app, int stream)
     }
     struct chat *ch = calloc(1, sizeof(*ch));
     size_t len = 0;
-    char *body = chatreq_body(&in, app->cfg, app->model, stream, &len);
+    char *body = NULL;
     if (ch)
         ch->head = make_head(&in, app->model);
-    cJSON_Delete(root);
-    if (!ch || !body || !ch->head) {
+    if (ch && ch->head && !app->rag)
+        body = chatreq_body(&in, app->cfg, app->model, stream, &len);
+    if (!ch || !ch->head || (!body && !app->rag)) {
+        cJSON_Delete(root);
         free(body);
         if (ch)
             free(ch->head);
@@ -352,12 +413,19 @@ static void handle(struct http_req *r, struct chat_app *app, int stream)
     sse_init(&ch->sse, 0, on_event, ch);
     reasoning_init(&ch->rs);
     relay_init(&ch->rl, r, chat_free);
-    ch->rl.call = model_start(app->model, body, len, stream, stream, &cbs, ch);
-    if (!ch->rl.call) {
-        http_resp_error(r, 500, "could not start the model call");
-        ch->rl.ended = 1;
-        relay_finish(&ch->rl);
+    if (app->rag) {
+        ch->rag = rag_start(app->rag, &in, stream, &rag_cbs, ch, err,
+                            sizeof(err));
+        if (!ch->rag) {
+            http_resp_error(r, err[0] ? 400 : 500,
+                            err[0] ? err : "could not start the search");
+            ch->rl.ended = 1;
+            relay_finish(&ch->rl);
+        }
+    } else {
+        start_call(ch, body, len);
     }
+    cJSON_Delete(root);
 }
 
 static void handle_chat(struct http_req *r, void *state)
@@ -385,6 +453,9 @@ static int chat_startup(struct app_ctx *ctx)
         return app_fail(ctx, "chat: %s", err), -1;
     if (!app->line)
         return app_fail(ctx, "out of memory"), -1;
+    if (strcmp(app->cfg->rag, "search") == 0 &&
+        !(app->rag = rag_init(app->cfg, app->model, err, sizeof(err))))
+        return app_fail(ctx, "chat: %s", err), -1;
     log_debug("chat: provider %s, model %s", model_provider(app->model),
               model_name(app->model));
     if (app_route(ctx, "POST", "/chat", handle_chat, app) < 0 ||
@@ -399,6 +470,7 @@ static void chat_shutdown(struct app_ctx *ctx)
 
     if (!app)
         return;
+    rag_free(app->rag);
     model_free(app->model);
     if (app->line)
         evbuffer_free(app->line);

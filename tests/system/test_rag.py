@@ -1,0 +1,193 @@
+"""RAG over Azure AI Search (rag = search): the azure-search-openai-demo
+flow through the real binary, with the mock as the model, the embeddings
+API and the search service (tests/mock/index.json). The mock's request log
+shows each step: the rewrite call, the embeddings call (in parallel), the
+search with the expected body, then the answer call with the sources.
+"""
+import json
+import os
+import socket
+import time
+
+import pytest
+
+import util
+from upstream import (DEPLOYMENT, KEY, Mock, chat_body, open_request, post,
+                      read_reply, say, serve)
+from util import SLOW
+
+INDEX = os.path.join(util.ROOT, "tests", "mock", "index.json")
+QUESTION = "What does the Health Plus plan cover for emergency services?"
+QUERY = QUESTION                # the mock's rewrite: the question, brackets gone
+TOP_SOURCE = "Benefit_Options-2.pdf"
+
+
+@pytest.fixture
+def smock(tmp_path):
+    m = Mock(tmp_path, "--index", INDEX, name="smock")
+    yield m
+    rc = m.stop()
+    assert "Sanitizer" not in m.log and "runtime error" not in m.log, m.log
+    assert rc == 0, m.log
+
+
+def rag_env(mock, **extra):
+    env = {"LLMFORK_RAG": "search", "AZURE_SEARCH_ENDPOINT": mock.url,
+           "AZURE_SEARCH_INDEX": "gptkbindex", "AZURE_SEARCH_KEY": KEY,
+           "AZURE_OPENAI_EMB_DEPLOYMENT": "emb"}
+    env.update(extra)
+    return env
+
+
+CONF = ("search_semantic_config = default\nsearch_captions = false\n"
+        "embedding_dimensions = 16\nmax_retries = 0\n")
+
+
+@pytest.fixture
+def srv(spawn, smock):
+    return serve(spawn, smock, "azure", conf=CONF, env=rag_env(smock))
+
+
+def calls(mock):
+    """The API requests the mock saw, oldest first, with parsed bodies."""
+    return [(r["path"], json.loads(r["body"]) if r["body"] else None, r)
+            for r in mock.requests()]
+
+
+def last_user(body):
+    return [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+
+
+def test_stream_flow_and_context(srv, smock):
+    r = post(srv.port, "/chat/stream",
+             chat_body(say(QUESTION, delay_ms=1), session_state="s1"))
+    assert r.status == 200, r.body
+    lines = r.ndjson()
+    first = lines[0]
+    assert first["delta"] == {"role": "assistant"}
+    assert first["session_state"] == "s1"
+    dp = first["context"]["data_points"]
+    assert dp["text"][0].startswith(TOP_SOURCE + ": Northwind Health Plus covers")
+    assert dp["citations"][0] == TOP_SOURCE and len(dp["text"]) <= 3
+    titles = [t["title"] for t in first["context"]["thoughts"]]
+    assert set(titles) == {"Prompt to generate search query",
+                           "Compute the question's embedding",
+                           "Search using generated search query",
+                           "Search results", "Prompt to generate answer"}
+    for t in first["context"]["thoughts"]:
+        assert t["props"]["duration_ms"] >= 0 and t["props"]["start_ms"] >= 0
+    answer = "".join(l["delta"]["content"] for l in lines[1:])
+    assert "[%s]" % TOP_SOURCE in answer, answer
+
+    seen = calls(smock)
+    paths = [p for p, _, _ in seen]
+    chat = "/openai/deployments/%s/chat/completions" % DEPLOYMENT
+    assert sorted(paths[:2]) == sorted([chat, "/openai/deployments/emb/embeddings"])
+    assert paths[2:] == ["/indexes/gptkbindex/docs/search", chat]
+    rewrite = next(b for p, b, _ in seen[:2] if p == chat)
+    emb = next(b for p, b, _ in seen[:2] if p != chat)
+    _, search, sreq = seen[2]
+    _, final, _ = seen[3]
+    assert last_user(rewrite).startswith("Generate search query for: " + QUESTION)
+    assert rewrite["stream"] is False and rewrite["temperature"] == 0
+    assert emb == {"input": say(QUESTION, delay_ms=1), "dimensions": 16}
+    assert sreq["headers"]["api-key"] == KEY
+    assert "api-version=2025-09-01" in sreq["query"]
+    assert search["search"] == QUERY and search["top"] == 3
+    assert search["queryType"] == "semantic"
+    assert search["semanticConfiguration"] == "default"
+    vq = search["vectorQueries"][0]
+    assert vq["kind"] == "vector" and vq["fields"] == "embedding"
+    assert len(vq["vector"]) == 16 and vq["k"] > 0
+    assert final["stream"] is True
+    assert "Answer ONLY with the facts listed" in final["messages"][0]["content"]
+    assert "\nSources:\n%s: Northwind" % TOP_SOURCE in last_user(final)
+
+
+def test_embedding_runs_while_the_rewrite_waits(srv, smock):
+    r = post(srv.port, "/chat/stream",
+             chat_body(say(QUESTION, ttft_ms=400, delay_ms=1)))
+    assert r.status == 200, r.body
+    steps = {t["title"]: t["props"] for t in r.ndjson()[0]["context"]["thoughts"]}
+    rw = steps["Prompt to generate search query"]
+    em = steps["Compute the question's embedding"]
+    assert rw["duration_ms"] >= 400
+    assert em["start_ms"] < rw["start_ms"] + 100       # started together
+    assert em["start_ms"] + em["duration_ms"] < rw["start_ms"] + rw["duration_ms"]
+    assert steps["Search using generated search query"]["start_ms"] >= 400
+
+
+def test_whole_answer_with_captions_text_only(spawn, smock):
+    conf = "search_semantic_config = sem\nsearch_captions = true\nsearch_top = 2\n"
+    env = rag_env(smock, AZURE_OPENAI_EMB_DEPLOYMENT=None,
+                  AZURE_SEARCH_ENDPOINT=None,
+                  LLMFORK_SEARCH_ENDPOINT=smock.url + "/")
+    srv = serve(spawn, smock, "openai", conf=conf, env=env)
+    r = post(srv.port, "/chat", chat_body("Which plan covers eye exams and glasses?"))
+    assert r.status == 200, r.body
+    out = r.json()
+    assert "[Benefit_Options-3.pdf]" in out["message"]["content"]
+    text = out["context"]["data_points"]["text"]
+    assert text[0] == ("Benefit_Options-3.pdf: Eye exams and glasses are "
+                       "covered by Northwind Health Plus.")    # the caption
+    paths = [p for p, _, _ in calls(smock)]
+    assert paths == ["/v1/chat/completions", "/indexes/gptkbindex/docs/search",
+                     "/v1/chat/completions"]
+    search = calls(smock)[1][1]
+    assert "vectorQueries" not in search and search["top"] == 2
+    assert search["captions"].startswith("extractive")
+
+
+def test_search_failures_are_clear_errors(spawn, smock):
+    srv = serve(spawn, smock, "azure", conf=CONF,
+                env=rag_env(smock, AZURE_SEARCH_INDEX="nope"))
+    r = post(srv.port, "/chat/stream", chat_body(QUESTION))
+    assert r.status == 502, r.body
+    err = r.json()["error"]
+    assert "search service failed (HTTP 404)" in err and "'nope'" in err
+    srv.stop()
+    dead = "http://127.0.0.1:%d" % util.free_port()
+    srv = serve(spawn, smock, "azure", conf=CONF,
+                env=rag_env(smock, AZURE_SEARCH_ENDPOINT=dead))
+    r = post(srv.port, "/chat", chat_body(QUESTION))
+    assert r.status == 502 and "search service could not be reached" in r.json()["error"]
+
+
+def test_rewrite_failure_and_bad_question(srv, smock):
+    r = post(srv.port, "/chat/stream", chat_body(say(QUESTION, fault=500)))
+    assert r.status == 502, r.body
+    assert "model provider failed (HTTP 500)" in r.json()["error"]
+    r = post(srv.port, "/chat", {"messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    assert r.status == 400 and "last message" in r.json()["error"]
+
+
+def test_disconnect_cancels_the_steps(srv, smock):
+    s = open_request(srv.port, "POST", "/chat/stream",
+                     chat_body(say(QUESTION, ttft_ms=20000)))
+    smock.wait_stat("active", 1)             # the rewrite call is waiting
+    before = smock.stats()["cancelled"]
+    s.close()
+    t = smock.wait_stat("cancelled", before + 1)
+    assert t < 1 * SLOW
+    time.sleep(0.2)
+    assert smock.stats()["active"] == 0
+    # the rewrite was cancelled; the search never started
+    assert sorted(p for p, _, _ in calls(smock)) == [
+        "/openai/deployments/%s/chat/completions" % DEPLOYMENT,
+        "/openai/deployments/emb/embeddings"]
+
+
+def test_follow_up_question_keeps_the_conversation(srv, smock):
+    msgs = [{"role": "user", "content": "What is covered?"},
+            {"role": "assistant", "content": "Eye exams [Benefit_Options-3.pdf]."},
+            {"role": "user", "content": "How much vacation do employees accrue?"}]
+    r = post(srv.port, "/chat", {"messages": msgs})
+    assert r.status == 200, r.body
+    assert "[employee_handbook-1.pdf]" in r.json()["message"]["content"]
+    seen = calls(smock)
+    final = seen[-1][1]
+    assert [m["role"] for m in final["messages"]] == ["system", "user", "assistant", "user"]
+    rewrite = next(b for p, b, _ in seen if p.endswith("/chat/completions")
+                   and b["stream"] is False and "Generate search" in last_user(b))
+    assert rewrite["messages"][1]["content"] == "What is covered?"

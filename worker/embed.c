@@ -1,0 +1,144 @@
+/* embed — the embeddings API client (see embed.h). */
+#include "worker/embed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "common/cfg.h"
+#include "worker/jsoncall.h"
+
+struct embed {
+    const struct cfg *cfg;
+    char *url;
+    char *auth;
+    const char *headers[3];
+    unsigned with_model : 1;    /* OpenAI: the model goes in the body */
+};
+
+struct embed_call {
+    struct jsoncall *jc;
+    embed_cb cb;
+    void *arg;
+};
+
+static char *trimmed(const char *s)
+{
+    char *d = strdup(s);
+    size_t n = d ? strlen(d) : 0;
+
+    while (n > 0 && d[n - 1] == '/')
+        d[--n] = '\0';
+    return d;
+}
+
+static int setup(struct embed *e, const struct cfg *c, char *err, size_t n)
+{
+    int azure = !strcmp(c->provider, "azure") || !strcmp(c->provider, "azure-v1");
+    const char *base = azure ? c->azure_endpoint : c->openai_base_url;
+    const char *key = azure ? c->azure_api_key : c->openai_api_key;
+    char *b;
+    int rc;
+
+    if (!azure && strcmp(c->provider, "openai"))
+        return snprintf(err, n, "embedding_deployment needs provider azure, "
+                        "azure-v1 or openai"), -1;
+    if (!base || (azure && !key))
+        return snprintf(err, n, "embedding_deployment needs %s", azure
+                        ? "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY"
+                        : "OPENAI_BASE_URL"), -1;
+    if (!(b = trimmed(base)))
+        return -1;
+    if (azure)
+        rc = asprintf(&e->url, "%s/openai/deployments/%s/embeddings?"
+                      "api-version=%s", b, c->embedding_deployment,
+                      c->azure_api_version);
+    else
+        rc = asprintf(&e->url, "%s/embeddings", b);
+    free(b);
+    if (rc < 0 || (key && asprintf(&e->auth, azure ? "api-key: %s"
+                                   : "Authorization: Bearer %s", key) < 0))
+        return snprintf(err, n, "out of memory"), -1;
+    e->with_model = !azure;
+    return 0;
+}
+
+struct embed *embed_init(const struct cfg *c, char *err, size_t errlen)
+{
+    struct embed *e = calloc(1, sizeof(*e));
+
+    if (!e)
+        return snprintf(err, errlen, "out of memory"), NULL;
+    e->cfg = c;
+    if (setup(e, c, err, errlen) < 0) {
+        embed_free(e);
+        return NULL;
+    }
+    e->headers[0] = "Content-Type: application/json";
+    e->headers[1] = e->auth;
+    return e;
+}
+
+void embed_free(struct embed *e)
+{
+    if (!e)
+        return;
+    free(e->url);
+    free(e->auth);
+    free(e);
+}
+
+static void on_reply(void *arg, cJSON *reply, int status, const char *msg)
+{
+    struct embed_call *ec = arg;
+    cJSON *first = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(reply, "data"), 0);
+    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(first, "embedding");
+
+    if (reply && !cJSON_IsArray(v))
+        ec->cb(ec->arg, NULL, 502, "the embedding model's reply had no "
+               "data[0].embedding");
+    else
+        ec->cb(ec->arg, v, status, msg);
+    if (!cJSON_IsArray(v))
+        cJSON_Delete(v);
+    cJSON_Delete(reply);
+    free(ec);
+}
+
+struct embed_call *embed_start(struct embed *e, const char *text,
+                               embed_cb cb, void *arg)
+{
+    struct embed_call *ec = calloc(1, sizeof(*ec));
+    cJSON *b = cJSON_CreateObject();
+    char *body;
+
+    cJSON_AddStringToObject(b, "input", text);
+    if (e->with_model)
+        cJSON_AddStringToObject(b, "model", e->cfg->embedding_deployment);
+    if (e->cfg->embedding_dimensions)
+        cJSON_AddNumberToObject(b, "dimensions", e->cfg->embedding_dimensions);
+    body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    if (!ec || !body) {
+        free(ec);
+        free(body);
+        return NULL;
+    }
+    ec->cb = cb;
+    ec->arg = arg;
+    ec->jc = jsoncall_start("the embedding model", e->url, e->headers, body,
+                            on_reply, ec);
+    if (!ec->jc) {
+        free(ec);
+        return NULL;
+    }
+    return ec;
+}
+
+void embed_cancel(struct embed_call *ec)
+{
+    jsoncall_cancel(ec->jc);
+    free(ec);
+}

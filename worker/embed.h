@@ -1,0 +1,36 @@
+/*
+ * embed — the embedding of a question, for the RAG flow's vector query:
+ * POST {AZURE_OPENAI_ENDPOINT}/openai/deployments/{emb}/embeddings?
+ * api-version=... (providers azure, azure-v1; api-key header) or
+ * {OPENAI_BASE_URL}/embeddings with "model": emb (provider openai;
+ * Bearer key). emb is embedding_deployment (AZURE_OPENAI_EMB_DEPLOYMENT);
+ * embedding_dimensions, when set, is sent as "dimensions".
+ *
+ * Ownership: struct embed (per worker) owns its URL and headers. struct
+ * embed_call is valid until the callback returns or embed_cancel. The
+ * vector handed to the callback becomes the caller's (cJSON_Delete it).
+ */
+#ifndef LLMFORK_EMBED_H
+#define LLMFORK_EMBED_H
+
+#include <stddef.h>
+
+struct cfg;
+struct cJSON;
+struct embed;
+struct embed_call;
+
+/* vector: an array of numbers, or NULL with status and msg. */
+typedef void (*embed_cb)(void *arg, struct cJSON *vector, int status,
+                         const char *msg);
+
+/* NULL and err when the provider cannot embed (the built-in mock) or the
+ * settings are incomplete. */
+struct embed *embed_init(const struct cfg *c, char *err, size_t errlen);
+void embed_free(struct embed *e);
+
+struct embed_call *embed_start(struct embed *e, const char *text,
+                               embed_cb cb, void *arg);
+void embed_cancel(struct embed_call *ec);
+
+#endif

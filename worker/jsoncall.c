@@ -1,0 +1,112 @@
+/* jsoncall — a JSON POST with its reply parsed (see jsoncall.h). */
+#include "worker/jsoncall.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+
+#include "worker/fetch.h"
+
+struct jsoncall {
+    struct fetch *f;
+    struct evbuffer *body;
+    jsoncall_cb cb;
+    void *arg;
+    char what[64];
+};
+
+static void on_data(struct fetch *f, const char *p, size_t n, void *arg)
+{
+    struct jsoncall *jc = arg;
+    (void)f;
+
+    if (evbuffer_get_length(jc->body) + n <= JSONCALL_MAX)
+        evbuffer_add(jc->body, p, n);
+}
+
+/* The service's own words: {"error":{"message":...}} as Azure and OpenAI
+ * send them. */
+static void service_message(cJSON *reply, char *out, size_t n)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(reply, "error"), "message");
+
+    snprintf(out, n, "%s%s", cJSON_IsString(m) ? ": " : "",
+             cJSON_IsString(m) ? m->valuestring : "");
+}
+
+static void on_done(struct fetch *f, const struct fetch_result *res,
+                    void *arg)
+{
+    struct jsoncall *jc = arg;
+    size_t len = evbuffer_get_length(jc->body);
+    cJSON *reply = cJSON_ParseWithLength(
+        len ? (const char *)evbuffer_pullup(jc->body, -1) : "", len);
+    char msg[600], detail[400];
+    int status = 502;
+    (void)f;
+
+    if (res->rc == FETCH_OK && reply) {
+        jc->cb(jc->arg, reply, 200, NULL);
+        reply = NULL;
+    } else {
+        if (res->rc == FETCH_OK)
+            snprintf(msg, sizeof(msg), "%s sent a reply that is not JSON",
+                     jc->what);
+        else if (res->rc == FETCH_EHTTP &&
+                 (res->status == 401 || res->status == 403))
+            snprintf(msg, sizeof(msg), "%s refused this server's credentials"
+                     " (HTTP %d)", jc->what, res->status);
+        else if (res->rc == FETCH_EHTTP) {
+            service_message(reply, detail, sizeof(detail));
+            snprintf(msg, sizeof(msg), "%s failed (HTTP %d)%s", jc->what,
+                     res->status, detail);
+        } else {
+            status = res->rc >= FETCH_ETIMEOUT_CONNECT &&
+                     res->rc <= FETCH_ETIMEOUT_TOTAL ? 504 : 502;
+            snprintf(msg, sizeof(msg), "%s %s: %s", jc->what, status == 504
+                     ? "timed out" : "could not be reached", res->msg);
+        }
+        jc->cb(jc->arg, NULL, status, msg);
+    }
+    cJSON_Delete(reply);
+    evbuffer_free(jc->body);
+    free(jc);
+}
+
+static const struct fetch_cbs cbs = { NULL, on_data, on_done };
+
+struct jsoncall *jsoncall_start(const char *what, const char *url,
+                                const char *const *headers, char *body,
+                                jsoncall_cb cb, void *arg)
+{
+    struct jsoncall *jc = calloc(1, sizeof(*jc));
+    struct fetch_req req = {
+        .method = "POST", .url = url, .headers = headers, .body = body,
+        .body_len = body ? strlen(body) : 0, .body_free = free,
+    };
+
+    if (!jc || !(jc->body = evbuffer_new())) {
+        free(jc);
+        free(body);
+        return NULL;
+    }
+    jc->cb = cb;
+    jc->arg = arg;
+    snprintf(jc->what, sizeof(jc->what), "%s", what);
+    if (!(jc->f = fetch_start(&req, &cbs, jc))) {
+        evbuffer_free(jc->body);
+        free(jc);
+        return NULL;
+    }
+    return jc;
+}
+
+void jsoncall_cancel(struct jsoncall *jc)
+{
+    fetch_cancel(jc->f);
+    evbuffer_free(jc->body);
+    free(jc);
+}

@@ -1,0 +1,151 @@
+/* search — the Azure AI Search client (see search.h). */
+#include "worker/search.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "common/cfg.h"
+#include "worker/jsoncall.h"
+
+#define VECTOR_K 50     /* neighbours the vector query brings to ranking */
+
+struct search {
+    const struct cfg *cfg;
+    char *url;
+    char *auth;                 /* "api-key: K" */
+    const char *headers[3];
+};
+
+struct search_call {
+    struct jsoncall *jc;
+    search_cb cb;
+    void *arg;
+};
+
+struct search *search_init(const struct cfg *c, char *err, size_t errlen)
+{
+    struct search *s = calloc(1, sizeof(*s));
+    char *ep = NULL;
+    size_t n;
+    int rc = -1;
+
+    if (!s)
+        return snprintf(err, errlen, "out of memory"), NULL;
+    s->cfg = c;
+    if (c->search_endpoint)
+        ep = strdup(c->search_endpoint);
+    else if (c->search_service &&
+             asprintf(&ep, "https://%s.search.windows.net",
+                      c->search_service) < 0)
+        ep = NULL;
+    if (!ep)
+        snprintf(err, errlen, "rag = search needs AZURE_SEARCH_ENDPOINT or "
+                 "AZURE_SEARCH_SERVICE");
+    else if (!c->search_index)
+        snprintf(err, errlen, "rag = search needs AZURE_SEARCH_INDEX");
+    else if (!c->search_key)
+        snprintf(err, errlen, "rag = search needs AZURE_SEARCH_KEY");
+    else {
+        for (n = strlen(ep); n > 0 && ep[n - 1] == '/'; )
+            ep[--n] = '\0';
+        if (asprintf(&s->url, "%s/indexes/%s/docs/search?api-version=%s", ep,
+                     c->search_index, c->search_api_version) >= 0 &&
+            asprintf(&s->auth, "api-key: %s", c->search_key) >= 0)
+            rc = 0;
+        else
+            snprintf(err, errlen, "out of memory");
+    }
+    free(ep);
+    if (rc < 0) {
+        search_free(s);
+        return NULL;
+    }
+    s->headers[0] = "Content-Type: application/json";
+    s->headers[1] = s->auth;
+    return s;
+}
+
+void search_free(struct search *s)
+{
+    if (!s)
+        return;
+    free(s->url);
+    free(s->auth);
+    free(s);
+}
+
+static void on_reply(void *arg, cJSON *reply, int status, const char *msg)
+{
+    struct search_call *sc = arg;
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(reply, "value");
+
+    if (reply && !cJSON_IsArray(docs))
+        sc->cb(sc->arg, NULL, 502, "the search service's reply had no "
+               "\"value\" array");
+    else
+        sc->cb(sc->arg, docs, status, msg);
+    cJSON_Delete(reply);
+    free(sc);
+}
+
+static cJSON *query_body(const struct cfg *c, const char *text,
+                         const cJSON *vector)
+{
+    cJSON *b = cJSON_CreateObject(), *vq, *v;
+
+    cJSON_AddStringToObject(b, "search", text);
+    cJSON_AddNumberToObject(b, "top", c->search_top);
+    cJSON_AddStringToObject(b, "select", "sourcepage,content");
+    if (c->search_filter)
+        cJSON_AddStringToObject(b, "filter", c->search_filter);
+    if (c->search_semantic_config) {
+        cJSON_AddStringToObject(b, "queryType", "semantic");
+        cJSON_AddStringToObject(b, "semanticConfiguration",
+                                c->search_semantic_config);
+        if (c->search_captions)
+            cJSON_AddStringToObject(b, "captions", "extractive|highlight-false");
+    }
+    if (vector) {
+        vq = cJSON_AddArrayToObject(b, "vectorQueries");
+        v = cJSON_CreateObject();
+        cJSON_AddItemToArray(vq, v);
+        cJSON_AddStringToObject(v, "kind", "vector");
+        cJSON_AddItemToObject(v, "vector", cJSON_Duplicate(vector, 1));
+        cJSON_AddStringToObject(v, "fields", c->search_vector_field);
+        cJSON_AddNumberToObject(v, "k", VECTOR_K);
+    }
+    return b;
+}
+
+struct search_call *search_start(struct search *s, const char *text,
+                                 const cJSON *vector, search_cb cb,
+                                 void *arg)
+{
+    struct search_call *sc = calloc(1, sizeof(*sc));
+    cJSON *b = query_body(s->cfg, text, vector);
+    char *body = b ? cJSON_PrintUnformatted(b) : NULL;
+
+    cJSON_Delete(b);
+    if (!sc || !body) {
+        free(sc);
+        free(body);
+        return NULL;
+    }
+    sc->cb = cb;
+    sc->arg = arg;
+    sc->jc = jsoncall_start("the search service", s->url, s->headers, body,
+                            on_reply, sc);
+    if (!sc->jc) {
+        free(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+void search_cancel(struct search_call *sc)
+{
+    jsoncall_cancel(sc->jc);
+    free(sc);
+}
