@@ -42,6 +42,21 @@
     return { li, content };
   }
 
+  // A reasoning model's thinking: shown collapsed above the answer, never
+  // sent back in the conversation.
+  function addThinking(li, content) {
+    const details = document.createElement('details');
+    details.className = 'thinking';
+    const summary = document.createElement('summary');
+    summary.textContent = 'Thinking';
+    const text = document.createElement('div');
+    text.className = 'thoughts';
+    text.style.whiteSpace = 'pre-wrap';
+    details.append(summary, text);
+    li.insertBefore(details, content);
+    return text;
+  }
+
   function showError(li, text) {
     const p = document.createElement('p');
     p.className = 'error';
@@ -121,6 +136,7 @@
     setBusy(true);
 
     let answer = '';
+    let thinking = null;        // a reasoning model's thoughts, collapsed
     let note = '';              // for the status line; errors speak as alerts
     let failed = false;
     try {
@@ -137,6 +153,11 @@
             (typeof obj.error === 'string' ? obj.error : obj.error.message || 'unknown error'));
         }
         if ('session_state' in obj) sessionState = obj.session_state;
+        const thought = obj.delta && obj.delta.context && obj.delta.context.thoughts;
+        if (typeof thought === 'string' && thought) {
+          thinking = thinking || addThinking(li, content);
+          thinking.textContent += thought;
+        }
         const piece = obj.delta && obj.delta.content;
         if (piece) {
           answer += piece;
