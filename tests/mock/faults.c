@@ -84,7 +84,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
-/* "ms=N" / "ms=none" / "after=N", comma-separated. */
+/* "ms=N" / "ms=none" / "after=N" / "only=ms", comma-separated. */
 static int parse_options(char *opts, struct fault *f)
 {
     for (char *save = NULL, *kv = strtok_r(opts, ",", &save); kv;
@@ -102,6 +102,10 @@ static int parse_options(char *opts, struct fault *f)
             continue;
         if (!strcmp(kv, "after") && !parse_int(eq, 0, 1000000, &f->after))
             continue;
+        if (!strcmp(kv, "only") && !strcmp(eq, "ms")) {
+            f->ms_only = 1;
+            continue;
+        }
         return -1;
     }
     return 0;
@@ -222,13 +226,14 @@ void error_reply(struct evhttp_request *req, enum flavour fl, int status,
     cJSON_Delete(root);
 }
 
-static void retry_headers(struct evhttp_request *req, int ms)
+static void retry_headers(struct evhttp_request *req, int ms, int ms_only)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     char v[24];
 
     snprintf(v, sizeof v, "%d", (ms + 999) / 1000);
-    evhttp_add_header(h, "retry-after", v);
+    if (!ms_only)
+        evhttp_add_header(h, "retry-after", v);
     snprintf(v, sizeof v, "%d", ms);
     evhttp_add_header(h, "retry-after-ms", v);
 }
@@ -244,7 +249,7 @@ void fault_reply(struct evhttp_request *req, enum flavour fl,
         return;
     }
     if (f->retry_ms >= 0)
-        retry_headers(req, f->retry_ms);
+        retry_headers(req, f->retry_ms, f->ms_only);
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (known[i].status == f->status)
             k = &known[i];

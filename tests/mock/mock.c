@@ -17,6 +17,7 @@
  *   --index      a search index to serve (JSON {"name","value":[docs]},
  *                e.g. tests/mock/index.json); see tests/mock/search.c for
  *                the search and embeddings endpoints
+ *   --token      Entra ID token endpoints and checks (tests/mock/token.h)
  * SIGTERM / SIGINT stop it cleanly.
  *
  * Endpoints (the "flavour" decides error shapes, headers and SSE framing):
@@ -94,7 +95,8 @@
  *                  401 / 404 / 429 / 500 / 503 have the real messages
  *   429[:ms=N]     429, retry-after: ceil(N/1000) and retry-after-ms: N
  *                  (default 1000); any status takes ms= too; ms=none: no
- *                  retry headers at all (OpenAI often sends none)
+ *                  retry headers at all (OpenAI often sends none);
+ *                  only=ms: retry-after-ms without retry-after
  *   content_filter 400 with Azure's content-filter body (code
  *                  "content_filter", innererror ResponsibleAIPolicyViolation)
  *   cut[:after=K]  stream K tokens (default N/2), then close the connection
@@ -118,6 +120,7 @@
  * "x-mock-fault-key: <unique>". A bad control value is a 400.
  */
 #include "tests/mock/mock.h"
+#include "tests/mock/token.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -151,7 +154,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         path = "/";
     if (!query)
         query = "";
-    if (stats_route(req, path, query) == 0 ||
+    if (token_route(req, path, query) == 0 ||
+        stats_route(req, path, query) == 0 ||
         search_route(req, path, query, keys, nkeys) == 0)
         return;
     api_handle(req, path, query, keys, nkeys);
@@ -279,6 +283,7 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
         { "delay-ms", required_argument, NULL, 'd' },
         { "ttft-ms", required_argument, NULL, 'f' },
         { "fault", required_argument, NULL, 'F' },
+        { "token", required_argument, NULL, 'T' },
         { "index", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -304,6 +309,7 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
             bad |= fault_parse(optarg, &dummy);
             break;
         case 'i': bad |= search_load(optarg); break;
+        case 'T': bad |= token_config(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: bad = 1; break;
         }

@@ -44,6 +44,7 @@ struct fault {
     int status;       /* FAULT_STATUS */
     int retry_ms;     /* 429/503: retry-after-ms (retry-after = ceil s) */
     int after;        /* token index; -1 = the kind's default */
+    int ms_only;      /* send retry-after-ms without retry-after */
 };
 
 /* ---- faults.c ---- */

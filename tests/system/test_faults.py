@@ -93,6 +93,13 @@ def test_429_retries_exhausted(srv, mock, path):
     assert mock.stats()["requests"] == 2            # 1 + max_retries
 
 
+def test_429_with_only_retry_after_ms_gives_retry_after(srv, mock):
+    r = post(srv.port, "/chat", chat_body(say("hi", fault="429:ms=2500,only=ms")))
+    assert r.status == 429, r.body
+    assert r.headers.get("retry-after") == "3"      # 2500 ms, rounded up
+    error_of(r)
+
+
 def test_429_once_is_retried_transparently(srv, mock):
     t0 = time.monotonic()
     r = post(srv.port, "/chat/stream", chat_body(say(
