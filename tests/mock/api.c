@@ -6,6 +6,7 @@
  * body is parsed here once and dropped before the job starts.
  */
 #include "tests/mock/mock.h"
+#include "tests/mock/token.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -108,6 +109,8 @@ static int auth(struct evhttp_request *req, enum flavour fl,
                          ? authz + 7 : NULL;
     char msg[400], masked[160];
 
+    if (token_required())
+        return token_auth(req);
     if (key_ok(api_key ? api_key : bearer, keys, nkeys))
         return 0;
     if (fl == FL_AZURE && !api_key && bearer)

@@ -1,0 +1,44 @@
+/*
+ * token.h — the mock's Entra ID token endpoints (tests/mock/token.c), so
+ * llmfork's token acquisition (worker/entra.h) is tested end to end.
+ *
+ *   --token SPEC   comma-separated options:
+ *       require     the chat endpoints accept only "Authorization: Bearer
+ *                   T" with T issued here for https://cognitiveservices
+ *                   .azure.com and not expired (API keys are refused)
+ *       ttl=S       expires_in of issued tokens (default 3600)
+ *       secret=X    the only client secret accepted (default: any)
+ *       fail=NNN    every token request gets that status, AAD error shape
+ *       delay_ms=N  token answers wait N ms (requests pile up meanwhile)
+ *
+ * Endpoints (their real shapes):
+ *   POST /{tenant}/oauth2/v2.0/token   client credentials (client_secret,
+ *        or client_assertion_type jwt-bearer + client_assertion): AAD's
+ *        {"token_type","expires_in","ext_expires_in","access_token"}
+ *   GET  /msi/token?api-version=2019-08-01&resource=R   App Service /
+ *        Container Apps, header X-IDENTITY-HEADER: {"access_token",
+ *        "expires_on" (string, epoch s),"resource","token_type","client_id"}
+ *   GET  /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R
+ *        IMDS, header Metadata: true: expires_in/expires_on as strings
+ *   GET  /_mock/tokens   {"requests","issued","refused","last":{method,
+ *        path,query,headers (lower-case),form}}
+ *
+ * Ownership: token.c owns the issued-token table, the last request and
+ * the delayed answers (freed when sent or when their client goes away).
+ */
+#ifndef LLMFORK_MOCK_TOKEN_H
+#define LLMFORK_MOCK_TOKEN_H
+
+struct evhttp_request;
+
+/* Parses --token. Returns 0, or -1 on a bad spec. */
+int token_config(const char *spec);
+/* Serves the endpoints above. Returns 0 if path was one of them. */
+int token_route(struct evhttp_request *req, const char *path,
+                const char *query);
+/* 1 when --token require was given. */
+int token_required(void);
+/* 0 when req carries a valid token; otherwise the 401 has been sent. */
+int token_auth(struct evhttp_request *req);
+
+#endif
