@@ -21,9 +21,10 @@
  * A retryable status (fetch.h's list) or a connection failure before any
  * callback reached the app is swallowed and the same body goes to another
  * endpoint the call has not tried; when none is left, the call waits for
- * the first endpoint back, at most max_retries times, within
- * total_timeout. Failover attempts make no fetch-level retries. With one
- * endpoint, fetch retries as it always does.
+ * the first endpoint back and makes another pass, at most max_retries
+ * times, within total_timeout. Failover attempts make no fetch-level
+ * retries. Cool-downs live in struct model (per worker, per app). With
+ * one endpoint, fetch retries as it always does.
  *
  * A call speaks the provider's wire format whatever the provider: on_data
  * gets the raw response body (SSE chat.completion.chunk events when

@@ -1,0 +1,92 @@
+"""Failover across azure_endpoints (worker/failover.h): two mocks serve the
+same deployment; a throttled or dead one is skipped before the client
+sees a byte, and healthy ones share the load by weight.
+"""
+import pytest
+
+from upstream import DEPLOYMENT, KEY, Mock, chat_body, oai_body, post, say, serve
+import util
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """(throttled mock: every answer 429 with retry-after 30 s, healthy mock)."""
+    a = Mock(tmp_path, "--fault", "429:ms=30000", name="throttled")
+    b = Mock(tmp_path, name="healthy")
+    yield a, b
+    for m in (a, b):
+        assert m.stop() == 0, m.log
+
+
+def endpoints(*items, provider="azure", key=KEY):
+    return {"LLMFORK_PROVIDER": provider, "AZURE_OPENAI_ENDPOINT": None,
+            "AZURE_OPENAI_ENDPOINTS": ", ".join(items),
+            "AZURE_OPENAI_CHAT_DEPLOYMENT": DEPLOYMENT, "AZURE_OPENAI_API_KEY": key}
+
+
+def chat(srv, tokens=3):
+    r = post(srv.port, "/chat", chat_body(say("hi", tokens=tokens)))
+    assert r.status == 200, (r.body, srv.log)
+    return r.json()["message"]["content"]
+
+
+def test_a_throttled_endpoint_cools_down_and_every_request_succeeds(spawn, pair):
+    a, b = pair
+    srv = serve(spawn, None, env=endpoints(a.url, b.url))
+    for _ in range(8):
+        assert chat(srv) == b.answer(3)
+    assert a.stats()["requests"] == 1       # its 429 sent it away for 30 s
+    assert b.stats()["requests"] == 8
+    assert "trying another endpoint" in srv.log
+
+
+def test_streams_and_the_gateway_fail_over_too(spawn, pair):
+    a, b = pair
+    srv = serve(spawn, None, provider="azure-v1",
+                env=endpoints(a.url + "/", b.url + "/", provider="azure-v1"))
+    r = post(srv.port, "/v1/chat/completions", oai_body(say("hi", tokens=4)))
+    assert r.status == 200, r.body
+    assert b"[DONE]" in r.body
+    r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=4)))
+    assert r.status == 200 and r.complete, r.body
+    # the chat app and the gateway each keep their own cool-downs
+    assert a.stats()["requests"] == 2 and b.stats()["requests"] == 2
+
+
+def test_healthy_endpoints_share_requests_by_weight(spawn, tmp_path):
+    a, b = Mock(tmp_path, name="a"), Mock(tmp_path, name="b")
+    try:
+        srv = serve(spawn, None, env=endpoints(a.url + "*3", b.url))
+        for _ in range(12):
+            chat(srv, 1)
+        assert (a.stats()["requests"], b.stats()["requests"]) == (9, 3)
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+
+
+def test_a_dead_endpoint_is_skipped(spawn, tmp_path):
+    b = Mock(tmp_path, name="b")
+    dead = "http://127.0.0.1:%d" % util.free_port()
+    try:
+        srv = serve(spawn, None, env=endpoints(dead, b.url))
+        for _ in range(4):
+            assert chat(srv) == b.answer(3)
+        assert b.stats()["requests"] == 4
+    finally:
+        assert b.stop() == 0
+
+
+def test_all_throttled_gives_the_429_after_the_retries(spawn, tmp_path):
+    a = Mock(tmp_path, "--fault", "429:ms=200", name="a")
+    b = Mock(tmp_path, "--fault", "429:ms=200", name="b")
+    try:
+        srv = serve(spawn, None, conf="max_retries = 1\n", env=endpoints(a.url, b.url))
+        r = post(srv.port, "/chat", chat_body("hi"))
+        assert r.status == 429, r.body
+        assert r.headers.get("retry-after") == "1"
+        # a pass over both, one wait for the first back, then a pass over
+        # whichever are back by then (the other may still be cooling)
+        na, nb = a.stats()["requests"], b.stats()["requests"]
+        assert na == 2 and 1 <= nb <= 2, (na, nb)
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
