@@ -58,10 +58,15 @@ def test_metrics_count_requests_upstream_retries_ttft(spawn, mock):
     assert r.status == 200 and r.complete, r.body
     r = post(srv.port, "/chat", {"messages": "nope"})
     assert r.status == 400
-    text = scrape(srv)
+    # a worker counts a request just after its last byte went out, and
+    # another worker may answer the scrape: wait for the count
+    def counted():
+        t = scrape(srv)
+        return t if (value(t, "llmfork_requests_total", route="/chat/stream", code="2xx"),
+                     value(t, "llmfork_requests_total", route="/chat", code="4xx")) == (1, 1) \
+            else None
+    text = util.wait_for(counted, 5 * SLOW, what="both requests counted")
     promtool_ok(text)
-    assert value(text, "llmfork_requests_total", route="/chat/stream", code="2xx") == 1
-    assert value(text, "llmfork_requests_total", route="/chat", code="4xx") == 1
     assert value(text, "llmfork_upstream_requests_total", status="429") == 1
     assert value(text, "llmfork_upstream_requests_total", status="2xx") == 1
     assert value(text, "llmfork_upstream_retries_total") == 1
