@@ -139,6 +139,14 @@ static int on_event(const struct sse_event *ev, void *arg)
     }
     const cJSON *choice = cJSON_GetArrayItem(
         cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
+    const cJSON *fin = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+    if (cJSON_IsString(fin) && strcmp(fin->valuestring, "content_filter") == 0) {
+        /* Azure stopped the answer: say so rather than end as if whole. */
+        write_error_line(ch, "the answer was stopped by the model provider's "
+                         "content filter");
+        cJSON_Delete(o);
+        return -1;
+    }
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(delta, "content");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(delta,

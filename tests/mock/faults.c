@@ -116,7 +116,7 @@ int fault_parse(const char *spec, struct fault *f)
     static const struct { const char *name; enum fault_kind kind; } names[] = {
         { "content_filter", FAULT_FILTER }, { "cut", FAULT_CUT },
         { "malformed", FAULT_MALFORMED }, { "stall", FAULT_STALL },
-        { "error_event", FAULT_EVENT },
+        { "error_event", FAULT_EVENT }, { "filter_mid", FAULT_FILTER_MID },
     };
     char buf[128], *opts;
 

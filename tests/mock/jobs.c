@@ -113,9 +113,9 @@ static void cut(struct job *j)
     drop(j);
 }
 
-static void stream_finish(struct job *j)
+static void stream_finish(struct job *j, const char *reason)
 {
-    chunk_write(j, scratch, "{}", j->length_cut ? "length" : "stop", 0);
+    chunk_write(j, scratch, "{}", reason, 0);
     if (j->include_usage)
         chunk_write_usage(j, scratch);
     evbuffer_add(scratch, "data: [DONE]\n\n", 14);
@@ -179,13 +179,18 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
         error_event(j);
         return;
     }
+    /* Azure's output filter: the answer stops, the stream ends well. */
+    if (j->fault.kind == FAULT_FILTER_MID && j->sent == j->fault.after) {
+        stream_finish(j, "content_filter");
+        return;
+    }
     if (j->sent < j->tokens) {
         stream_token(j);
         flush(j);
         arm(j, j->delay_ms);
         return;
     }
-    stream_finish(j);
+    stream_finish(j, j->length_cut ? "length" : "stop");
 }
 
 static void reply_whole(evutil_socket_t fd, short what, void *arg)

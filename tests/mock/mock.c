@@ -112,6 +112,9 @@
  *                  server had an error ...","type":"server_error",...}}
  *                  and the end of the reply, without [DONE]; non-streaming:
  *                  a 500 (as status 500)
+ *   filter_mid[:after=K]  stream K tokens (default N/2), then a chunk with
+ *                  finish_reason "content_filter", then [DONE] (Azure's
+ *                  output filter); non-streaming: no effect
  *   (after= is clamped to N.)
  *   none           no fault
  * With x-mock-fail-count C, the fault hits only the first C requests that

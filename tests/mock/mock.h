@@ -37,6 +37,7 @@ enum fault_kind {
     FAULT_MALFORMED,  /* chunk number `after` is invalid JSON */
     FAULT_STALL,      /* send `after` tokens, then nothing; keep it open */
     FAULT_EVENT,      /* stream `after` tokens, then an error event, end */
+    FAULT_FILTER_MID, /* stream `after` tokens, then finish content_filter */
 };
 
 struct fault {

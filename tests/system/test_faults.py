@@ -229,6 +229,14 @@ def test_error_event_mid_stream(srv, mock):
     assert mock.stats()["requests"] == 1
 
 
+def test_content_filter_mid_stream_is_an_error_line(srv, mock):
+    r = post(srv.port, "/chat/stream",
+             chat_body(say("hi", tokens=10, fault="filter_mid:after=4")))
+    words, err = stream_error_line(r)
+    assert "".join(words) == mock.answer(4)
+    assert "content filter" in err
+
+
 def test_error_event_passes_through_the_gateway(srv, mock):
     from upstream import oai_body, sse_events
     r = post(srv.port, "/v1/chat/completions",
