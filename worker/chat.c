@@ -63,30 +63,30 @@ static void chat_free(struct relay *rl)
     free(ch);
 }
 
-static void write_error_line(struct chat *ch, const char *msg)
+/* Writes one NDJSON line: pre, the escaped text, post. The shape is fixed,
+ * so no JSON tree is built per token. */
+static void write_line(struct chat *ch, const char *pre, const char *s,
+                       size_t len, const char *post)
 {
     struct evbuffer *b = ch->app->line;
 
-    evbuffer_add_printf(b, "{\"error\":\"");
-    json_esc_append(b, msg, strlen(msg));
-    evbuffer_add_printf(b, "\"}\n");
+    evbuffer_add(b, pre, strlen(pre));
+    json_esc_append(b, s, len);
+    evbuffer_add(b, post, strlen(post));
     size_t n = evbuffer_get_length(b);
     relay_write(&ch->rl, evbuffer_pullup(b, -1), n);
     evbuffer_drain(b, n);
 }
 
+static void write_error_line(struct chat *ch, const char *msg)
+{
+    write_line(ch, "{\"error\":\"", msg, strlen(msg), "\"}\n");
+}
+
 static void write_delta(struct chat *ch, const char *s, size_t len)
 {
-    struct evbuffer *b = ch->app->line;
-    static const char pre[] = "{\"delta\":{\"content\":\"";
-    static const char post[] = "\",\"role\":\"assistant\"}}\n";
-
-    evbuffer_add(b, pre, sizeof(pre) - 1);
-    json_esc_append(b, s, len);
-    evbuffer_add(b, post, sizeof(post) - 1);
-    size_t n = evbuffer_get_length(b);
-    relay_write(&ch->rl, evbuffer_pullup(b, -1), n);
-    evbuffer_drain(b, n);
+    write_line(ch, "{\"delta\":{\"content\":\"", s, len,
+               "\",\"role\":\"assistant\"}}\n");
 }
 
 /* A reasoning model's thinking: its own line, in the delta's context
@@ -94,17 +94,8 @@ static void write_delta(struct chat *ch, const char *s, size_t len)
  * delta.content show the answer alone. */
 static void write_thought(struct chat *ch, const char *s, size_t len)
 {
-    struct evbuffer *b = ch->app->line;
-    static const char pre[] =
-        "{\"delta\":{\"role\":\"assistant\",\"context\":{\"thoughts\":\"";
-    static const char post[] = "\"}}}\n";
-
-    evbuffer_add(b, pre, sizeof(pre) - 1);
-    json_esc_append(b, s, len);
-    evbuffer_add(b, post, sizeof(post) - 1);
-    size_t n = evbuffer_get_length(b);
-    relay_write(&ch->rl, evbuffer_pullup(b, -1), n);
-    evbuffer_drain(b, n);
+    write_line(ch, "{\"delta\":{\"role\":\"assistant\",\"context\":"
+               "{\"thoughts\":\"", s, len, "\"}}}\n");
 }
 
 static void emit_split(void *arg, int thinking, const char *p, size_t n)
