@@ -36,6 +36,9 @@ LIB         := $(B)/libllmfork.a
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+# Shared test helpers (tests/unit/support/), linked into every unit test.
+SUPPORT_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/support/*.c))
+.SECONDARY: $(SUPPORT_OBJS)  # kept: only the pattern rule names them
 MOCK_SRCS   := $(wildcard tests/mock/*.c)
 MOCK_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(MOCK_SRCS))
 
@@ -64,9 +67,9 @@ $(B)/llmfork-test: $(MAIN_OBJ) $(HOOKS_OBJ) $(LIB)
 $(B)/llmfork-mock: $(MOCK_OBJS) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(MOCK_OBJS) $(LIB) $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(LIB)
+$(B)/tests/%: tests/unit/%.c $(SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(LIB) $(LDLIBS) -lcmocka
 
 # Installs what is missing (apt, npm); a no-op when all is present.
 deps:
