@@ -11,9 +11,7 @@
 
 struct embed {
     const struct cfg *cfg;
-    char *url;
-    char *auth;
-    const char *headers[3];
+    struct jsoncall_svc svc;
     unsigned with_model : 1;    /* OpenAI: the model goes in the body */
 };
 
@@ -23,22 +21,11 @@ struct embed_call {
     void *arg;
 };
 
-static char *trimmed(const char *s)
-{
-    char *d = strdup(s);
-    size_t n = d ? strlen(d) : 0;
-
-    while (n > 0 && d[n - 1] == '/')
-        d[--n] = '\0';
-    return d;
-}
-
 static int setup(struct embed *e, const struct cfg *c, char *err, size_t n)
 {
     int azure = !strcmp(c->provider, "azure") || !strcmp(c->provider, "azure-v1");
     const char *base = azure ? c->azure_endpoint : c->openai_base_url;
     const char *key = azure ? c->azure_api_key : c->openai_api_key;
-    char *b;
     int rc;
 
     if (!azure && strcmp(c->provider, "openai"))
@@ -48,16 +35,13 @@ static int setup(struct embed *e, const struct cfg *c, char *err, size_t n)
         return snprintf(err, n, "embedding_deployment needs %s", azure
                         ? "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY"
                         : "OPENAI_BASE_URL"), -1;
-    if (!(b = trimmed(base)))
-        return -1;
     if (azure)
-        rc = asprintf(&e->url, "%s/openai/deployments/%s/embeddings?"
-                      "api-version=%s", b, c->embedding_deployment,
-                      c->azure_api_version);
+        rc = jsoncall_svc_url(&e->svc, base, "/openai/deployments/%s/"
+                              "embeddings?api-version=%s",
+                              c->embedding_deployment, c->azure_api_version);
     else
-        rc = asprintf(&e->url, "%s/embeddings", b);
-    free(b);
-    if (rc < 0 || (key && asprintf(&e->auth, azure ? "api-key: %s"
+        rc = jsoncall_svc_url(&e->svc, base, "/embeddings");
+    if (rc < 0 || (key && asprintf(&e->svc.auth, azure ? "api-key: %s"
                                    : "Authorization: Bearer %s", key) < 0))
         return snprintf(err, n, "out of memory"), -1;
     e->with_model = !azure;
@@ -71,12 +55,11 @@ struct embed *embed_init(const struct cfg *c, char *err, size_t errlen)
     if (!e)
         return snprintf(err, errlen, "out of memory"), NULL;
     e->cfg = c;
+    e->svc.what = "the embedding model";
     if (setup(e, c, err, errlen) < 0) {
         embed_free(e);
         return NULL;
     }
-    e->headers[0] = "Content-Type: application/json";
-    e->headers[1] = e->auth;
     return e;
 }
 
@@ -84,8 +67,7 @@ void embed_free(struct embed *e)
 {
     if (!e)
         return;
-    free(e->url);
-    free(e->auth);
+    jsoncall_svc_free(&e->svc);
     free(e);
 }
 
@@ -111,26 +93,19 @@ struct embed_call *embed_start(struct embed *e, const char *text,
                                embed_cb cb, void *arg)
 {
     struct embed_call *ec = calloc(1, sizeof(*ec));
-    cJSON *b = cJSON_CreateObject();
-    char *body;
+    cJSON *b;
 
+    if (!ec)
+        return NULL;
+    b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "input", text);
     if (e->with_model)
         cJSON_AddStringToObject(b, "model", e->cfg->embedding_deployment);
     if (e->cfg->embedding_dimensions)
         cJSON_AddNumberToObject(b, "dimensions", e->cfg->embedding_dimensions);
-    body = cJSON_PrintUnformatted(b);
-    cJSON_Delete(b);
-    if (!ec || !body) {
-        free(ec);
-        free(body);
-        return NULL;
-    }
     ec->cb = cb;
     ec->arg = arg;
-    ec->jc = jsoncall_start("the embedding model", e->url, e->headers, body,
-                            on_reply, ec);
-    if (!ec->jc) {
+    if (!(ec->jc = jsoncall_start(&e->svc, b, on_reply, ec))) {
         free(ec);
         return NULL;
     }

@@ -1,6 +1,7 @@
 /* jsoncall — a JSON POST with its reply parsed (see jsoncall.h). */
 #include "worker/jsoncall.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,24 +79,27 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
 
 static const struct fetch_cbs cbs = { NULL, on_data, on_done };
 
-struct jsoncall *jsoncall_start(const char *what, const char *url,
-                                const char *const *headers, char *body,
-                                jsoncall_cb cb, void *arg)
+struct jsoncall *jsoncall_start(const struct jsoncall_svc *svc,
+                                cJSON *body, jsoncall_cb cb, void *arg)
 {
     struct jsoncall *jc = calloc(1, sizeof(*jc));
+    char *json = body ? cJSON_PrintUnformatted(body) : NULL;
+    const char *headers[] = { "Content-Type: application/json", svc->auth,
+                              NULL };
     struct fetch_req req = {
-        .method = "POST", .url = url, .headers = headers, .body = body,
-        .body_len = body ? strlen(body) : 0, .body_free = free,
+        .method = "POST", .url = svc->url, .headers = headers, .body = json,
+        .body_len = json ? strlen(json) : 0, .body_free = free,
     };
 
-    if (!jc || !(jc->body = evbuffer_new())) {
+    cJSON_Delete(body);
+    if (!jc || !json || !(jc->body = evbuffer_new())) {
         free(jc);
-        free(body);
+        free(json);
         return NULL;
     }
     jc->cb = cb;
     jc->arg = arg;
-    snprintf(jc->what, sizeof(jc->what), "%s", what);
+    snprintf(jc->what, sizeof(jc->what), "%s", svc->what);
     if (!(jc->f = fetch_start(&req, &cbs, jc))) {
         evbuffer_free(jc->body);
         free(jc);
@@ -109,4 +113,32 @@ void jsoncall_cancel(struct jsoncall *jc)
     fetch_cancel(jc->f);
     evbuffer_free(jc->body);
     free(jc);
+}
+
+int jsoncall_svc_url(struct jsoncall_svc *svc, const char *base,
+                     const char *path_fmt, ...)
+{
+    size_t n = strlen(base);
+    char *path;
+    va_list ap;
+    int rc;
+
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    va_start(ap, path_fmt);
+    rc = vasprintf(&path, path_fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        return -1;
+    rc = asprintf(&svc->url, "%.*s%s", (int)n, base, path);
+    free(path);
+    if (rc < 0)
+        svc->url = NULL;
+    return rc < 0 ? -1 : 0;
+}
+
+void jsoncall_svc_free(struct jsoncall_svc *svc)
+{
+    free(svc->url);
+    free(svc->auth);
 }

@@ -13,9 +13,7 @@
 
 struct search {
     const struct cfg *cfg;
-    char *url;
-    char *auth;                 /* "api-key: K" */
-    const char *headers[3];
+    struct jsoncall_svc svc;    /* auth: "api-key: K" */
 };
 
 struct search_call {
@@ -28,12 +26,12 @@ struct search *search_init(const struct cfg *c, char *err, size_t errlen)
 {
     struct search *s = calloc(1, sizeof(*s));
     char *ep = NULL;
-    size_t n;
     int rc = -1;
 
     if (!s)
         return snprintf(err, errlen, "out of memory"), NULL;
     s->cfg = c;
+    s->svc.what = "the search service";
     if (c->search_endpoint)
         ep = strdup(c->search_endpoint);
     else if (c->search_service &&
@@ -47,23 +45,18 @@ struct search *search_init(const struct cfg *c, char *err, size_t errlen)
         snprintf(err, errlen, "rag = search needs AZURE_SEARCH_INDEX");
     else if (!c->search_key)
         snprintf(err, errlen, "rag = search needs AZURE_SEARCH_KEY");
-    else {
-        for (n = strlen(ep); n > 0 && ep[n - 1] == '/'; )
-            ep[--n] = '\0';
-        if (asprintf(&s->url, "%s/indexes/%s/docs/search?api-version=%s", ep,
-                     c->search_index, c->search_api_version) >= 0 &&
-            asprintf(&s->auth, "api-key: %s", c->search_key) >= 0)
-            rc = 0;
-        else
-            snprintf(err, errlen, "out of memory");
-    }
+    else if (jsoncall_svc_url(&s->svc, ep, "/indexes/%s/docs/search?"
+                              "api-version=%s", c->search_index,
+                              c->search_api_version) == 0 &&
+             asprintf(&s->svc.auth, "api-key: %s", c->search_key) >= 0)
+        rc = 0;
+    else
+        snprintf(err, errlen, "out of memory");
     free(ep);
     if (rc < 0) {
         search_free(s);
         return NULL;
     }
-    s->headers[0] = "Content-Type: application/json";
-    s->headers[1] = s->auth;
     return s;
 }
 
@@ -71,8 +64,7 @@ void search_free(struct search *s)
 {
     if (!s)
         return;
-    free(s->url);
-    free(s->auth);
+    jsoncall_svc_free(&s->svc);
     free(s);
 }
 
@@ -124,18 +116,12 @@ struct search_call *search_start(struct search *s, const char *text,
                                  void *arg)
 {
     struct search_call *sc = calloc(1, sizeof(*sc));
-    cJSON *b = query_body(s->cfg, text, vector);
-    char *body = b ? cJSON_PrintUnformatted(b) : NULL;
 
-    cJSON_Delete(b);
-    if (!sc || !body) {
-        free(sc);
-        free(body);
+    if (!sc)
         return NULL;
-    }
     sc->cb = cb;
     sc->arg = arg;
-    sc->jc = jsoncall_start("the search service", s->url, s->headers, body,
+    sc->jc = jsoncall_start(&s->svc, query_body(s->cfg, text, vector),
                             on_reply, sc);
     if (!sc->jc) {
         free(sc);
