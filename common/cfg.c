@@ -1,5 +1,5 @@
 /*
- * cfg — see cfg.h. One row per setting in cfg_keys below: adding a setting
+ * cfg — see cfg.h. One row per setting in cfg_keys (cfg_keys.c): adding a setting
  * is one row (plus its field in struct cfg and its line in
  * etc/llmfork.conf). The row gives the file key, the environment name
  * (LLMFORK_<KEY>, derived) and the long option (--key-with-dashes, derived,
@@ -25,177 +25,6 @@
 #include "common/log.h"
 #include "common/scoreboard.h"
 
-static int check_bind(const char *item, char *msg, size_t len);
-static int check_ip(const char *item, char *msg, size_t len);
-static int check_provider(const char *item, char *msg, size_t len);
-static int check_endpoint(const char *item, char *msg, size_t len);
-static int check_rag(const char *item, char *msg, size_t len);
-
-#define F(field) offsetof(struct cfg, field)
-#define MAX_WORKERS (SB_SLOTS / 2 - 1)  /* HUP runs two generations at once */
-
-const struct cfg_key cfg_keys[] = {
-    { "bind", K_LIST, F(bind), "127.0.0.1:8000", 1, CFG_MAX_BINDS, check_bind,
-      NULL, "-b", "ADDR", "listen on HOST:PORT, [v6]:PORT, PORT,"
-      " unix:/path or fd://N; repeatable" },
-    { "backlog", K_INT, F(backlog), "2048", 1, 65535, NULL, NULL, NULL, "N",
-      "listen queue length" },
-    { "workers", K_WORKERS, F(workers), "auto", 1, MAX_WORKERS, NULL,
-      "WEB_CONCURRENCY", "-w", "N|auto", "worker processes; auto = one per CPU" },
-    { "timeout", K_INT, F(timeout), "30", 0, 86400, NULL, NULL, "-t", "S",
-      "kill a worker whose loop is silent this long; 0 = never" },
-    { "graceful_timeout", K_INT, F(graceful_timeout), "30", 0, 86400, NULL,
-      NULL, NULL, "S", "time for workers to finish on stop or reload" },
-    { "max_requests", K_INT, F(max_requests), "0", 0, INT_MAX, NULL, NULL,
-      NULL, "N", "replace a worker after this many requests; 0 = never" },
-    { "max_requests_jitter", K_INT, F(max_requests_jitter), "0", 0, INT_MAX,
-      NULL, NULL, NULL, "N", "add up to this many to max_requests per worker" },
-    { "pidfile", K_STR, F(pidfile), NULL, 0, 0, NULL, NULL, "--pid", "FILE",
-      "write the master's pid to this file" },
-    { "proc_name", K_STR, F(proc_name), "llmfork", 1, 0, NULL, NULL,
-      "-n --name", "NAME", "process title prefix" },
-    { "user", K_STR, F(user), NULL, 0, 0, NULL, NULL, "-u", "USER",
-      "switch workers to this user after binding" },
-    { "group", K_STR, F(group), NULL, 0, 0, NULL, NULL, "-g", "GROUP",
-      "switch workers to this group after binding" },
-    { "unix_socket_mode", K_MODE, F(unix_socket_mode), "0660", 0, 0777, NULL,
-      NULL, NULL, "MODE", "permissions of unix sockets (octal)" },
-    { "errorlog", K_STR, F(errorlog), "-", 0, 0, NULL, NULL,
-      "--error-logfile --log-file", "FILE", "error log; - = stderr" },
-    { "accesslog", K_STR, F(accesslog), NULL, 0, 0, NULL, NULL,
-      "--access-logfile", "FILE", "access log; - = stdout; none by default" },
-    { "loglevel", K_LEVEL, F(loglevel), "info", 0, 0, NULL, NULL, "--log-level",
-      "LEVEL", "debug, info, warning, error or critical" },
-    { "worker_connections", K_INT, F(worker_connections), "10000", 1, 1000000,
-      NULL, NULL, NULL, "N", "open client connections per worker" },
-    { "keepalive", K_INT, F(keepalive), "5", 0, 3600, NULL, NULL,
-      "--keep-alive", "S", "idle keep-alive timeout; 0 = no keep-alive" },
-    { "client_header_timeout", K_INT, F(client_header_timeout), "10", 1, 3600,
-      NULL, NULL, NULL, "S", "time allowed to send the request head" },
-    { "limit_request_line", K_INT, F(limit_request_line), "4094", 0, 8190, NULL,
-      NULL, NULL, "N", "longest request line (414 beyond); 0 = 8190" },
-    { "limit_request_fields", K_INT, F(limit_request_fields), "100", 0, 32768,
-      NULL, NULL, NULL, "N", "most header fields (431 beyond); 0 = 32768" },
-    { "limit_request_field_size", K_INT, F(limit_request_field_size), "8190", 0,
-      1048576, NULL, NULL, NULL, "N", "longest header field (431 beyond);"
-      " 0 = unlimited" },
-    { "limit_request_body", K_SIZE, F(limit_request_body), "1048576", 0,
-      LONG_MAX, NULL, NULL, NULL, "BYTES", "largest request body (413 beyond);"
-      " 0 = unlimited" },
-    { "stream_buffer", K_SIZE, F(stream_buffer), "65536", 1024, 1L << 30, NULL,
-      NULL, NULL, "BYTES", "output pending to one client before the upstream"
-      " is paused" },
-    { "forwarded_allow_ips", K_LIST, F(forwarded_allow_ips), "127.0.0.1,::1",
-      0, 0, check_ip, NULL, NULL, "IPS", "proxies trusted for X-Forwarded-*;"
-      " IPs, networks or *" },
-
-    /* where the model is (worker/model.h) */
-    { "provider", K_STR, F(provider), "mock", 1, 0, check_provider, NULL,
-      NULL, "NAME", "mock, azure, azure-v1 or openai" },
-    { "azure_endpoint", K_STR, F(azure_endpoint), NULL, 0, 0, NULL,
-      "AZURE_OPENAI_ENDPOINT", NULL, "URL", "https://NAME.openai.azure.com" },
-    { "azure_deployment", K_STR, F(azure_deployment), NULL, 0, 0, NULL,
-      "AZURE_OPENAI_CHAT_DEPLOYMENT", NULL, "NAME", "chat model deployment" },
-    { "azure_api_version", K_STR, F(azure_api_version), "2024-10-21", 1, 0,
-      NULL, "AZURE_OPENAI_API_VERSION", NULL, "VERSION",
-      "api-version for provider azure" },
-    { "azure_api_key", K_STR, F(azure_api_key), NULL, 0, 0, NULL,
-      "AZURE_OPENAI_KEY AZURE_OPENAI_API_KEY", NULL, "KEY", "api-key header;"
-      " none: Entra ID tokens" },
-    { "azure_endpoints", K_LIST, F(azure_endpoints), NULL, 0, 16,
-      check_endpoint, "AZURE_OPENAI_ENDPOINTS", NULL, "URLS", "failover set"
-      " for the deployment, URL[*WEIGHT] each; replaces azure_endpoint" },
-    { "azure_tenant_id", K_STR, F(azure_tenant_id), NULL, 0, 0, NULL,
-      "AZURE_TENANT_ID", NULL, "ID", "Entra ID tenant (client secret,"
-      " workload identity)" },
-    { "azure_client_id", K_STR, F(azure_client_id), NULL, 0, 0, NULL,
-      "AZURE_CLIENT_ID", NULL, "ID", "app or user-assigned identity client id" },
-    { "azure_client_secret", K_STR, F(azure_client_secret), NULL, 0, 0, NULL,
-      "AZURE_CLIENT_SECRET", NULL, "SECRET", "Entra ID app client secret" },
-    { "azure_authority_host", K_STR, F(azure_authority_host),
-      "https://login.microsoftonline.com", 1, 0, NULL, "AZURE_AUTHORITY_HOST",
-      NULL, "URL", "Entra ID authority" },
-    { "azure_federated_token_file", K_STR, F(azure_federated_token_file), NULL,
-      0, 0, NULL, "AZURE_FEDERATED_TOKEN_FILE", NULL, "FILE",
-      "workload identity token file" },
-    { "identity_endpoint", K_STR, F(identity_endpoint), NULL, 0, 0, NULL,
-      "IDENTITY_ENDPOINT", NULL, "URL", "managed identity endpoint (App"
-      " Service, Container Apps)" },
-    { "identity_header", K_STR, F(identity_header), NULL, 0, 0, NULL,
-      "IDENTITY_HEADER", NULL, "SECRET", "managed identity header value" },
-    { "azure_imds_host", K_STR, F(azure_imds_host), "http://169.254.169.254",
-      1, 0, NULL, "AZURE_POD_IDENTITY_AUTHORITY_HOST", NULL, "URL",
-      "instance metadata service (managed identity on VMs, AKS)" },
-    { "openai_base_url", K_STR, F(openai_base_url), "https://api.openai.com/v1",
-      1, 0, NULL, "OPENAI_BASE_URL", NULL, "URL",
-      "any OpenAI-compatible server (Ollama, vLLM, GitHub Models)" },
-    { "openai_api_key", K_STR, F(openai_api_key), NULL, 0, 0, NULL,
-      "OPENAI_API_KEY", NULL, "KEY", "sent as Authorization: Bearer" },
-    { "openai_model", K_STR, F(openai_model), "gpt-4o-mini", 1, 0, NULL,
-      "OPENAI_MODEL", NULL, "NAME", "model for provider openai" },
-    { "mock_tokens", K_INT, F(mock_tokens), "20", 0, 100000, NULL, NULL, NULL,
-      "N", "built-in mock: tokens per answer" },
-    { "mock_delay_ms", K_INT, F(mock_delay_ms), "50", 0, 60000, NULL, NULL,
-      NULL, "MS", "built-in mock: time between tokens" },
-    { "system_prompt", K_STR, F(system_prompt), "You are a helpful assistant.",
-      0, 0, NULL, NULL, NULL, "TEXT", "system message the chat app sends" },
-    { "max_tokens_limit", K_INT, F(max_tokens_limit), "4096", 1, 1000000, NULL,
-      NULL, NULL, "N", "highest max_tokens a chat request may ask for" },
-    { "connect_timeout", K_INT, F(connect_timeout), "10", 1, 3600, NULL, NULL,
-      NULL, "S", "upstream connect timeout" },
-    { "first_byte_timeout", K_INT, F(first_byte_timeout), "60", 1, 3600, NULL,
-      NULL, NULL, "S", "upstream time to the first response byte" },
-    { "idle_timeout", K_INT, F(idle_timeout), "60", 1, 3600, NULL, NULL, NULL,
-      "S", "upstream silence allowed between chunks" },
-    { "total_timeout", K_INT, F(total_timeout), "600", 1, 86400, NULL, NULL,
-      NULL, "S", "longest upstream call, retries included" },
-    { "max_retries", K_INT, F(max_retries), "2", 0, 10, NULL, NULL, NULL, "N",
-      "upstream retries on 408/409/429/5xx before the client saw a byte" },
-    { "http2", K_BOOL, F(http2), "false", 0, 0, NULL, NULL, NULL, "BOOL",
-      "HTTP/2 (multiplexed) to https upstreams" },
-    { "ca_file", K_STR, F(ca_file), NULL, 0, 0, NULL, NULL, NULL, "FILE",
-      "CA bundle for upstream TLS; default: the system's" },
-    { "gateway_keys", K_LIST, F(gateway_keys), NULL, 0, 0, NULL, NULL, NULL,
-      "KEYS", "keys clients of /v1 and /openai must send; none = open" },
-    { "static_dir", K_STR, F(static_dir), NULL, 0, 0, NULL, NULL, NULL, "DIR",
-      "files served at / (the web page); empty = the page shipped with llmfork" },
-
-    /* RAG over Azure AI Search (worker/rag.h) */
-    { "rag", K_STR, F(rag), "none", 1, 0, check_rag, NULL, NULL, "MODE",
-      "none, or search: ground /chat answers in Azure AI Search" },
-    { "search_endpoint", K_STR, F(search_endpoint), NULL, 0, 0, NULL,
-      "AZURE_SEARCH_ENDPOINT", NULL, "URL", "https://NAME.search.windows.net" },
-    { "search_service", K_STR, F(search_service), NULL, 0, 0, NULL,
-      "AZURE_SEARCH_SERVICE", NULL, "NAME", "sets the endpoint when it is"
-      " empty" },
-    { "search_index", K_STR, F(search_index), NULL, 0, 0, NULL,
-      "AZURE_SEARCH_INDEX", NULL, "NAME", "index to search" },
-    { "search_key", K_STR, F(search_key), NULL, 0, 0, NULL,
-      "AZURE_SEARCH_KEY", NULL, "KEY", "api-key header; empty = Entra ID"
-      " token" },
-    { "search_api_version", K_STR, F(search_api_version), "2025-09-01", 1, 0,
-      NULL, NULL, NULL, "VERSION", "api-version of the search calls" },
-    { "search_top", K_INT, F(search_top), "3", 1, 50, NULL, NULL, NULL, "N",
-      "sources per question" },
-    { "search_filter", K_STR, F(search_filter), NULL, 0, 0, NULL, NULL, NULL,
-      "ODATA", "filter every search, e.g. category ne 'internal'" },
-    { "search_semantic_config", K_STR, F(search_semantic_config), NULL, 0, 0,
-      NULL, NULL, NULL, "NAME", "semantic ranker configuration; empty = off" },
-    { "search_captions", K_BOOL, F(search_captions), "false", 0, 0, NULL,
-      NULL, NULL, "BOOL", "semantic captions as the sources' text" },
-    { "search_vector_field", K_STR, F(search_vector_field), "embedding", 1, 0,
-      NULL, NULL, NULL, "FIELD", "vector field of the index" },
-    { "embedding_deployment", K_STR, F(embedding_deployment), NULL, 0, 0, NULL,
-      "AZURE_OPENAI_EMB_DEPLOYMENT", NULL, "NAME", "embedding deployment (or"
-      " model); empty = text search only" },
-    { "embedding_dimensions", K_INT, F(embedding_dimensions), "0", 0, 3072,
-      NULL, "AZURE_OPENAI_EMB_DIMENSIONS", NULL, "N",
-      "dimensions asked of the embedding model; 0 = its own" },
-};
-
-const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
-_Static_assert(sizeof(cfg_keys) / sizeof(cfg_keys[0]) <= CFG_MAX_KEYS,
-               "raise CFG_MAX_KEYS");
 
 /* Sections the file may use; keys at top level are accepted too. Later
  * settings groups add their section here. */
@@ -211,8 +40,7 @@ void cfg_report(struct cfg_loader *L, const char *fmt, ...)
     L->nerr++;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int bad(char *msg, size_t len, const char *fmt, ...)
+int cfg_bad(char *msg, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -221,74 +49,7 @@ static int bad(char *msg, size_t len, const char *fmt, ...)
     return -1;
 }
 
-static int check_provider(const char *item, char *msg, size_t len)
-{
-    static const char *const names[] = { "mock", "azure", "azure-v1", "openai" };
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(item, names[i]) == 0)
-            return 0;
-    return bad(msg, len, "unknown provider '%s' (mock, azure, azure-v1, openai)",
-               item);
-}
-
-static int check_rag(const char *item, char *msg, size_t len)
-{
-    if (strcmp(item, "none") == 0 || strcmp(item, "search") == 0)
-        return 0;
-    return bad(msg, len, "unknown rag mode '%s' (none, search)", item);
-}
-
-/* A failover endpoint: an http(s) URL, optionally "*WEIGHT" (1-100). */
-static int check_endpoint(const char *item, char *msg, size_t len)
-{
-    const char *star = strrchr(item, '*');
-    char *end;
-
-    if (strncmp(item, "https://", 8) != 0 && strncmp(item, "http://", 7) != 0)
-        return bad(msg, len, "endpoint '%s' is not an http(s) URL", item);
-    if (star && (strtol(star + 1, &end, 10) < 1 ||
-                 strtol(star + 1, NULL, 10) > 100 || *end != '\0' ||
-                 !isdigit((unsigned char)star[1])))
-        return bad(msg, len, "endpoint '%s': the weight after '*' must be"
-                   " 1-100", item);
-    return 0;
-}
-
 /* ---- values ---------------------------------------------------------- */
-
-static int check_bind(const char *item, char *msg, size_t len)
-{
-    char why[160];
-    if (addr_check(item, why, sizeof(why)) == 0)
-        return 0;
-    return bad(msg, len, "bad address '%s': %s", item, why);
-}
-
-/* "*", an IP, or a network "IP/PREFIX" */
-static int check_ip(const char *item, char *msg, size_t len)
-{
-    char ip[INET6_ADDRSTRLEN];
-    unsigned char buf[sizeof(struct in6_addr)];
-    const char *slash = strchr(item, '/');
-    size_t n = slash ? (size_t)(slash - item) : strlen(item);
-    int family = memchr(item, ':', n) ? AF_INET6 : AF_INET;
-    int maxbits = family == AF_INET6 ? 128 : 32;
-    char *end;
-
-    if (strcmp(item, "*") == 0)
-        return 0;
-    if (n < sizeof(ip)) {
-        memcpy(ip, item, n);
-        ip[n] = '\0';
-        if (inet_pton(family, ip, buf) == 1 && slash == NULL)
-            return 0;
-        if (inet_pton(family, ip, buf) == 1 && isdigit((unsigned char)slash[1])
-            && strtol(slash + 1, &end, 10) <= maxbits && *end == '\0')
-            return 0;
-    }
-    return bad(msg, len, "bad IP address or network '%s'", item);
-}
 
 static int parse_long(const char *v, long *out)
 {
@@ -302,7 +63,7 @@ static int in_range(const struct cfg_key *k, const char *v, long n, char *msg, s
 {
     if (n >= k->min && n <= k->max)
         return 0;
-    return bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
+    return cfg_bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
 }
 
 static int parse_size(const struct cfg_key *k, const char *v, long *out,
@@ -320,10 +81,10 @@ static int parse_size(const struct cfg_key *k, const char *v, long *out,
         end += u != NULL;
     }
     if (end == v || *end != '\0' || shift < 0 || n < 0)
-        return bad(msg, len, "expected a size in bytes (like 65536 or 64k),"
+        return cfg_bad(msg, len, "expected a size in bytes (like 65536 or 64k),"
                    " got '%s'", v);
     if (errno != 0 || n > (LONG_MAX >> shift))
-        return bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
+        return cfg_bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
     *out = n << shift;
     return in_range(k, v, *out, msg, len);
 }
@@ -338,7 +99,7 @@ static int parse_bool(const char *v, int *out, char *msg, size_t len)
             return 0;
         }
     }
-    return bad(msg, len, "expected true or false, got '%s'", v);
+    return cfg_bad(msg, len, "expected true or false, got '%s'", v);
 }
 
 static void list_clear(struct cfg_list *l)
@@ -374,7 +135,7 @@ static int set_list(struct cfg_loader *L, const struct cfg_key *k, const char *v
     int rc = 0, count = 0;
 
     if (copy == NULL)
-        return bad(msg, len, "out of memory");
+        return cfg_bad(msg, len, "out of memory");
     if (L->set_at[ki] < (int)L->level)
         list_clear(l);
     L->set_at[ki] = (int)L->level;
@@ -383,13 +144,13 @@ static int set_list(struct cfg_loader *L, const struct cfg_key *k, const char *v
         if (k->check != NULL && k->check(t, msg, len) < 0)
             rc = -1;
         else if (k->max > 0 && l->n >= k->max)
-            rc = bad(msg, len, "too many values (at most %ld)", k->max);
+            rc = cfg_bad(msg, len, "too many values (at most %ld)", k->max);
         else if (list_add(l, t) < 0)
-            rc = bad(msg, len, "out of memory");
+            rc = cfg_bad(msg, len, "out of memory");
     }
     free(copy);
     if (rc == 0 && count < k->min)
-        rc = bad(msg, len, "must not be empty");
+        rc = cfg_bad(msg, len, "must not be empty");
     return rc;
 }
 
@@ -399,11 +160,11 @@ static int set_str(const struct cfg_key *k, char **field, const char *v,
     char *s = NULL;
 
     if (*v == '\0' && k->min > 0)
-        return bad(msg, len, "must not be empty");
+        return cfg_bad(msg, len, "must not be empty");
     if (*v != '\0' && k->check != NULL && k->check(v, msg, len) < 0)
         return -1;
     if (*v != '\0' && (s = strdup(v)) == NULL)
-        return bad(msg, len, "out of memory");
+        return cfg_bad(msg, len, "out of memory");
     free(*field);
     *field = s;
     return 0;
@@ -421,16 +182,16 @@ static int set_int_like(const struct cfg_key *k, int *field, const char *v,
             return 0;
         }
         if (parse_long(v, &n) < 0)
-            return bad(msg, len, "expected a number of workers or 'auto', got '%s'", v);
+            return cfg_bad(msg, len, "expected a number of workers or 'auto', got '%s'", v);
         break;
     case K_MODE:
         if (*v == '\0' || v[strspn(v, "01234567")] != '\0' || strlen(v) > 6)
-            return bad(msg, len, "expected an octal mode like 0660, got '%s'", v);
+            return cfg_bad(msg, len, "expected an octal mode like 0660, got '%s'", v);
         n = strtol(v, NULL, 8);
         break;
     case K_LEVEL:
         if ((n = log_level_parse(v)) < 0)
-            return bad(msg, len, "expected debug, info, warning, error or"
+            return cfg_bad(msg, len, "expected debug, info, warning, error or"
                        " critical, got '%s'", v);
         *field = (int)n;
         return 0;
@@ -438,7 +199,7 @@ static int set_int_like(const struct cfg_key *k, int *field, const char *v,
         return parse_bool(v, field, msg, len);
     default:
         if (parse_long(v, &n) < 0)
-            return bad(msg, len, "expected an integer, got '%s'", v);
+            return cfg_bad(msg, len, "expected an integer, got '%s'", v);
         break;
     }
     if (in_range(k, v, n, msg, len) < 0)
@@ -708,7 +469,7 @@ int cfg_workers(const struct cfg *c)
     if (c->workers != CFG_WORKERS_AUTO)
         return c->workers;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+    return n < 1 ? 1 : n > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : (int)n;
 }
 
 void cfg_free(struct cfg *c)

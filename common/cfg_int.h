@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include "common/cfg.h"
+#include "common/scoreboard.h"
 
+/* HUP runs two generations at once: half the scoreboard, less one. */
+#define CFG_MAX_WORKERS (SB_SLOTS / 2 - 1)
 #define CFG_MAX_KEYS 96
 
 enum cfg_ktype {
@@ -86,6 +89,10 @@ static inline int cfg_next_word(const char **p, const char **w, size_t *n)
     *p += *n + ((*p)[*n] == ' ');
     return 1;
 }
+
+/* Writes a value problem into msg; returns -1 (for `return cfg_bad(...)`). */
+int cfg_bad(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 void cfg_report(struct cfg_loader *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
