@@ -16,33 +16,9 @@ import pytest
 import util
 from util import SLOW
 from conftest import clean_environ
-from test_signals import NotifySocket as _NotifySocket
+from test_signals import NotifySocket
 
 ANALYZE = shutil.which("systemd-analyze")
-
-
-class NotifySocket(_NotifySocket):
-    def wait_match(self, pred, timeout):
-        """Collects datagrams until pred(message) holds; returns it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                msg = self.sock.recv(4096).decode()
-            except socket.timeout:
-                break
-            self.messages.append(msg)
-            if pred(msg):
-                return msg
-        raise AssertionError("no such message; got %r" % self.messages)
-
-    def drain(self):
-        self.sock.settimeout(0.05)
-        try:
-            while True:
-                self.messages.append(self.sock.recv(4096).decode())
-        except socket.timeout:
-            pass
 ACTIVATE = shutil.which("systemd-socket-activate")
 
 

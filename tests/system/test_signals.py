@@ -253,8 +253,8 @@ class NotifySocket:
         self.sock.bind(path)
         self.messages = []
 
-    def wait(self, key, timeout):
-        """Collects datagrams until one has the line key; returns it."""
+    def wait_match(self, pred, timeout, what="such message"):
+        """Collects datagrams until pred(message) holds; returns it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
@@ -263,9 +263,23 @@ class NotifySocket:
             except socket.timeout:
                 break
             self.messages.append(msg)
-            if key in msg.splitlines():
+            if pred(msg):
                 return msg
-        raise AssertionError("no %s from the master; got %r" % (key, self.messages))
+        raise AssertionError("no %s; got %r" % (what, self.messages))
+
+    def wait(self, key, timeout):
+        """Collects datagrams until one has the line key; returns it."""
+        return self.wait_match(lambda msg: key in msg.splitlines(), timeout,
+                               "%s from the master" % key)
+
+    def drain(self):
+        """Keeps what is queued now."""
+        self.sock.settimeout(0.05)
+        try:
+            while True:
+                self.messages.append(self.sock.recv(4096).decode())
+        except socket.timeout:
+            pass
 
     def close(self):
         self.sock.close()
