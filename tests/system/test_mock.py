@@ -6,19 +6,15 @@ port (--port-file) and stops it.
 import asyncio
 import http.client
 import json
-import os
 import resource
 import signal
 import socket
-import subprocess
 import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("LLMFORK_BUILD", "build")
-MOCK = os.path.join(BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD),
-                    "llmfork-mock")
+import upstream
+
 KEY = "sk-mock-test-key-1234"
 WORDS = ["Hello!", "I", "am", "the", "llmfork", "mock", "model.", "Here", "is",
          '"quoted"', "text,", "a", "back\\slash,", "a", "tab\tand", "a",
@@ -34,18 +30,8 @@ def answer(n):
     return " ".join(WORDS[i % len(WORDS)] for i in range(n))
 
 
-class Mock:
-    def __init__(self, tmp_path, *args):
-        port_file = tmp_path / "mock.port"
-        self.log = open(tmp_path / "mock.log", "w+")
-        self.proc = subprocess.Popen([MOCK, "--port-file", str(port_file),
-                                      *args], stderr=self.log)
-        deadline = time.monotonic() + 10
-        while not port_file.exists():
-            assert self.proc.poll() is None, "mock exited"
-            assert time.monotonic() < deadline, "mock did not listen"
-            time.sleep(0.01)
-        self.port = int(port_file.read_text())
+class Mock(upstream.Mock):
+    """The mock with raw http.client requests, as the SDKs send them."""
 
     def conn(self, timeout=10):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -67,40 +53,20 @@ class Mock:
         c.close()
         return r, data
 
-    def get(self, path):
-        c = self.conn()
-        c.request("GET", path)
-        data = json.loads(c.getresponse().read())
-        c.close()
-        return data
-
-    def stats(self):
-        return self.get("/_mock/stats")
-
     def wait_stats(self, key, value, timeout=5):
         deadline = time.monotonic() + timeout
         while self.stats()[key] != value:
             assert time.monotonic() < deadline, (key, value, self.stats())
             time.sleep(0.02)
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.seek(0)
-        return self.log.read()
-
 
 @pytest.fixture
 def mock(tmp_path):
-    m = Mock(tmp_path, "--key", KEY, "--key", "second-key")
+    m = Mock(tmp_path, keys=(KEY, "second-key"))
     yield m
-    log = m.stop()
-    assert m.proc.returncode == 0, log
+    rc = m.stop()
+    log = m.log
+    assert rc == 0, log
     assert "Sanitizer" not in log and "runtime error" not in log, log
 
 
@@ -453,11 +419,11 @@ def test_1000_concurrent_streams(mock):
 
 
 def test_sigterm_with_streams_in_flight(tmp_path):
-    m = Mock(tmp_path)
+    m = Mock(tmp_path, keys=())
     r, c = m.post(OPENAI + "?tokens=100&delay_ms=100", stream_body(), auth=False)
     r.fp.readline()
     m.proc.send_signal(signal.SIGTERM)
     assert m.proc.wait(10) == 0
-    log = m.stop()
-    assert "Sanitizer" not in log, log
+    m.stop()
+    assert "Sanitizer" not in m.log, m.log
     c.close()

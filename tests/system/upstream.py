@@ -33,12 +33,14 @@ DEPLOYMENT = "chat-dep"
 
 
 class Mock:
-    def __init__(self, tmp_path, *args, name="mock"):
+    def __init__(self, tmp_path, *args, name="mock", keys=(KEY,)):
+        """keys: the API keys it accepts; none: no auth."""
         port_file = tmp_path / (name + ".port")
         self.log_path = tmp_path / (name + ".log")
+        key_args = [a for k in keys for a in ("--key", k)]
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen([MOCK, "--port-file", str(port_file),
-                                          "--key", KEY, *args],
+                                          *key_args, *args],
                                          stdin=subprocess.DEVNULL, stderr=log,
                                          start_new_session=True)
         util.wait_for(lambda: port_file.exists() or self.proc.poll() is not None,
