@@ -60,7 +60,7 @@ def _cell(r, key):
         return "0*"
     if r.get("hold") and key in ("rps", "p50", "p99", "x_nginx", "x_peer"):
         return "hold"
-    if v is None:
+    if v is None or v == -1:     # -1: the load tool had no sample
         return ""
     if isinstance(v, float):
         return f"{v:.0f}" if key == "rps" else f"{v:.2f}" if v < 100 else f"{v:.0f}"
