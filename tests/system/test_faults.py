@@ -18,6 +18,13 @@ def fresh_key():
     return uuid.uuid4().hex[:12]
 
 
+def timed_post(port, path, body):
+    """post(), and the seconds it took."""
+    t0 = time.monotonic()
+    r = post(port, path, body)
+    return r, time.monotonic() - t0
+
+
 def error_of(r):
     body = r.json()
     assert set(body) == {"error"} and isinstance(body["error"], str), body
@@ -101,10 +108,8 @@ def test_429_with_only_retry_after_ms_gives_retry_after(srv, mock):
 
 
 def test_429_once_is_retried_transparently(srv, mock):
-    t0 = time.monotonic()
-    r = post(srv.port, "/chat/stream", chat_body(say(
+    r, took = timed_post(srv.port, "/chat/stream", chat_body(say(
         "hi", fault="429:ms=300", fail_count=1, fault_key=fresh_key(), tokens=5)))
-    took = time.monotonic() - t0
     assert r.status == 200, r.body
     assert "".join(l["delta"]["content"] for l in r.ndjson()[1:]) == mock.answer(5)
     st = mock.stats()
@@ -168,9 +173,7 @@ def test_unreachable_upstream_is_502(spawn):
 
 def test_first_byte_timeout_is_504(spawn, mock):
     srv = serve(spawn, mock, "openai", conf="first_byte_timeout = 1\nmax_retries = 0\n")
-    t0 = time.monotonic()
-    r = post(srv.port, "/chat", chat_body(say("hi", ttft_ms=4000)))
-    took = time.monotonic() - t0
+    r, took = timed_post(srv.port, "/chat", chat_body(say("hi", ttft_ms=4000)))
     assert r.status == 504, r.body
     error_of(r)
     assert 0.9 <= took < 3.5 * SLOW, took
@@ -179,29 +182,30 @@ def test_first_byte_timeout_is_504(spawn, mock):
 
 # ---- after the stream started: one last error line, then a clean end -------
 
-def test_cut_mid_stream(srv, mock):
-    r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=10, fault="cut:after=4")))
-    words, err = stream_error_line(r)
-    assert "".join(words) == mock.answer(4)
-    assert mock.stats()["requests"] == 1            # never retried after the first byte
-
-
-def test_malformed_chunk(srv, mock):
+@pytest.mark.parametrize("fault,after,says", [
+    ("cut", 4, None),
+    ("malformed", 3, "malformed"),
+    ("error_event", 5, "server had an error"),
+    ("filter_mid", 4, "content filter"),        # Azure's output filter
+])
+def test_fault_mid_stream(srv, mock, fault, after, says):
+    """The words before the fault, then one error line; never retried after
+    the first byte."""
     r = post(srv.port, "/chat/stream",
-             chat_body(say("hi", tokens=10, fault="malformed:after=3")))
+             chat_body(say("hi", tokens=10, fault="%s:after=%d" % (fault, after))))
     words, err = stream_error_line(r)
-    assert "".join(words) == mock.answer(3)
-    assert "malformed" in err
+    assert "".join(words) == mock.answer(after)
+    if says is not None:
+        assert says in err, err
+    assert mock.stats()["requests"] == 1
     util.wait_for(lambda: mock.stats()["active"] == 0, 5 * SLOW,
                   what="the upstream call to end")
 
 
 def test_stall_beyond_idle_timeout(spawn, mock):
     srv = serve(spawn, mock, "openai", conf="idle_timeout = 1\n")
-    t0 = time.monotonic()
-    r = post(srv.port, "/chat/stream",
-             chat_body(say("hi", tokens=10, delay_ms=1, fault="stall:after=2")))
-    took = time.monotonic() - t0
+    r, took = timed_post(srv.port, "/chat/stream", chat_body(
+        say("hi", tokens=10, delay_ms=1, fault="stall:after=2")))
     words, err = stream_error_line(r)
     assert "".join(words) == mock.answer(2)
     assert 0.9 <= took < 4 * SLOW, took
@@ -220,23 +224,6 @@ def test_ttft_beyond_idle_timeout_on_a_stream(spawn, mock):
         assert words == []
 
 
-def test_error_event_mid_stream(srv, mock):
-    r = post(srv.port, "/chat/stream",
-             chat_body(say("hi", tokens=10, fault="error_event:after=5")))
-    words, err = stream_error_line(r)
-    assert "".join(words) == mock.answer(5)
-    assert "server had an error" in err
-    assert mock.stats()["requests"] == 1
-
-
-def test_content_filter_mid_stream_is_an_error_line(srv, mock):
-    r = post(srv.port, "/chat/stream",
-             chat_body(say("hi", tokens=10, fault="filter_mid:after=4")))
-    words, err = stream_error_line(r)
-    assert "".join(words) == mock.answer(4)
-    assert "content filter" in err
-
-
 def test_error_event_passes_through_the_gateway(srv, mock):
     from upstream import oai_body, sse_events
     r = post(srv.port, "/v1/chat/completions",
@@ -252,9 +239,7 @@ def test_error_event_passes_through_the_gateway(srv, mock):
 
 def test_total_timeout_cuts_a_long_stream(spawn, mock):
     srv = serve(spawn, mock, "openai", conf="total_timeout = 1\n")
-    t0 = time.monotonic()
-    r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=100, delay_ms=50)))
-    took = time.monotonic() - t0
+    r, took = timed_post(srv.port, "/chat/stream", chat_body(say("hi", tokens=100, delay_ms=50)))
     words, err = stream_error_line(r)
     assert 5 <= len(words) < 40, words
     assert "".join(words) == mock.answer(len(words))
@@ -265,9 +250,7 @@ def test_total_timeout_cuts_a_long_stream(spawn, mock):
 def test_429_without_retry_headers_backs_off_by_itself(srv, mock):
     """OpenAI's 429s often carry no retry-after: llmfork waits by its own
     policy (0.5 s x 2^n, jittered) and passes no Retry-After on."""
-    t0 = time.monotonic()
-    r = post(srv.port, "/chat/stream", chat_body(say("hi", fault="429:ms=none")))
-    took = time.monotonic() - t0
+    r, took = timed_post(srv.port, "/chat/stream", chat_body(say("hi", fault="429:ms=none")))
     assert r.status == 429, r.body
     assert "retry-after" not in r.headers
     error_of(r)
