@@ -120,16 +120,23 @@ def test_stream_longer_than_timeout_survives(spawn):
     assert "WORKER TIMEOUT" not in srv.log
 
 
-def test_max_requests_replaces_worker_without_failures(spawn):
-    srv = spawn(args=["--max-requests", "5", "-w", "1"])
+def pids_answering(get, url, n):
+    """n GETs of /_test/pid made with get(url, timeout=...): the worker pids
+    that answered, and what failed (an error, or a status other than 200)."""
     pids, failures = [], []
-    for _ in range(16):
+    for _ in range(n):
         try:
-            r = util.get(srv.url + "/_test/pid", timeout=10 * SLOW)
+            r = get(url + "/_test/pid", timeout=10 * SLOW)
             assert r.status_code == 200
             pids.append(int(r.text))
-        except Exception as e:       # noqa: BLE001 - counted, reported below
+        except Exception as e:       # noqa: BLE001 - counted, reported by the caller
             failures.append(repr(e))
+    return pids, failures
+
+
+def test_max_requests_replaces_worker_without_failures(spawn):
+    srv = spawn(args=["--max-requests", "5", "-w", "1"])
+    pids, failures = pids_answering(util.get, srv.url, 16)
     assert failures == []
     distinct = list(dict.fromkeys(pids))
     assert len(distinct) >= 3, pids
@@ -217,16 +224,9 @@ def test_max_requests_with_keepalive_client(spawn):
     """A keep-alive client is told to close on the last response a worker
     serves (Connection: close), so it never writes into a closing socket."""
     srv = spawn(args=["--max-requests", "4", "-w", "1"])
-    pids, failures = [], []
     with util.requests.Session() as s:
         s.trust_env = False
-        for _ in range(14):
-            try:
-                r = s.get(srv.url + "/_test/pid", timeout=10 * SLOW)
-                assert r.status_code == 200
-                pids.append(int(r.text))
-            except Exception as e:       # noqa: BLE001 - counted, reported below
-                failures.append(repr(e))
+        pids, failures = pids_answering(s.get, srv.url, 14)
     assert failures == []
     assert len(set(pids)) >= 3, pids
 
