@@ -52,9 +52,29 @@ def check_openai(up):
     assert up["json"]["model"] == MODEL
 
 
-def test_azure_from_env_default_version(spawn, mock):
-    srv = serve(spawn, mock, "azure")
-    check_azure(ask(srv, mock), "2024-10-21")
+def check(provider, up, version=None):
+    if provider == "azure":
+        check_azure(up, version)
+    elif provider == "azure-v1":
+        check_azure_v1(up)
+    else:
+        check_openai(up)
+
+
+@pytest.mark.parametrize("provider, version", [
+    ("azure", "2024-10-21"),        # the default api-version
+    ("azure-v1", None), ("openai", None)])
+def test_from_env(spawn, mock, provider, version):
+    srv = serve(spawn, mock, provider)
+    check(provider, ask(srv, mock), version)
+
+
+@pytest.mark.parametrize("provider, version", [
+    ("azure", "2024-06-01"), ("azure-v1", None), ("openai", None)])
+def test_from_config_file(spawn, mock, provider, version):
+    srv = serve(spawn, None, provider, conf=file_conf(mock, provider, version),
+                env={"LLMFORK_PROVIDER": None})
+    check(provider, ask(srv, mock), version)
 
 
 def test_azure_from_env_version_and_key_alias(spawn, mock):
@@ -62,34 +82,6 @@ def test_azure_from_env_version_and_key_alias(spawn, mock):
         "AZURE_OPENAI_API_VERSION": "2025-04-01-preview",
         "AZURE_OPENAI_API_KEY": None, "AZURE_OPENAI_KEY": KEY})
     check_azure(ask(srv, mock), "2025-04-01-preview")
-
-
-def test_azure_from_config_file(spawn, mock):
-    srv = serve(spawn, None, "azure", conf=file_conf(mock, "azure", "2024-06-01"),
-                env={"LLMFORK_PROVIDER": None})
-    check_azure(ask(srv, mock), "2024-06-01")
-
-
-def test_azure_v1_from_env(spawn, mock):
-    srv = serve(spawn, mock, "azure-v1")
-    check_azure_v1(ask(srv, mock))
-
-
-def test_azure_v1_from_config_file(spawn, mock):
-    srv = serve(spawn, None, "azure-v1", conf=file_conf(mock, "azure-v1"),
-                env={"LLMFORK_PROVIDER": None})
-    check_azure_v1(ask(srv, mock))
-
-
-def test_openai_from_env(spawn, mock):
-    srv = serve(spawn, mock, "openai")
-    check_openai(ask(srv, mock))
-
-
-def test_openai_from_config_file(spawn, mock):
-    srv = serve(spawn, None, "openai", conf=file_conf(mock, "openai"),
-                env={"LLMFORK_PROVIDER": None})
-    check_openai(ask(srv, mock))
 
 
 def test_env_overrides_file(spawn, mock):
