@@ -46,6 +46,19 @@ static void make_cfg(struct cfg *c, char **texts, int n)
     c->unix_socket_mode = 0600;
 }
 
+/* A cfg binding one free 127.0.0.1 port; c points into b. */
+struct one_bind {
+    char text[64];
+    char *v[1];
+};
+
+static void make_cfg_one(struct cfg *c, struct one_bind *b)
+{
+    snprintf(b->text, sizeof(b->text), "127.0.0.1:%d", free_port());
+    b->v[0] = b->text;
+    make_cfg(c, b->v, 1);
+}
+
 static int port_of(int fd)
 {
     struct sockaddr_storage ss;
@@ -57,15 +70,13 @@ static int port_of(int fd)
 static void test_tcp_bind_flags_and_url(void **state)
 {
     (void)state;
-    char t[64], want[160];
-    int port = free_port();
-    snprintf(t, sizeof(t), "127.0.0.1:%d", port);
-    char *texts[] = { t };
+    char want[160];
+    struct one_bind b;
     struct cfg c;
     struct listen_set ls;
     char err[256];
 
-    make_cfg(&c, texts, 1);
+    make_cfg_one(&c, &b);
     assert_int_equal(listen_open(&ls, &c, err, sizeof(err)), 0);
     assert_int_equal(ls.n, 1);
     int fd = ls.l[0].fd, on = 0;
@@ -74,13 +85,14 @@ static void test_tcp_bind_flags_and_url(void **state)
     assert_int_equal(on, 1);
     assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
     assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-    snprintf(want, sizeof(want), "http://127.0.0.1:%d", port);
+    snprintf(want, sizeof(want), "http://%s", b.text);
     assert_string_equal(ls.l[0].url, want);
 
     /* The same address again: a clear message, nothing left open. */
     struct listen_set ls2;
     assert_int_equal(listen_open(&ls2, &c, err, sizeof(err)), -1);
-    snprintf(want, sizeof(want), "cannot bind %s: Address already in use", t);
+    snprintf(want, sizeof(want), "cannot bind %s: Address already in use",
+             b.text);
     assert_string_equal(err, want);
     assert_int_equal(ls2.n, 0);
     listen_close(&ls);
@@ -198,15 +210,14 @@ static void test_update_keeps_adds_and_removes(void **state)
 static void test_inherited_fds_are_reused(void **state)
 {
     (void)state;
-    char t[64], env[32];
+    char env[32];
+    struct one_bind b;
     struct cfg c;
     struct listen_set ls;
     char err[256];
 
     /* What a master started by USR2 finds: an open, listening socket. */
-    snprintf(t, sizeof(t), "127.0.0.1:%d", free_port());
-    char *texts[] = { t };
-    make_cfg(&c, texts, 1);
+    make_cfg_one(&c, &b);
     assert_int_equal(listen_open(&ls, &c, err, sizeof(err)), 0);
     int fd = ls.l[0].fd;
     int stray = socket(AF_INET, SOCK_STREAM, 0);   /* not wanted: closed */
@@ -224,19 +235,17 @@ static void test_inherited_fds_are_reused(void **state)
 static void test_systemd_vars_for_another_pid_are_ignored(void **state)
 {
     (void)state;
-    char t[64];
+    struct one_bind b;
     struct cfg c;
     struct listen_set ls;
     char err[256];
 
-    snprintf(t, sizeof(t), "127.0.0.1:%d", free_port());
-    char *texts[] = { t };
-    make_cfg(&c, texts, 1);
+    make_cfg_one(&c, &b);
     setenv("LISTEN_PID", "1", 1);
     setenv("LISTEN_FDS", "2", 1);
     assert_int_equal(listen_open(&ls, &c, err, sizeof(err)), 0);
     assert_int_equal(ls.activated, 0);
-    assert_string_equal(ls.l[0].addr.text, t);
+    assert_string_equal(ls.l[0].addr.text, b.text);
     assert_null(getenv("LISTEN_PID"));
     assert_null(getenv("LISTEN_FDS"));
     listen_close(&ls);
