@@ -100,8 +100,8 @@ test: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory system
 	@$(MAKE) --no-print-directory clients
 
-bench: $(DEPS_STAMP) all
-	scripts/bench
+bench: $(DEPS_STAMP) all $(B)/llmfork-load
+	scripts/bench/run $(if $(QUICK),--quick)
 
 # docs/chat.png, the picture in the README.
 screenshot: all
