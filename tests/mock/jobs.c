@@ -1,6 +1,6 @@
 /*
  * jobs.c — answering later: one timer per stream (ttft, then one token per
- * delay), the stream faults (cut, malformed, stall, error event), and
+ * delay, on absolute deadlines), the stream faults (cut, malformed, stall, error event), and
  * telling a client that left from one that was served.
  *
  * Close detection: once a reply has started, evhttp reads the socket and
@@ -11,8 +11,10 @@
 #include "tests/mock/mock.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
@@ -45,6 +47,26 @@ static void arm(struct job *j, int ms)
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
     event_add(&j->timer, &tv);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The next stream step at j->next_ms, an absolute deadline: a step that
+ * runs late does not push the ones after it, so a stream lasts ttft +
+ * tokens x delay however busy the loop is. */
+static void arm_next(struct job *j, int step_ms)
+{
+    int64_t left;
+
+    j->next_ms += step_ms;
+    left = j->next_ms - now_ms();
+    arm(j, left > 0 ? (int)left : 0);
 }
 
 static void job_done(struct job *j)
@@ -157,7 +179,9 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
 
     (void)fd, (void)what;
     if (pending(j) > PENDING_MAX) {
-        arm(j, j->delay_ms ? j->delay_ms : 1);
+        /* a client that does not read sets the pace from here on */
+        j->next_ms = now_ms();
+        arm_next(j, j->delay_ms ? j->delay_ms : 1);
         return;
     }
     if (!j->role_sent) {
@@ -187,7 +211,7 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
     if (j->sent < j->tokens) {
         stream_token(j);
         flush(j);
-        arm(j, j->delay_ms);
+        arm_next(j, j->delay_ms);
         return;
     }
     stream_finish(j, j->length_cut ? "length" : "stop");
@@ -273,7 +297,8 @@ void job_start(struct job *j)
         chunk_write_prompt_filter(scratch);
         flush(j);
     }
-    arm(j, j->ttft_ms);
+    j->next_ms = now_ms();
+    arm_next(j, j->ttft_ms);
 }
 
 void job_free_all(void)

@@ -128,6 +128,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +231,9 @@ static int listen_on(const char *spec, int *port_out)
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        /* accepted sockets inherit it: a token written just after the
+         * head must not wait for the head's (delayed) ACK */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 4096) ||
         getsockname(fd, (struct sockaddr *)&ss, &sl)) {
         fprintf(stderr, "llmfork-mock: %s: %s\n", spec, strerror(errno));

@@ -19,6 +19,7 @@
 #define LLMFORK_MOCK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -91,6 +92,8 @@ struct job {
     int obfuscate;               /* OpenAI's "obfuscation" padding field */
     int tokens, delay_ms, ttft_ms;
     int sent;                    /* content tokens written */
+    int64_t next_ms;             /* stream: the next step's deadline,
+                                    CLOCK_MONOTONIC ms */
     int role_sent;
     int prompt_tokens;
     int length_cut;              /* max_tokens < tokens: finish "length" */
