@@ -37,6 +37,7 @@ struct cfg {
 
     /* server (master) */
     struct cfg_list bind;       /* addresses as text, parsed by addr_parse */
+    struct cfg_list metrics_bind;   /* /metrics only there; empty = on bind */
     int backlog;
     int workers;                /* CFG_WORKERS_AUTO = one per core */
     int timeout;                /* s; worker heartbeat */

@@ -27,6 +27,9 @@ const struct cfg_key cfg_keys[] = {
     { "bind", K_LIST, F(bind), "127.0.0.1:8000", 1, CFG_MAX_BINDS, check_bind,
       NULL, "-b", "ADDR", "listen on HOST:PORT, [v6]:PORT, PORT,"
       " unix:/path or fd://N; repeatable" },
+    { "metrics_bind", K_LIST, F(metrics_bind), NULL, 0, CFG_MAX_BINDS,
+      check_bind, NULL, NULL, "ADDR", "serve /metrics (and /healthz, /readyz)"
+      " only on these addresses, not on bind; empty = on bind" },
     { "backlog", K_INT, F(backlog), "2048", 1, 65535, NULL, NULL, NULL, "N",
       "listen queue length" },
     { "workers", K_WORKERS, F(workers), "auto", 1, CFG_MAX_WORKERS, NULL,
