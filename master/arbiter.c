@@ -31,6 +31,13 @@ void arbiter_set_title(const struct arbiter *a)
     proctitle_set("%s: master", a->cfg.proc_name ? a->cfg.proc_name : "llmfork");
 }
 
+void arbiter_log_listeners(const struct arbiter *a)
+{
+    for (int i = 0; i < a->ls.n; i++)
+        log_info("%s at: %s (%d)", a->ls.l[i].role == LISTEN_METRICS
+                 ? "Metrics" : "Listening", a->ls.l[i].url, (int)getpid());
+}
+
 int64_t arbiter_graceful_ms(const struct arbiter *a)
 {
     return (int64_t)a->cfg.graceful_timeout * 1000;
@@ -233,8 +240,7 @@ int arbiter_run(struct cfg *cfg, struct listen_set *ls, int argc, char **argv)
     if (start(a, &sigfd) < 0) {
         a->exit_code = 1;
     } else {
-        for (int i = 0; i < a->ls.n; i++)
-            log_info("Listening at: %s (%d)", a->ls.l[i].url, (int)getpid());
+        arbiter_log_listeners(a);
         log_info("Using worker: event (%d workers)", a->target);
         loop(a, sigfd);
         log_info("Shutting down: Master");

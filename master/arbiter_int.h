@@ -65,6 +65,8 @@ struct arbiter {
 void arbiter_stop(struct arbiter *a, int sig, int64_t grace_ms, int code);
 void arbiter_set_title(const struct arbiter *a);
 int64_t arbiter_graceful_ms(const struct arbiter *a);
+/* "Listening at: URL" (bind) and "Metrics at: URL" (metrics_bind) lines. */
+void arbiter_log_listeners(const struct arbiter *a);
 
 /* supervise.c */
 void supervise_kill(struct child *c, int sig, int64_t grace_ms);

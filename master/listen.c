@@ -236,12 +236,11 @@ static int systemd_fds(void)
 static int open_activated(struct listen_set *ls, int n, const struct cfg *cfg,
                           char *err, size_t errlen)
 {
-    if (n > LISTEN_MAX) {
+    if (n > CFG_MAX_BINDS) {
         snprintf(err, errlen, "systemd passed %d sockets; at most %d are "
-                 "supported", n, LISTEN_MAX);
+                 "supported", n, CFG_MAX_BINDS);
         return -1;
     }
-    ls->activated = 1;
     for (int i = 0; i < n; i++) {
         struct listener *l = &ls->l[ls->n];
         memset(l, 0, sizeof(*l));
@@ -255,42 +254,22 @@ static int open_activated(struct listen_set *ls, int n, const struct cfg *cfg,
         }
         sock_url(l->fd, l->url, sizeof(l->url));
         ls->n++;
+        ls->activated++;
     }
     return 0;
 }
 
-static int parse_bind(const char *text, struct addr *a, char *err,
-                      size_t errlen)
+static const char *const role_key[] = { "bind", "metrics_bind" };
+
+static int parse_bind(const char *text, enum listen_role role, struct addr *a,
+                      char *err, size_t errlen)
 {
     char why[128];
     if (addr_parse(text, a, why, sizeof(why)) == 0)
         return 0;
-    snprintf(err, errlen, "bad bind address '%s': %s", text, why);
+    snprintf(err, errlen, "bad %s address '%s': %s", role_key[role], text,
+             why);
     return -1;
-}
-
-int listen_open(struct listen_set *ls, const struct cfg *cfg,
-                char *err, size_t errlen)
-{
-    int inh[LISTEN_MAX], ninh, nsd = systemd_fds();
-
-    memset(ls, 0, sizeof(*ls));
-    if (nsd > 0)
-        return open_activated(ls, nsd, cfg, err, errlen);
-    ninh = inherited_fds(inh, LISTEN_MAX);
-    int rc = 0;
-    for (int i = 0; i < cfg->bind.n && rc == 0; i++) {
-        struct listener *l = &ls->l[ls->n];
-        rc = parse_bind(cfg->bind.v[i], &l->addr, err, errlen);
-        if (rc == 0 && (rc = open_one(l, cfg, inh, ninh, err, errlen)) == 0)
-            ls->n++;
-    }
-    for (int i = 0; i < ninh; i++)      /* inherited but no longer wanted */
-        if (inh[i] >= 0)
-            close(inh[i]);
-    if (rc < 0)
-        listen_close(ls);
-    return rc;
 }
 
 static int find_addr(const struct listen_set *ls, const struct addr *a)
@@ -302,45 +281,95 @@ static int find_addr(const struct listen_set *ls, const struct addr *a)
     return -1;
 }
 
+static const struct cfg_list *role_list(const struct cfg *cfg,
+                                        enum listen_role role)
+{
+    return role == LISTEN_APP ? &cfg->bind : &cfg->metrics_bind;
+}
+
+/* Appends the addresses of one list to next: one open in cur keeps its fd,
+ * others are taken from inh[] or bound, and recorded in fresh (when given)
+ * so that a failure can close them. */
+static int open_list(struct listen_set *next, struct listen_set *fresh,
+                     const struct listen_set *cur, enum listen_role role,
+                     const struct cfg *cfg, int *inh, int ninh,
+                     char *err, size_t errlen)
+{
+    const struct cfg_list *list = role_list(cfg, role);
+
+    for (int i = 0; i < list->n; i++) {
+        struct listener *l = &next->l[next->n];
+        int k;
+        if (parse_bind(list->v[i], role, &l->addr, err, errlen) < 0)
+            return -1;
+        if (cur != NULL && (k = find_addr(cur, &l->addr)) >= 0)
+            *l = cur->l[k];
+        else if (open_one(l, cfg, inh, ninh, err, errlen) < 0)
+            return -1;
+        else if (fresh != NULL)
+            fresh->l[fresh->n++] = *l;
+        l->role = role;
+        next->n++;
+    }
+    return 0;
+}
+
+int listen_open(struct listen_set *ls, const struct cfg *cfg,
+                char *err, size_t errlen)
+{
+    int inh[LISTEN_MAX], ninh, nsd = systemd_fds(), rc = 0;
+
+    memset(ls, 0, sizeof(*ls));
+    if (nsd > 0 && open_activated(ls, nsd, cfg, err, errlen) < 0)
+        return -1;
+    ninh = inherited_fds(inh, LISTEN_MAX);
+    if (!ls->activated)
+        rc = open_list(ls, NULL, NULL, LISTEN_APP, cfg, inh, ninh, err, errlen);
+    if (rc == 0)
+        rc = open_list(ls, NULL, NULL, LISTEN_METRICS, cfg, inh, ninh, err,
+                       errlen);
+    for (int i = 0; i < ninh; i++)      /* inherited but no longer wanted */
+        if (inh[i] >= 0)
+            close(inh[i]);
+    if (rc < 0)
+        listen_close(ls);
+    return rc;
+}
+
 int listen_update(struct listen_set *ls, const struct cfg *cfg,
                   struct listen_set *removed, char *err, size_t errlen)
 {
     struct listen_set next, fresh;
 
     memset(removed, 0, sizeof(*removed));
-    if (ls->activated)
-        return 0;       /* systemd owns the sockets; the bind list is moot */
     memset(&next, 0, sizeof(next));
     memset(&fresh, 0, sizeof(fresh));
-    for (int i = 0; i < cfg->bind.n; i++) {
-        struct listener *l = &next.l[next.n];
-        if (parse_bind(cfg->bind.v[i], &l->addr, err, errlen) < 0)
-            goto fail;
-        int k = find_addr(ls, &l->addr);
-        if (k >= 0) {
-            *l = ls->l[k];
-        } else if (open_one(l, cfg, NULL, 0, err, errlen) < 0) {
-            goto fail;
-        } else {
-            fresh.l[fresh.n++] = *l;
-        }
-        next.n++;
+    /* systemd owns its sockets: they stay, and the bind list is moot */
+    for (; next.n < ls->activated; next.n++)
+        next.l[next.n] = ls->l[next.n];
+    next.activated = ls->activated;
+    if ((!next.activated
+         && open_list(&next, &fresh, ls, LISTEN_APP, cfg, NULL, 0, err,
+                      errlen) < 0)
+        || open_list(&next, &fresh, ls, LISTEN_METRICS, cfg, NULL, 0, err,
+                     errlen) < 0) {
+        listen_close(&fresh);
+        return -1;
     }
     for (int i = 0; i < ls->n; i++)
         if (find_addr(&next, &ls->l[i].addr) < 0)
             removed->l[removed->n++] = ls->l[i];
     *ls = next;
     return 0;
-fail:
-    listen_close(&fresh);
-    return -1;
 }
 
-int listen_fds(const struct listen_set *ls, int *fds)
+int listen_fds(const struct listen_set *ls, enum listen_role role, int *fds)
 {
+    int n = 0;
     for (int i = 0; i < ls->n; i++)
-        fds[i] = ls->l[i].fd;
-    return ls->n;
+        if (ls->l[i].role == role)
+            fds[n++] = ls->l[i].fd;
+    return n;
 }
 
 void listen_close(struct listen_set *ls)
@@ -354,29 +383,53 @@ void listen_close(struct listen_set *ls)
     ls->n = 0;
 }
 
+/* Appends line and "\n" to the malloc'd text at *errors (len bytes). */
+static void add_line(char **errors, size_t *len, const char *line)
+{
+    size_t k = strlen(line);
+    char *p = realloc(*errors, *len + k + 2);
+    if (p == NULL)
+        return;
+    memcpy(p + *len, line, k);
+    *len += k;
+    memcpy(p + *len, "\n", 2);
+    *len += 1;
+    *errors = p;
+}
+
+/* A metrics_bind address also in bind would serve the apps too. */
+static int in_bind(const struct cfg *cfg, const struct addr *a)
+{
+    for (int i = 0; i < cfg->bind.n; i++) {
+        struct addr b;
+        char why[128];
+        if (addr_parse(cfg->bind.v[i], &b, why, sizeof(why)) == 0
+            && b.kind == a->kind && strcmp(b.text, a->text) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int listen_check(const struct cfg *cfg, char **errors)
 {
-    size_t cap = 0, len = 0;
+    size_t len = 0;
     int problems = 0;
     char line[512];
 
     *errors = NULL;
-    for (int i = 0; i < cfg->bind.n; i++) {
-        struct addr a;
-        if (parse_bind(cfg->bind.v[i], &a, line, sizeof(line) - 1) == 0)
-            continue;
-        strcat(line, "\n");
-        size_t k = strlen(line);
-        if (len + k + 1 > cap) {
-            cap = (len + k + 1) * 2;
-            char *p = realloc(*errors, cap);
-            if (p == NULL)
-                break;
-            *errors = p;
+    for (int role = LISTEN_APP; role <= LISTEN_METRICS; role++) {
+        const struct cfg_list *list = role_list(cfg, role);
+        for (int i = 0; i < list->n; i++) {
+            struct addr a;
+            if (parse_bind(list->v[i], role, &a, line, sizeof(line)) == 0) {
+                if (role == LISTEN_APP || !in_bind(cfg, &a))
+                    continue;
+                snprintf(line, sizeof(line), "metrics_bind address '%s' is "
+                         "in bind too", list->v[i]);
+            }
+            add_line(errors, &len, line);
+            problems++;
         }
-        memcpy(*errors + len, line, k + 1);
-        len += k;
-        problems++;
     }
     return problems;
 }

@@ -7,7 +7,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "master/arbiter_int.h"
@@ -106,8 +105,7 @@ void reload_config(struct arbiter *a)
     a->winched = 0;
     memset(a->backoff, 0, sizeof(a->backoff));
     arbiter_set_title(a);
-    for (int i = 0; i < a->ls.n; i++)
-        log_info("Listening at: %s (%d)", a->ls.l[i].url, (int)getpid());
+    arbiter_log_listeners(a);
     log_info("Reloaded the configuration; starting generation %d "
              "(%d workers)", a->generation, a->target);
 done:

@@ -3,8 +3,9 @@
  * do it:
  *   USR2   this master renames its pid file to PIDFILE.oldbin and starts a
  *          new master (the binary at argv[0], same command line) that
- *          inherits the listeners (LLMFORK_FDS=3,4, or LISTEN_FDS when
- *          systemd gave them to us). Both sets of workers serve.
+ *          inherits the listeners, metrics_bind's too (LLMFORK_FDS=3,4,
+ *          and LISTEN_FDS for the ones systemd gave us). Both sets of
+ *          workers serve.
  *   WINCH  (only while that new master runs) this master's workers stop
  *          gracefully; HUP brings them back if the new binary misbehaves.
  *   TERM   to the old master once the new one is trusted.
@@ -25,7 +26,9 @@
 
 #define OLDBIN ".oldbin"
 
-/* In the child, before exec: the listeners stay open across it. */
+/* In the child, before exec: the listeners stay open across it. systemd's
+ * sockets go as LISTEN_FDS (still fds 3..3+n-1), ours as LLMFORK_FDS, which
+ * the new master matches by address against both of its lists. */
 static void export_listeners(const struct listen_set *ls)
 {
     char list[LISTEN_MAX * 12] = "", num[16];
@@ -34,17 +37,19 @@ static void export_listeners(const struct listen_set *ls)
         int fl = fcntl(ls->l[i].fd, F_GETFD);
         if (fl >= 0)
             fcntl(ls->l[i].fd, F_SETFD, fl & ~FD_CLOEXEC);
-        snprintf(num, sizeof(num), "%s%d", i ? "," : "", ls->l[i].fd);
+        if (i < ls->activated)
+            continue;
+        snprintf(num, sizeof(num), "%s%d", list[0] ? "," : "", ls->l[i].fd);
         strcat(list, num);
     }
-    if (ls->activated) {        /* systemd's fds are still 3..3+n-1 */
-        snprintf(num, sizeof(num), "%d", ls->n);
+    if (ls->activated) {
+        snprintf(num, sizeof(num), "%d", ls->activated);
         setenv("LISTEN_FDS", num, 1);
         snprintf(num, sizeof(num), "%d", (int)getpid());  /* kept by exec */
         setenv("LISTEN_PID", num, 1);
-    } else {
-        setenv("LLMFORK_FDS", list, 1);
     }
+    if (list[0] != '\0')
+        setenv("LLMFORK_FDS", list, 1);
     notify_export();
 }
 
