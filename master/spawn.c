@@ -58,8 +58,9 @@ static void __attribute__((noreturn))
 child_main(const struct cfg *cfg, struct scoreboard *sb, struct sb_slot *slot,
            const struct listen_set *ls, const struct listen_set *closing)
 {
-    int fds[LISTEN_MAX];
-    int n = listen_fds(ls, fds);
+    int fds[LISTEN_MAX], mfds[LISTEN_MAX];
+    int n = listen_fds(ls, LISTEN_APP, fds);
+    int nm = listen_fds(ls, LISTEN_METRICS, mfds);
 
     signals_child();
     sb_attach(sb, slot);
@@ -68,7 +69,7 @@ child_main(const struct cfg *cfg, struct scoreboard *sb, struct sb_slot *slot,
     proctitle_set("%s: worker %d", cfg->proc_name ? cfg->proc_name : "llmfork",
                   (int)slot->number);
     drop_privileges(cfg, slot);
-    _exit(worker_run(cfg, slot, fds, n));
+    _exit(worker_run(cfg, slot, fds, n, mfds, nm));
 }
 
 pid_t spawn_worker(const struct cfg *cfg, struct scoreboard *sb,

@@ -8,6 +8,9 @@
  *
  * /readyz: 200 with the provider and the workers accepting while any
  * worker accepts; else 503 with the reason.
+ *
+ * metrics_app serves the apps' listeners: /metrics there is a 404 when
+ * metrics_bind is set. metrics_port_app serves the metrics_bind listeners.
  */
 #include "worker/apps.h"
 
@@ -194,11 +197,31 @@ static void readyz(struct http_req *r, void *state)
     http_resp_send(r, 200, "application/json", body, (size_t)n);
 }
 
-static int metrics_startup(struct app_ctx *ctx)
+/* With metrics_bind set the scrape is not for the public listeners. */
+static void not_here(struct http_req *r, void *state)
 {
-    if (app_route(ctx, "GET", "/metrics", metrics, NULL) < 0)
+    (void)state;
+    http_resp_error(r, 404, "not found");
+}
+
+/* here: this server answers /metrics; else every method gets a 404. */
+static int routes(struct app_ctx *ctx, int here)
+{
+    if (app_route(ctx, here ? "GET" : "*", "/metrics",
+                  here ? metrics : not_here, NULL) < 0)
         return -1;
     return app_route(ctx, "GET", "/readyz", readyz, (void *)app_cfg(ctx));
 }
 
+static int metrics_startup(struct app_ctx *ctx)
+{
+    return routes(ctx, app_cfg(ctx)->metrics_bind.n == 0);
+}
+
+static int metrics_port_startup(struct app_ctx *ctx)
+{
+    return routes(ctx, 1);
+}
+
 const struct app metrics_app = { "metrics", metrics_startup, NULL };
+const struct app metrics_port_app = { "metrics_bind", metrics_port_startup, NULL };

@@ -34,6 +34,8 @@ struct worker {
     struct event_base *base;
     struct http_server *http;
     struct apps *apps;
+    struct http_server *mhttp;  /* metrics_bind's server, or NULL */
+    struct apps *mapps;         /* its routes */
     struct event *sig[4];
     struct event *heartbeat;
     struct event *deadline;     /* graceful_timeout after a drain began */
@@ -41,6 +43,7 @@ struct worker {
     uint64_t max_requests;      /* 0 = no limit */
     pid_t master;               /* our parent when we started */
     int draining;
+    int draining_servers;       /* not drained yet */
 };
 
 static int app_list(const struct app **v)
@@ -59,7 +62,8 @@ static int app_list(const struct app **v)
 static void on_drained(void *arg)
 {
     struct worker *w = arg;
-    event_base_loopbreak(w->base);
+    if (--w->draining_servers == 0)
+        event_base_loopbreak(w->base);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -68,7 +72,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_warn("Graceful timeout: closing %d connection(s)",
-             http_server_connections(w->http));
+             http_server_connections(w->http)
+             + (w->mhttp ? http_server_connections(w->mhttp) : 0));
     event_base_loopbreak(w->base);
 }
 
@@ -83,7 +88,10 @@ static void worker_drain(struct worker *w)
     w->deadline = evtimer_new(w->base, on_deadline, w);
     if (w->deadline)
         evtimer_add(w->deadline, &tv);
+    w->draining_servers = w->mhttp ? 2 : 1;
     http_server_drain(w->http, on_drained, w);
+    if (w->mhttp)
+        http_server_drain(w->mhttp, on_drained, w);
 }
 
 static void on_request(struct http_req *r, void *arg)
@@ -168,7 +176,9 @@ static int worker_events(struct worker *w)
 
 static void worker_free(struct worker *w)
 {
+    http_server_free(w->mhttp);
     http_server_free(w->http);
+    apps_stop(w->mapps);
     apps_stop(w->apps);
     fetch_cleanup();
     for (int i = 0; i < 4; i++)
@@ -209,48 +219,78 @@ static int start_fetch(struct worker *w)
     return fetch_init(w->base, &o);
 }
 
-/* Builds the loop, the apps and the server; returns 0 or an exit code. */
-static int worker_boot(struct worker *w, const int *fds, int nfds)
+static int why(char *err, size_t len, const char *msg)
 {
-    char err[SB_ERRLEN];
-    const struct app *list[MAX_APPS];
-    int i = 0, rc;
+    snprintf(err, len, "%s", msg);
+    return -1;
+}
 
-    if ((w->base = event_base_new()) == NULL) {
-        rc = boot_error(w, "cannot create the event loop");
-        goto close_fds;
-    }
-    if (start_fetch(w) < 0) {
-        rc = boot_error(w, "cannot start the upstream client (libcurl)");
-        goto close_fds;
-    }
-    if ((w->apps = apps_start(w->cfg, w->base, list, app_list(list), err,
-                              sizeof(err))) == NULL) {
-        rc = boot_error(w, err);
-        goto close_fds;
-    }
-    w->http = http_server_new(w->base, w->cfg, w->slot, on_request, w);
-    if (w->http == NULL || worker_events(w) < 0) {
-        rc = boot_error(w, "out of memory");
-        goto close_fds;
-    }
-    for (; i < nfds; i++) {
-        if (http_server_listen(w->http, fds[i]) < 0) {
-            snprintf(err, sizeof(err), "cannot listen on fd %d", fds[i]);
-            i++;
-            rc = boot_error(w, err);
-            goto close_fds;
-        }
+/* The loop, the apps and the servers (the metrics_bind one when asked);
+ * returns 0, or -1 with err set. */
+static int boot_servers(struct worker *w, int metrics_port, char *err,
+                        size_t len)
+{
+    static const struct app *const mlist[] = { &health_app, &metrics_port_app };
+    const struct app *list[MAX_APPS];
+    const struct cfg *c = w->cfg;
+
+    if ((w->base = event_base_new()) == NULL)
+        return why(err, len, "cannot create the event loop");
+    if (start_fetch(w) < 0)
+        return why(err, len, "cannot start the upstream client (libcurl)");
+    if ((w->apps = apps_start(c, w->base, list, app_list(list), err,
+                              len)) == NULL)
+        return -1;
+    if (metrics_port
+        && (w->mapps = apps_start(c, w->base, mlist, 2, err, len)) == NULL)
+        return -1;
+    w->http = http_server_new(w->base, c, w->slot, on_request, w);
+    /* No slot: the slot's connection gauge is the apps' server's alone,
+     * and a scrape is no request toward max_requests. */
+    if (metrics_port)
+        w->mhttp = http_server_new(w->base, c, NULL, apps_handle, w->mapps);
+    if (w->http == NULL || (metrics_port && w->mhttp == NULL)
+        || worker_events(w) < 0)
+        return why(err, len, "out of memory");
+    return 0;
+}
+
+/* Hands fds to s, which owns each from then on; with s NULL (the boot
+ * failed), or once one fails, the rest are closed. Returns 0 or -1. */
+static int serve_on(struct http_server *s, const int *fds, int n,
+                    char *err, size_t len)
+{
+    for (int i = 0; i < n; i++) {
+        if (s != NULL && http_server_listen(s, fds[i]) == 0)
+            continue;
+        if (s != NULL)
+            snprintf(err, len, "cannot listen on fd %d", fds[i]);
+        for (int k = s != NULL ? i + 1 : i; k < n; k++)
+            close(fds[k]);
+        return -1;
     }
     return 0;
-close_fds:
-    for (; i < nfds; i++)
-        close(fds[i]);
-    return rc;
+}
+
+/* Builds everything and starts accepting; returns 0 or an exit code.
+ * Every fd is a server's or closed when it returns. */
+static int worker_boot(struct worker *w, const int *fds, int nfds,
+                       const int *mfds, int nmfds)
+{
+    char err[SB_ERRLEN];
+    int rc = boot_servers(w, nmfds > 0, err, sizeof(err));
+
+    if (serve_on(rc == 0 ? w->http : NULL, fds, nfds, err, sizeof(err)) < 0)
+        rc = -1;
+    if (serve_on(rc == 0 ? w->mhttp : NULL, mfds, nmfds, err,
+                 sizeof(err)) < 0)
+        rc = -1;
+    return rc == 0 ? 0 : boot_error(w, err);
 }
 
 int worker_run(const struct cfg *cfg, struct sb_slot *slot,
-               const int *listen_fds, int nfds)
+               const int *listen_fds, int nfds,
+               const int *metrics_fds, int nmetrics)
 {
     struct worker w;
     memset(&w, 0, sizeof(w));
@@ -260,7 +300,7 @@ int worker_run(const struct cfg *cfg, struct sb_slot *slot,
     signals_reset();
     if (slot)
         sb_stamp(slot);
-    int rc = worker_boot(&w, listen_fds, nfds);
+    int rc = worker_boot(&w, listen_fds, nfds, metrics_fds, nmetrics);
     if (rc != 0) {
         worker_free(&w);
         return rc;

@@ -19,10 +19,13 @@ struct sb_slot;
 #define WORKER_EXIT_BOOT_ERROR 3
 
 /* Serves until drained or told to stop; returns the process exit code.
- * listen_fds[0..nfds) are listening sockets. Signals: TERM = graceful
- * (drain within graceful_timeout), INT/QUIT = immediate exit, USR1 =
- * reopen logs. */
+ * listen_fds[0..nfds) are listening sockets for the apps;
+ * metrics_fds[0..nmetrics) (metrics_bind) get a server of their own that
+ * routes only /metrics, /healthz and /readyz, and then the apps' listeners
+ * answer /metrics with 404. Signals: TERM = graceful (drain within
+ * graceful_timeout), INT/QUIT = immediate exit, USR1 = reopen logs. */
 int worker_run(const struct cfg *cfg, struct sb_slot *slot,
-               const int *listen_fds, int nfds);
+               const int *listen_fds, int nfds,
+               const int *metrics_fds, int nmetrics);
 
 #endif
