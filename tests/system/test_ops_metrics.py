@@ -1,5 +1,7 @@
-"""Operations: /metrics (Prometheus text, checked by promtool), /readyz,
-log rotation with logrotate + USR1, X-Forwarded-For from trusted proxies."""
+"""Operations: /metrics (Prometheus text, checked by promtool), on the
+apps' listeners or on metrics_bind alone (through HUP and a USR2 upgrade),
+/readyz, log rotation with logrotate + USR1, X-Forwarded-For from trusted
+proxies."""
 import os
 import re
 import shutil
@@ -8,6 +10,7 @@ import subprocess
 import uuid
 
 import pytest
+import requests
 
 import util
 from util import SLOW
@@ -161,3 +164,137 @@ def test_forwarded_for_only_from_trusted_proxies(spawn, tmp_path):
         return [l for l in open(path) if mark in l][0]
     assert line(acc, "t=1").startswith("198.51.100.7 "), open(acc).read()
     assert line(acc2, "t=2").startswith("127.0.0.1 "), open(acc2).read()
+
+
+# ---- metrics_bind: /metrics on an address of its own ----------------------
+
+def metrics_srv(spawn, mport, workers=2, args=(), name="srv"):
+    """A server whose config file sets metrics_bind (so HUP re-reads it)."""
+    return spawn(args=["-w", str(workers)] + list(args), workers=workers,
+                 config="metrics_bind = 127.0.0.1:%d\n" % mport, name=name)
+
+
+def murl(mport, path):
+    return "http://127.0.0.1:%d%s" % (mport, path)
+
+
+def scrape_at(mport):
+    r = util.get(murl(mport, "/metrics"))
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return r.text
+
+
+def assert_not_public(srv):
+    for method in ("GET", "HEAD", "POST"):
+        with requests.Session() as s:
+            s.trust_env = False
+            r = s.request(method, srv.url + "/metrics", timeout=10)
+        assert r.status_code == 404, (method, r.status_code, r.text)
+        assert "llmfork_" not in r.text
+
+
+def test_metrics_bind_serves_metrics_only_there(spawn):
+    mport = util.free_port()
+    srv = metrics_srv(spawn, mport)
+    assert "Metrics at: http://127.0.0.1:%d" % mport in srv.log
+    for i in range(5):
+        assert util.get(srv.url + "/healthz?n=%d" % i).status_code == 200
+    assert_not_public(srv)
+    # the scrape port: health and readiness too, nothing of the apps
+    assert util.get(murl(mport, "/healthz")).status_code == 200
+    r = util.get(murl(mport, "/readyz"))
+    assert r.status_code == 200 and r.json()["workers"] == 2, r.text
+    for path in ("/chat", "/", "/v1/models", "/index.html"):
+        assert util.get(murl(mport, path)).status_code == 404, path
+    # totals still cover what the apps' listeners served, from any worker
+    text = util.wait_for(
+        lambda: (lambda t: t if value(t, "llmfork_requests_total",
+                                      route="/healthz", code="2xx") >= 5 else None)(
+            scrape_at(mport)), 5 * SLOW, what="the healthz requests counted")
+    promtool_ok(text)
+    assert value(text, "llmfork_requests_total", route="/metrics", code="4xx") >= 3
+    assert len(re.findall(r"^llmfork_worker_connections\{", text, re.M)) == 2
+
+
+def test_metrics_bind_bad_or_shared_address_is_refused(cli):
+    port = util.free_port()
+    rc, out, err = cli(["--check-config", "-b", "127.0.0.1:%d" % port,
+                        "--metrics-bind", "127.0.0.1:%d" % port])
+    assert rc != 0 and "metrics_bind address '127.0.0.1:%d' is in bind too" % port in err, err
+    rc, out, err = cli(["--check-config", "--metrics-bind", "127.0.0.1:99999"])
+    assert rc != 0 and "127.0.0.1:99999" in err, err
+
+
+def test_metrics_bind_survives_hup_and_moves_with_it(spawn):
+    mport = util.free_port()
+    srv = metrics_srv(spawn, mport)
+    old = srv.workers()
+    srv.signal(signal.SIGHUP)                   # unchanged: same socket
+    srv.wait_workers(2, exclude=old, timeout=10 * SLOW)
+    util.wait_for(lambda: value(scrape_at(mport), "llmfork_reloads_total") == 1,
+                  5 * SLOW, what="reloads_total 1 on the metrics port")
+    text = scrape_at(mport)
+    promtool_ok(text)
+    assert_not_public(srv)
+    # a new address in the file: bound on HUP, the old one closed once the
+    # old workers are gone
+    mport2 = util.free_port()
+    srv.write_config("metrics_bind = 127.0.0.1:%d\n" % mport2)
+    old = srv.workers()
+    srv.signal(signal.SIGHUP)
+    srv.wait_workers(2, exclude=old, timeout=10 * SLOW)
+    assert value(scrape_at(mport2), "llmfork_reloads_total") == 2
+    util.wait_for(lambda: util.refused(mport), 5 * SLOW,
+                  what=lambda: "the old metrics port closed\n" + srv.log)
+    assert_not_public(srv)
+    # and none at all: /metrics is back on the apps' listeners
+    srv.write_config("")
+    old = srv.workers()
+    srv.signal(signal.SIGHUP)
+    srv.wait_workers(2, exclude=old, timeout=10 * SLOW)
+    util.wait_for(lambda: util.refused(mport2), 5 * SLOW, what="no metrics port")
+    assert value(scrape(srv), "llmfork_reloads_total") == 3
+
+
+def test_metrics_bind_kept_by_usr2_upgrade(spawn, tmp_path):
+    mport = util.free_port()
+    pidfile = str(tmp_path / "llmfork.pid")
+    srv = metrics_srv(spawn, mport, args=["--pid", pidfile])
+    assert value(scrape_at(mport), "llmfork_workers_ready") == 2
+    srv.signal(signal.SIGUSR2)
+    util.wait_for(lambda: os.path.exists(pidfile + ".oldbin")
+                  and read_pid(pidfile) not in (0, srv.pid), 10 * SLOW,
+                  what=lambda: "new pid file\n" + srv.log)
+    new = read_pid(pidfile)
+    try:
+        util.wait_for(lambda: len(util.children(new)) == 2, 10 * SLOW,
+                      what="the new master's workers")
+        # the new master adopted the socket rather than binding another
+        assert "Metrics at: http://127.0.0.1:%d (%d)" % (mport, new) in srv.log
+        srv.signal(signal.SIGWINCH)
+        util.wait_for(lambda: set(srv.workers()) == {new}, 15 * SLOW,
+                      what="only the new master left under the old")
+        srv.signal(signal.SIGTERM)
+        assert srv.wait_exit(15 * SLOW) == 0, srv.log
+        # only the new master's workers are left to answer, on the same port
+        text = util.wait_for(
+            lambda: (lambda t: t if value(t, "llmfork_workers_ready") == 2 else None)(
+                scrape_at(mport)), 5 * SLOW, what="the new workers on the metrics port")
+        promtool_ok(text)
+        pids = set(int(p) for p in re.findall(
+            r'^llmfork_worker_connections\{[^}]*pid="(\d+)"', text, re.M))
+        assert pids == set(util.children(new)), (pids, text)
+        assert_not_public(srv)
+    finally:
+        if util.alive(new):
+            os.kill(new, signal.SIGTERM)
+            util.wait_for(lambda: not util.alive(new), 15 * SLOW, what="new master gone")
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
