@@ -10,8 +10,9 @@
  *                         {"delta":{"content":"...","role":"assistant"}} ...
  *
  * Hot path (one line per upstream token): the upstream's SSE is parsed in
- * place (common/sse.c), each chunk parsed once with cJSON, and the NDJSON
- * line written with the JSON string escaper, no tree built per chunk.
+ * place (common/sse.c), each chunk read by delta.c's scanner (cJSON only
+ * for chunks it leaves alone), and the NDJSON line escaped on the stack
+ * and written as one piece; no tree built, nothing allocated per chunk.
  *
  * Ownership: struct chat (one per request) is owned by this file. It is
  * freed when both the model call has finished (or was cancelled) and the
@@ -29,6 +30,7 @@
 #include "common/sse.h"
 #include "worker/app.h"
 #include "worker/chatreq.h"
+#include "worker/delta.h"
 #include "worker/rag.h"
 #include "worker/reasoning.h"
 #include "worker/relay.h"
@@ -64,15 +66,26 @@ static void chat_free(struct relay *rl)
 }
 
 /* Writes one NDJSON line: pre, the escaped text, post. The shape is fixed,
- * so no JSON tree is built per token. */
+ * so no JSON tree is built per token; a token's line is put together on
+ * the stack and handed over as one piece, a long one in the scratch
+ * buffer. */
 static void write_line(struct chat *ch, const char *pre, const char *s,
                        size_t len, const char *post)
 {
+    char line[2048];
+    size_t np = strlen(pre), nq = strlen(post), ne;
     struct evbuffer *b = ch->app->line;
 
-    evbuffer_add(b, pre, strlen(pre));
+    if (np + nq < sizeof(line) &&
+        (ne = json_esc(line + np, sizeof(line) - np - nq, s, len)) != (size_t)-1) {
+        memcpy(line, pre, np);
+        memcpy(line + np + ne, post, nq);
+        relay_write(&ch->rl, line, np + ne + nq);
+        return;
+    }
+    evbuffer_add(b, pre, np);
     json_esc_append(b, s, len);
-    evbuffer_add(b, post, strlen(post));
+    evbuffer_add(b, post, nq);
     size_t n = evbuffer_get_length(b);
     relay_write(&ch->rl, evbuffer_pullup(b, -1), n);
     evbuffer_drain(b, n);
@@ -106,15 +119,10 @@ static void emit_split(void *arg, int thinking, const char *p, size_t n)
         write_delta(arg, p, n);
 }
 
-/* Returns 0 to go on, -1 to stop the stream (an error line was written). */
-static int on_event(const struct sse_event *ev, void *arg)
+/* A chunk the fast path left alone (an error, a filter stop, thinking,
+ * anything odd): read with cJSON. Returns as on_event. */
+static int on_chunk_tree(struct chat *ch, const struct sse_event *ev)
 {
-    struct chat *ch = arg;
-
-    if (ev->done) {
-        ch->done_seen = 1;
-        return 0;
-    }
     cJSON *o = cJSON_ParseWithLength(ev->data, ev->data_len);
     if (!o) {
         write_error_line(ch, "the model sent a malformed chunk");
@@ -149,6 +157,43 @@ static int on_event(const struct sse_event *ev, void *arg)
                        emit_split, ch);
     cJSON_Delete(o);
     return 0;
+}
+
+/* The usual chunk: its content decoded on the stack (decoding never
+ * grows it), or in a heap block when it is long. Returns as on_event. */
+static int on_content(struct chat *ch, const struct delta *d)
+{
+    char stack[1024], *buf = stack;
+    size_t n = d->content_len;
+
+    if (d->escaped) {
+        if (n > sizeof(stack) && !(buf = malloc(n))) {
+            write_error_line(ch, "out of memory");
+            return -1;
+        }
+        n = delta_unescape(d->content, n, buf);
+    }
+    if (n > 0)
+        reasoning_feed(&ch->rs, d->escaped ? buf : d->content, n,
+                       emit_split, ch);
+    if (buf != stack)
+        free(buf);
+    return 0;
+}
+
+/* Returns 0 to go on, -1 to stop the stream (an error line was written). */
+static int on_event(const struct sse_event *ev, void *arg)
+{
+    struct chat *ch = arg;
+    struct delta d;
+
+    if (ev->done) {
+        ch->done_seen = 1;
+        return 0;
+    }
+    if (delta_scan(ev->data, ev->data_len, &d) != DELTA_OK)
+        return on_chunk_tree(ch, ev);
+    return d.content != NULL ? on_content(ch, &d) : 0;
 }
 
 static void start_stream(struct chat *ch)

@@ -357,6 +357,24 @@ static size_t chunk_size_line(char *buf, size_t len)
     return o;
 }
 
+/* One chunk, framed. A token's chunk is framed on the stack and added in
+ * one piece: one evbuffer_add instead of three. */
+static void add_chunk(struct evbuffer *out, const void *data, size_t len)
+{
+    char buf[2048];
+    size_t n = chunk_size_line(buf, len);
+
+    if (n + len + 2 <= sizeof(buf)) {
+        memcpy(buf + n, data, len);
+        memcpy(buf + n + len, "\r\n", 2);
+        evbuffer_add(out, buf, n + len + 2);
+        return;
+    }
+    evbuffer_add(out, buf, n);
+    evbuffer_add(out, data, len);
+    evbuffer_add(out, "\r\n", 2);
+}
+
 int http_resp_write(struct http_req *r, const void *data, size_t len)
 {
     struct conn *c = r->conn;
@@ -364,13 +382,10 @@ int http_resp_write(struct http_req *r, const void *data, size_t len)
         return -1;
     if (len == 0 || r->head_only)
         return 0;   /* an empty chunk would end the body */
-    if (r->chunked_out) {
-        char size[20];
-        evbuffer_add(c->out, size, chunk_size_line(size, len));
-    }
-    evbuffer_add(c->out, data, len);
     if (r->chunked_out)
-        evbuffer_add(c->out, "\r\n", 2);
+        add_chunk(c->out, data, len);
+    else
+        evbuffer_add(c->out, data, len);
     if (r->body_queued == 0)
         sb_count_ttft(http_now_us() - r->start_us);
     r->body_queued += len;
