@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import uuid
 
@@ -168,10 +169,18 @@ def test_forwarded_for_only_from_trusted_proxies(spawn, tmp_path):
 
 # ---- metrics_bind: /metrics on an address of its own ----------------------
 
-def metrics_srv(spawn, mport, workers=2, args=(), name="srv"):
+def metrics_srv(spawn, mport, workers=2, args=(), **kw):
     """A server whose config file sets metrics_bind (so HUP re-reads it)."""
     return spawn(args=["-w", str(workers)] + list(args), workers=workers,
-                 config="metrics_bind = 127.0.0.1:%d\n" % mport, name=name)
+                 config="metrics_bind = 127.0.0.1:%d\n" % mport, **kw)
+
+
+def listening_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    return s
 
 
 def murl(mport, path):
@@ -257,10 +266,23 @@ def test_metrics_bind_survives_hup_and_moves_with_it(spawn):
     assert value(scrape(srv), "llmfork_reloads_total") == 3
 
 
-def test_metrics_bind_kept_by_usr2_upgrade(spawn, tmp_path):
+@pytest.mark.parametrize("systemd", [False, True], ids=["bind", "LISTEN_FDS"])
+def test_metrics_bind_kept_by_usr2_upgrade(spawn, tmp_path, systemd):
+    """With systemd's socket the new master gets it as LISTEN_FDS and the
+    metrics socket as LLMFORK_FDS, both at once."""
     mport = util.free_port()
     pidfile = str(tmp_path / "llmfork.pid")
-    srv = metrics_srv(spawn, mport, args=["--pid", pidfile])
+    sock = listening_socket() if systemd else None
+    try:
+        upgrade_keeps_metrics(mport, pidfile, metrics_srv(
+            spawn, mport, args=["--pid", pidfile], listen_sock=sock,
+            systemd=systemd))
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def upgrade_keeps_metrics(mport, pidfile, srv):
     assert value(scrape_at(mport), "llmfork_workers_ready") == 2
     srv.signal(signal.SIGUSR2)
     util.wait_for(lambda: os.path.exists(pidfile + ".oldbin")
@@ -286,6 +308,7 @@ def test_metrics_bind_kept_by_usr2_upgrade(spawn, tmp_path):
             r'^llmfork_worker_connections\{[^}]*pid="(\d+)"', text, re.M))
         assert pids == set(util.children(new)), (pids, text)
         assert_not_public(srv)
+        assert util.get(srv.url + "/healthz").status_code == 200
     finally:
         if util.alive(new):
             os.kill(new, signal.SIGTERM)
