@@ -8,15 +8,28 @@
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
+#include "worker/entra.h"
 #include "worker/fetch.h"
 
 struct jsoncall {
+    const struct jsoncall_svc *svc;
     struct fetch *f;
-    struct evbuffer *body;
+    struct entra_wait *w;       /* waiting for a token */
+    char *json;                 /* the request body until the POST starts */
+    struct evbuffer *body;      /* the reply */
     jsoncall_cb cb;
     void *arg;
     char what[64];
 };
+
+static void call_free(struct jsoncall *jc)
+{
+    if (jc->w)
+        entra_cancel(jc->w);
+    free(jc->json);
+    evbuffer_free(jc->body);
+    free(jc);
+}
 
 static void on_data(struct fetch *f, const char *p, size_t n, void *arg)
 {
@@ -73,23 +86,54 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
         jc->cb(jc->arg, NULL, status, msg);
     }
     cJSON_Delete(reply);
-    evbuffer_free(jc->body);
-    free(jc);
+    call_free(jc);
 }
 
 static const struct fetch_cbs cbs = { NULL, on_data, on_done };
+
+/* Starts the POST, with "Authorization: Bearer token" when token is set.
+ * The body goes to fetch (even when it fails). Returns -1 when the
+ * transfer could not start. */
+static int send_body(struct jsoncall *jc, const char *token)
+{
+    char *bearer = NULL;
+    const char *headers[] = { "Content-Type: application/json",
+                              jc->svc->auth, NULL };
+    struct fetch_req req = {
+        .method = "POST", .url = jc->svc->url, .headers = headers,
+        .body = jc->json, .body_len = strlen(jc->json), .body_free = free,
+    };
+
+    if (token && asprintf(&bearer, "Authorization: Bearer %s", token) < 0)
+        return -1;
+    if (bearer)
+        headers[1] = bearer;
+    jc->json = NULL;
+    jc->f = fetch_start(&req, &cbs, jc);
+    free(bearer);
+    return jc->f ? 0 : -1;
+}
+
+static void on_token(const char *token, const char *err, void *arg)
+{
+    struct jsoncall *jc = arg;
+    char msg[600];
+
+    jc->w = NULL;
+    if (token && send_body(jc, token) == 0)
+        return;
+    snprintf(msg, sizeof(msg), "%s: %s", jc->what,
+             token ? "the call could not be started" : err);
+    jc->cb(jc->arg, NULL, 502, msg);
+    call_free(jc);
+}
 
 struct jsoncall *jsoncall_start(const struct jsoncall_svc *svc,
                                 cJSON *body, jsoncall_cb cb, void *arg)
 {
     struct jsoncall *jc = calloc(1, sizeof(*jc));
     char *json = body ? cJSON_PrintUnformatted(body) : NULL;
-    const char *headers[] = { "Content-Type: application/json", svc->auth,
-                              NULL };
-    struct fetch_req req = {
-        .method = "POST", .url = svc->url, .headers = headers, .body = json,
-        .body_len = json ? strlen(json) : 0, .body_free = free,
-    };
+    const char *token = NULL;
 
     cJSON_Delete(body);
     if (!jc || !json || !(jc->body = evbuffer_new())) {
@@ -97,22 +141,27 @@ struct jsoncall *jsoncall_start(const struct jsoncall_svc *svc,
         free(json);
         return NULL;
     }
+    jc->svc = svc;
+    jc->json = json;
     jc->cb = cb;
     jc->arg = arg;
     snprintf(jc->what, sizeof(jc->what), "%s", svc->what);
-    if (!(jc->f = fetch_start(&req, &cbs, jc))) {
-        evbuffer_free(jc->body);
-        free(jc);
-        return NULL;
+    if (!svc->auth && svc->entra &&
+        !(token = entra_peek(svc->entra, svc->scope))) {
+        if ((jc->w = entra_get(svc->entra, svc->scope, on_token, jc)))
+            return jc;
+    } else if (send_body(jc, token) == 0) {
+        return jc;
     }
-    return jc;
+    call_free(jc);
+    return NULL;
 }
 
 void jsoncall_cancel(struct jsoncall *jc)
 {
-    fetch_cancel(jc->f);
-    evbuffer_free(jc->body);
-    free(jc);
+    if (jc->f)
+        fetch_cancel(jc->f);
+    call_free(jc);
 }
 
 int jsoncall_svc_url(struct jsoncall_svc *svc, const char *base,

@@ -5,10 +5,17 @@
  * chat client gets (502, or 504 for timeouts, naming the service; the
  * service's own error message is passed on, except for 401/403).
  *
+ * A service without a key may take Entra ID tokens (worker/entra.h): the
+ * call then sends "Authorization: Bearer T" for the service's scope,
+ * waiting on the loop for the worker's one token request when none is
+ * cached; a token that cannot be had ends the call with 502 and entra's
+ * reason, before anything was sent to the service.
+ *
  * Ownership: struct jsoncall is this module's; the caller's pointer is
- * valid until its callback returns or jsoncall_cancel is called. The
- * request body tree is taken. The reply tree passed to the callback
- * becomes the caller's (cJSON_Delete it); msg is valid during the call.
+ * valid until its callback returns or jsoncall_cancel is called (which
+ * also leaves a token wait). The request body tree is taken. The reply
+ * tree passed to the callback becomes the caller's (cJSON_Delete it); msg
+ * is valid during the call. The svc must outlive its calls.
  */
 #ifndef LLMFORK_JSONCALL_H
 #define LLMFORK_JSONCALL_H
@@ -16,15 +23,20 @@
 #define JSONCALL_MAX (8 * 1024 * 1024)
 
 struct cJSON;
+struct entra;
 struct jsoncall;
 
 /* A service: what names it in messages ("the search service", a static
  * string), its URL and its auth header line ("api-key: K"; may be NULL),
- * both malloc'd and freed by jsoncall_svc_free. */
+ * both malloc'd and freed by jsoncall_svc_free. Without auth, entra (a
+ * reference the svc's owner holds and closes; may be NULL) gives tokens
+ * for scope (a static string). */
 struct jsoncall_svc {
     const char *what;
     char *url;
     char *auth;
+    struct entra *entra;
+    const char *scope;
 };
 
 /* url = base without its trailing slashes, then the formatted path.
@@ -40,8 +52,8 @@ typedef void (*jsoncall_cb)(void *arg, struct cJSON *reply, int status,
                             const char *msg);
 
 /* POSTs body (a tree, taken and deleted here; NULL for out of memory)
- * to svc with Content-Type and auth. svc's strings are copied. Returns
- * NULL when the call cannot start. */
+ * to svc with Content-Type and auth (or a token). Returns NULL when the
+ * call cannot start; no callback then. */
 struct jsoncall *jsoncall_start(const struct jsoncall_svc *svc,
                                 struct cJSON *body, jsoncall_cb cb,
                                 void *arg);
