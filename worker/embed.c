@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/cfg.h"
+#include "worker/entra.h"
 #include "worker/jsoncall.h"
 
 struct embed {
@@ -21,20 +22,23 @@ struct embed_call {
     void *arg;
 };
 
-static int setup(struct embed *e, const struct cfg *c, char *err, size_t n)
+static int setup(struct embed *e, const struct cfg *c, struct entra *entra,
+                 char *err, size_t n)
 {
     int azure = !strcmp(c->provider, "azure") || !strcmp(c->provider, "azure-v1");
     const char *base = azure ? c->azure_endpoint : c->openai_base_url;
     const char *key = azure ? c->azure_api_key : c->openai_api_key;
     int rc;
 
+    if (key && !*key)
+        key = NULL;
     if (!azure && strcmp(c->provider, "openai"))
         return snprintf(err, n, "embedding_deployment needs provider azure, "
                         "azure-v1 or openai"), -1;
-    if (!base || (azure && !key))
+    if (!base || (azure && !key && !entra))
         return snprintf(err, n, "embedding_deployment needs %s", azure
-                        ? "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY"
-                        : "OPENAI_BASE_URL"), -1;
+                        ? "AZURE_OPENAI_ENDPOINT, and AZURE_OPENAI_API_KEY "
+                          "or Entra ID" : "OPENAI_BASE_URL"), -1;
     if (azure)
         rc = jsoncall_svc_url(&e->svc, base, "/openai/deployments/%s/"
                               "embeddings?api-version=%s",
@@ -42,13 +46,20 @@ static int setup(struct embed *e, const struct cfg *c, char *err, size_t n)
     else
         rc = jsoncall_svc_url(&e->svc, base, "/embeddings");
     if (rc < 0 || (key && asprintf(&e->svc.auth, azure ? "api-key: %s"
-                                   : "Authorization: Bearer %s", key) < 0))
+                                   : "Authorization: Bearer %s", key) < 0)) {
+        e->svc.auth = NULL;     /* asprintf leaves it undefined */
         return snprintf(err, n, "out of memory"), -1;
+    }
     e->with_model = !azure;
+    if (azure && !key) {
+        e->svc.entra = entra;
+        e->svc.scope = ENTRA_SCOPE_COGNITIVE;
+    }
     return 0;
 }
 
-struct embed *embed_init(const struct cfg *c, char *err, size_t errlen)
+struct embed *embed_init(const struct cfg *c, struct entra *entra,
+                         char *err, size_t errlen)
 {
     struct embed *e = calloc(1, sizeof(*e));
 
@@ -56,7 +67,7 @@ struct embed *embed_init(const struct cfg *c, char *err, size_t errlen)
         return snprintf(err, errlen, "out of memory"), NULL;
     e->cfg = c;
     e->svc.what = "the embedding model";
-    if (setup(e, c, err, errlen) < 0) {
+    if (setup(e, c, entra, err, errlen) < 0) {
         embed_free(e);
         return NULL;
     }

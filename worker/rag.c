@@ -10,6 +10,7 @@
 #include "common/cfg.h"
 #include "worker/chatreq.h"
 #include "worker/embed.h"
+#include "worker/entra.h"
 #include "worker/model.h"
 #include "worker/relay.h"
 #include "worker/search.h"
@@ -46,6 +47,7 @@ struct rag {
     struct model *m;
     struct search *s;
     struct embed *e;            /* NULL: text search only */
+    struct entra *entra;        /* a reference: the model's token source */
 };
 
 struct rag_run {
@@ -66,6 +68,13 @@ struct rag_run {
     long rewrite_ms, embed_ms, search_ms;   /* when each step started */
 };
 
+/* model_init's rule: azure and azure-v1 without a key take Entra ID. */
+static int model_on_entra(const struct model *m, const struct cfg *c)
+{
+    return !strncmp(model_provider(m), "azure", 5) &&
+           !(c->azure_api_key && *c->azure_api_key);
+}
+
 struct rag *rag_init(const struct cfg *c, struct model *m, char *err,
                      size_t errlen)
 {
@@ -75,8 +84,16 @@ struct rag *rag_init(const struct cfg *c, struct model *m, char *err,
         return snprintf(err, errlen, "out of memory"), NULL;
     g->cfg = c;
     g->m = m;
-    if (!(g->s = search_init(c, err, errlen)) ||
-        (c->embedding_deployment && !(g->e = embed_init(c, err, errlen)))) {
+    /* The model opened the worker's token source on the loop's base; this
+     * takes a reference to the same one (the base is then not used). */
+    if (model_on_entra(m, c) && !(g->entra = entra_open(c, NULL, err,
+                                                        errlen))) {
+        rag_free(g);
+        return NULL;
+    }
+    if (!(g->s = search_init(c, g->entra, err, errlen)) ||
+        (c->embedding_deployment &&
+         !(g->e = embed_init(c, g->entra, err, errlen)))) {
         rag_free(g);
         return NULL;
     }
@@ -89,6 +106,7 @@ void rag_free(struct rag *g)
         return;
     search_free(g->s);
     embed_free(g->e);
+    entra_close(g->entra);
     free(g);
 }
 

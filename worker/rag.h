@@ -24,7 +24,13 @@
  * Failures of any step end the run with the status and message for the
  * client (502/504, 429 for a busy model, 400 for a rejected request).
  *
- * Ownership: struct rag (per worker) borrows the cfg and the model.
+ * Search and embeddings without keys take Entra ID tokens (search.h,
+ * embed.h) from the model's token source: with provider azure or azure-v1
+ * and no AZURE_OPENAI_API_KEY. A token that cannot be had fails the run
+ * with 502 before the answer starts.
+ *
+ * Ownership: struct rag (per worker) borrows the cfg and the model, and
+ * holds a reference to the worker's struct entra when the model uses it.
  * struct rag_run is this module's: valid until one of its callbacks
  * returns or rag_cancel (which cancels every call in flight, no callback).
  * It copies what it needs from the chat_input. ready's body (malloc'd) and

@@ -7,13 +7,15 @@
 #include <cjson/cJSON.h>
 
 #include "common/cfg.h"
+#include "common/log.h"
+#include "worker/entra.h"
 #include "worker/jsoncall.h"
 
 #define VECTOR_K 50     /* neighbours the vector query brings to ranking */
 
 struct search {
     const struct cfg *cfg;
-    struct jsoncall_svc svc;    /* auth: "api-key: K" */
+    struct jsoncall_svc svc;    /* auth: "api-key: K", or Entra tokens */
 };
 
 struct search_call {
@@ -22,16 +24,19 @@ struct search_call {
     void *arg;
 };
 
-struct search *search_init(const struct cfg *c, char *err, size_t errlen)
+struct search *search_init(const struct cfg *c, struct entra *entra,
+                           char *err, size_t errlen)
 {
     struct search *s = calloc(1, sizeof(*s));
     char *ep = NULL;
-    int rc = -1;
+    int rc = -1, keyed = c->search_key && *c->search_key;
 
     if (!s)
         return snprintf(err, errlen, "out of memory"), NULL;
     s->cfg = c;
     s->svc.what = "the search service";
+    s->svc.entra = keyed ? NULL : entra;
+    s->svc.scope = ENTRA_SCOPE_SEARCH;
     if (c->search_endpoint)
         ep = strdup(c->search_endpoint);
     else if (c->search_service &&
@@ -43,20 +48,28 @@ struct search *search_init(const struct cfg *c, char *err, size_t errlen)
                  "AZURE_SEARCH_SERVICE");
     else if (!c->search_index)
         snprintf(err, errlen, "rag = search needs AZURE_SEARCH_INDEX");
-    else if (!c->search_key)
-        snprintf(err, errlen, "rag = search needs AZURE_SEARCH_KEY");
+    else if (!keyed && !entra)
+        snprintf(err, errlen, "rag = search needs AZURE_SEARCH_KEY, or "
+                 "Entra ID for the model too (provider azure or azure-v1 "
+                 "without AZURE_OPENAI_API_KEY)");
     else if (jsoncall_svc_url(&s->svc, ep, "/indexes/%s/docs/search?"
                               "api-version=%s", c->search_index,
                               c->search_api_version) == 0 &&
-             asprintf(&s->svc.auth, "api-key: %s", c->search_key) >= 0)
+             (!keyed || asprintf(&s->svc.auth, "api-key: %s",
+                                 c->search_key) >= 0))
         rc = 0;
-    else
+    else {
+        s->svc.auth = NULL;     /* asprintf leaves it undefined */
         snprintf(err, errlen, "out of memory");
+    }
     free(ep);
     if (rc < 0) {
         search_free(s);
         return NULL;
     }
+    if (s->svc.entra)
+        log_info("search: no AZURE_SEARCH_KEY; Entra ID tokens from %s",
+                 entra_source(entra));
     return s;
 }
 

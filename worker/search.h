@@ -5,7 +5,8 @@
  *
  * Settings (cfg, the azure-search-openai-demo's names): AZURE_SEARCH_ENDPOINT
  * or AZURE_SEARCH_SERVICE (https://{service}.search.windows.net),
- * AZURE_SEARCH_INDEX, AZURE_SEARCH_KEY (the api-key header), search_top,
+ * AZURE_SEARCH_INDEX, AZURE_SEARCH_KEY (the api-key header; empty: an
+ * Entra ID token for https://search.azure.com/.default), search_top,
  * search_filter, search_semantic_config (queryType semantic with that
  * configuration; search_captions adds extractive captions),
  * search_vector_field. The request body:
@@ -17,7 +18,8 @@
  * The index is expected to have the sample's fields: sourcepage (the
  * citation) and content.
  *
- * Ownership: struct search (per worker) owns its URL and header lines.
+ * Ownership: struct search (per worker) owns its URL and header lines;
+ * it borrows the entra, which must outlive it.
  * struct search_call is this module's: valid until the callback returns or
  * search_cancel. The vector passed to search_start is only read there.
  */
@@ -28,6 +30,7 @@
 
 struct cfg;
 struct cJSON;
+struct entra;
 struct search;
 struct search_call;
 
@@ -36,8 +39,11 @@ struct search_call;
 typedef void (*search_cb)(void *arg, const struct cJSON *docs, int status,
                           const char *msg);
 
-/* NULL and err when the settings are incomplete. */
-struct search *search_init(const struct cfg *c, char *err, size_t errlen);
+/* entra: the worker's token source (borrowed, may be NULL), used when
+ * AZURE_SEARCH_KEY is empty. NULL and err when the settings are
+ * incomplete. */
+struct search *search_init(const struct cfg *c, struct entra *entra,
+                           char *err, size_t errlen);
 void search_free(struct search *s);
 
 /* vector: an array of numbers, or NULL for a text-only query. */
