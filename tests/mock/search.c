@@ -5,7 +5,8 @@
  *   POST /indexes/{index}/docs/search?api-version=V
  *   POST /indexes('{index}')/docs/search.post.search?api-version=V
  *        auth: api-key: KEY or Authorization: Bearer TOKEN (the mock's
- *        --key list; none = any). Body: search ("*" or empty: every
+ *        --key list; none = any); with --token require, only an Entra ID
+ *        token issued for https://search.azure.com (token.h). Body: search ("*" or empty: every
  *        document), top (default 50), filter ("FIELD eq 'v'" / "ne",
  *        joined by " and "), select, queryType "semantic" (needs
  *        semanticConfiguration; adds @search.rerankerScore), captions
@@ -17,6 +18,8 @@
  *        (400 bad body or filter, 403 bad key, 404 unknown index).
  *   POST /openai/deployments/{dep}/embeddings?api-version=V   (Azure)
  *   POST /v1/embeddings, /embeddings ("model" required)       (OpenAI)
+ *        auth as search, but with --token require the token must be for
+ *        https://cognitiveservices.azure.com, as the chat endpoints'.
  *        input: a string or strings; dimensions (default 1536). Vectors
  *        are deterministic: hashed words, normalised, so texts sharing
  *        words are close.
@@ -25,6 +28,7 @@
  * search_free. Replies are built per request and freed after sending.
  */
 #include "tests/mock/mock.h"
+#include "tests/mock/token.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -104,6 +108,15 @@ static void reply_error(struct evhttp_request *req, int status,
     cJSON_AddStringToObject(e, "code", "");
     cJSON_AddStringToObject(e, "message", msg);
     reply_json(req, status, o);
+}
+
+static void reply_token_error(struct evhttp_request *req, const char *aud)
+{
+    char msg[200];
+
+    snprintf(msg, sizeof(msg), "Unauthorized. Access token is missing, "
+             "invalid, audience is incorrect (%s), or have expired.", aud);
+    reply_error(req, 401, msg);
 }
 
 static int authorised(struct evhttp_request *req, const char *const *keys,
@@ -489,6 +502,7 @@ int search_route(struct evhttp_request *req, const char *path,
     size_t len = evbuffer_get_length(in);
     char name[128], dep[128];
     int is_search = index_name(path, name) == 0;
+    const char *aud;
     cJSON *body;
 
     if (!is_search && embeddings_path(path, dep) < 0)
@@ -502,7 +516,11 @@ int search_route(struct evhttp_request *req, const char *path,
     else if ((is_search || dep[0]) && !strstr(query, "api-version="))
         reply_error(req, 400, "The api-version query parameter "
                     "(?api-version=) is required for all requests.");
-    else if (!authorised(req, keys, nkeys))
+    else if (token_required() &&
+             token_check(req, aud = is_search ? TOKEN_AUD_SEARCH
+                                              : TOKEN_AUD_COGNITIVE) < 0)
+        reply_token_error(req, aud);
+    else if (!token_required() && !authorised(req, keys, nkeys))
         reply_error(req, is_search ? 403 : 401, "Access denied: invalid key.");
     else if (is_search)
         search(req, name, body);

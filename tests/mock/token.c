@@ -17,13 +17,13 @@
 #include <sys/queue.h>
 
 #define TOKENS_MAX 4096
-#define COGNITIVE "https://cognitiveservices.azure.com"
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 static struct {
     int require, ttl, fail, delay_ms;
     char secret[128];
-} opt = { 0, 3600, 0, 0, "" };
+    char only[96];              /* fail and delay only these scopes */
+} opt = { 0, 3600, 0, 0, "", "" };
 
 static struct issued {
     char token[48];
@@ -67,6 +67,8 @@ int token_config(const char *spec)
             opt.delay_ms = atoi(t + 9);
         else if (!strncmp(t, "secret=", 7) && t[7])
             snprintf(opt.secret, sizeof opt.secret, "%s", t + 7);
+        else if (!strncmp(t, "only=", 5) && t[5])
+            snprintf(opt.only, sizeof opt.only, "%s", t + 5);
         else
             return -1;
     }
@@ -116,10 +118,11 @@ static void on_later_close(struct evhttp_connection *con, void *arg)
 }
 
 /* Sends body (taken), after delay_ms when set. */
-static void answer(struct evhttp_request *req, int status, char *body)
+static void answer(struct evhttp_request *req, int status, char *body,
+                   int delay_ms)
 {
     struct evhttp_connection *con = evhttp_request_get_connection(req);
-    struct later *l = opt.delay_ms && body ? calloc(1, sizeof *l) : NULL;
+    struct later *l = delay_ms && body ? calloc(1, sizeof *l) : NULL;
 
     if (!body) {
         evhttp_send_error(req, 500, "out of memory");
@@ -127,8 +130,7 @@ static void answer(struct evhttp_request *req, int status, char *body)
     }
     if (l && (l->ev = evtimer_new(evhttp_connection_get_base(con), on_later,
                                   l))) {
-        struct timeval tv = { opt.delay_ms / 1000,
-                              (opt.delay_ms % 1000) * 1000 };
+        struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
         *l = (struct later){ l->ev, req, con, status, body };
         evhttp_connection_set_closecb(con, on_later_close, l);
         evtimer_add(l->ev, &tv);
@@ -256,6 +258,20 @@ static char *mi_token(struct evhttp_request *req, struct evkeyvalq *q, int app)
     return s;
 }
 
+/* {audience: tokens issued for it}, over the table's last TOKENS_MAX. */
+static cJSON *issued_for(void)
+{
+    cJSON *o = cJSON_CreateObject(), *n;
+
+    for (int i = 0; i < TOKENS_MAX && i < n_issued; i++) {
+        if ((n = cJSON_GetObjectItemCaseSensitive(o, issued[i].aud)))
+            cJSON_SetNumberValue(n, n->valuedouble + 1);
+        else
+            cJSON_AddNumberToObject(o, issued[i].aud, 1);
+    }
+    return o;
+}
+
 static void stats(struct evhttp_request *req)
 {
     cJSON *o = cJSON_CreateObject();
@@ -265,6 +281,7 @@ static void stats(struct evhttp_request *req)
     cJSON_AddNumberToObject(o, "refused", (double)n_refused);
     cJSON_AddItemToObject(o, "last", last ? cJSON_Duplicate(last, 1)
                                           : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "issued_for", issued_for());
     char *body = cJSON_PrintUnformatted(o);
 
     cJSON_Delete(o);
@@ -289,8 +306,10 @@ int token_route(struct evhttp_request *req, const char *path,
     int imds = !strcmp(path, "/metadata/identity/oauth2/token");
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     struct evkeyvalq q, form;
+    const char *scope;
     char *body = NULL, *raw;
     size_t len;
+    int hit, delay;
 
     if (!strcmp(path, "/_mock/tokens")) {
         stats(req);
@@ -307,25 +326,29 @@ int token_route(struct evhttp_request *req, const char *path,
     if (aad && raw)
         evhttp_parse_query_str(raw, &form);
     record(req, path, query, aad ? &form : &q);
-    if (opt.fail)
+    scope = evhttp_find_header(aad ? &form : &q, aad ? "scope" : "resource");
+    hit = !opt.only[0] || (scope && strstr(scope, opt.only));
+    delay = hit ? opt.delay_ms : 0;
+    if (opt.fail && hit)
         answer(req, opt.fail, aad_error(opt.fail, "temporarily_unavailable",
-               "AADSTS50000: llmfork-mock was told to fail token requests."));
+               "AADSTS50000: llmfork-mock was told to fail token requests."),
+               delay);
     else if (aad && !(body = aad_token(&form)))
         answer(req, 401, aad_error(7000215, "invalid_client", "AADSTS7000215:"
                " Invalid client secret provided, or the request is not a "
-               "client credentials request this mock accepts."));
+               "client credentials request this mock accepts."), delay);
     else if (!aad && !(body = mi_token(req, &q, app)))
         answer(req, 400, aad_error(400, "invalid_request", "Required metadata"
-               " header, api-version or resource missing or wrong."));
+               " header, api-version or resource missing or wrong."), delay);
     else
-        answer(req, 200, body);
+        answer(req, 200, body, delay);
     evhttp_clear_headers(&q);
     evhttp_clear_headers(&form);
     free(raw);
     return 0;
 }
 
-int token_auth(struct evhttp_request *req)
+int token_check(struct evhttp_request *req, const char *aud)
 {
     const char *a = evhttp_find_header(evhttp_request_get_input_headers(req),
                                        "Authorization");
@@ -334,12 +357,19 @@ int token_auth(struct evhttp_request *req)
     if (a && !strncasecmp(a, "Bearer ", 7))
         for (int i = 0; i < TOKENS_MAX && i < n_issued; i++)
             if (!strcmp(issued[i].token, a + 7) &&
-                !strcmp(issued[i].aud, COGNITIVE) && now < issued[i].exp_ms)
+                !strcmp(issued[i].aud, aud) && now < issued[i].exp_ms)
                 return 0;
     n_refused++;
+    return -1;
+}
+
+int token_auth(struct evhttp_request *req)
+{
+    if (token_check(req, TOKEN_AUD_COGNITIVE) == 0)
+        return 0;
     error_reply(req, FL_AZURE, 401, "Unauthorized. Access token is missing, "
                 "invalid, audience is incorrect "
-                "(https://cognitiveservices.azure.com), or have expired.",
+                "(" TOKEN_AUD_COGNITIVE "), or have expired.",
                 NULL, NULL, NULL);
     return -1;
 }

@@ -3,13 +3,17 @@
  * llmfork's token acquisition (worker/entra.h) is tested end to end.
  *
  *   --token SPEC   comma-separated options:
- *       require     the chat endpoints accept only "Authorization: Bearer
- *                   T" with T issued here for https://cognitiveservices
- *                   .azure.com and not expired (API keys are refused)
+ *       require     the chat and embeddings endpoints accept only
+ *                   "Authorization: Bearer T" with T issued here for
+ *                   https://cognitiveservices.azure.com and not expired,
+ *                   the search endpoints only one issued for
+ *                   https://search.azure.com (API keys are refused)
  *       ttl=S       expires_in of issued tokens (default 3600)
  *       secret=X    the only client secret accepted (default: any)
  *       fail=NNN    every token request gets that status, AAD error shape
  *       delay_ms=N  token answers wait N ms (requests pile up meanwhile)
+ *       only=S      fail and delay_ms apply only to token requests whose
+ *                   scope (or resource) contains S, e.g. only=search
  *
  * Endpoints (their real shapes):
  *   POST /{tenant}/oauth2/v2.0/token   client credentials (client_secret,
@@ -21,7 +25,10 @@
  *   GET  /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R
  *        IMDS, header Metadata: true: expires_in/expires_on as strings
  *   GET  /_mock/tokens   {"requests","issued","refused","last":{method,
- *        path,query,headers (lower-case),form}}
+ *        path,query,headers (lower-case),form},"issued_for":{audience:
+ *        tokens issued for it (among the last 4096)}}
+ * An issued token remembers its audience: the scope (or managed
+ * identity resource) it was asked for, without "/.default".
  *
  * Ownership: token.c owns the issued-token table, the last request and
  * the delayed answers (freed when sent or when their client goes away).
@@ -40,5 +47,12 @@ int token_route(struct evhttp_request *req, const char *path,
 int token_required(void);
 /* 0 when req carries a valid token; otherwise the 401 has been sent. */
 int token_auth(struct evhttp_request *req);
+
+#define TOKEN_AUD_COGNITIVE "https://cognitiveservices.azure.com"
+#define TOKEN_AUD_SEARCH    "https://search.azure.com"
+
+/* 0 when req carries an unexpired token issued here for aud; else -1,
+ * counted as refused, and the caller sends its own 401. */
+int token_check(struct evhttp_request *req, const char *aud);
 
 #endif
