@@ -191,3 +191,120 @@ def test_follow_up_question_keeps_the_conversation(srv, smock):
     rewrite = next(b for p, b, _ in seen if p.endswith("/chat/completions")
                    and b["stream"] is False and "Generate search" in last_user(b))
     assert rewrite["messages"][1]["content"] == "What is covered?"
+
+
+# ---- Entra ID instead of keys ------------------------------------------------
+# The mock runs with --token require: its chat and embeddings endpoints take
+# only tokens it issued for https://cognitiveservices.azure.com, its search
+# endpoint only tokens for https://search.azure.com.
+
+SECRET = "rag-s3cret"
+COGNITIVE = "https://cognitiveservices.azure.com"
+SEARCH = "https://search.azure.com"
+NO_KEYS = {k: None for k in (
+    "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY", "AZURE_SEARCH_KEY",
+    "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST")}
+
+
+def entra_mock(tmp_path, spec=""):
+    return Mock(tmp_path, "--index", INDEX, "--token",
+                "require,secret=%s%s" % (SECRET, spec), name="emock")
+
+
+def entra_rag(spawn, mock, provider="azure"):
+    env = rag_env(mock, **NO_KEYS)
+    env.update({"AZURE_TENANT_ID": "tenant-9", "AZURE_CLIENT_ID": "client-9",
+                "AZURE_CLIENT_SECRET": SECRET, "AZURE_AUTHORITY_HOST": mock.url})
+    return serve(spawn, mock, provider, conf=CONF, env=env)
+
+
+def bearer(req):
+    assert "api-key" not in req["headers"], req["headers"]
+    auth = req["headers"]["authorization"]
+    assert auth.startswith("Bearer mock-entra-"), auth
+    return auth
+
+
+def test_entra_only_flow_one_token_request_per_scope(spawn, tmp_path):
+    m = entra_mock(tmp_path, ",delay_ms=150")
+    try:
+        srv = entra_rag(spawn, m)
+        r = post(srv.port, "/chat/stream", chat_body(say(QUESTION, delay_ms=1)))
+        assert r.status == 200, (r.body, srv.log)
+        answer = "".join(l["delta"]["content"] for l in r.ndjson()[1:])
+        assert "[%s]" % TOP_SOURCE in answer, answer
+        r = post(srv.port, "/chat", chat_body("Which plan covers eye exams and glasses?"))
+        assert r.status == 200, (r.body, srv.log)
+        assert "[Benefit_Options-3.pdf]" in r.json()["message"]["content"]
+
+        t = m.get("/_mock/tokens")
+        assert t["requests"] == 2 and t["refused"] == 0, t
+        assert t["issued_for"] == {COGNITIVE: 1, SEARCH: 1}
+        seen = calls(m)
+        kinds = {"chat": set(), "emb": set(), "search": set()}
+        for path, _, req in seen:
+            kind = ("search" if path.startswith("/indexes/") else
+                    "emb" if path.endswith("/embeddings") else "chat")
+            kinds[kind].add(bearer(req))
+        assert [p for p, _, _ in seen].count("/indexes/gptkbindex/docs/search") == 2
+        assert len(seen) == 8                   # 2 x (rewrite, embed, search, answer)
+        # one token per scope, reused: the embeddings share the model's
+        assert len(kinds["search"]) == 1 and kinds["emb"] == kinds["chat"]
+        assert len(kinds["chat"]) == 1 and kinds["search"] != kinds["chat"]
+        assert "search: no AZURE_SEARCH_KEY; Entra ID tokens from client secret" in srv.log
+    finally:
+        assert m.stop() == 0, m.log
+
+
+def test_search_token_failure_is_a_502_before_the_stream(spawn, tmp_path):
+    m = entra_mock(tmp_path, ",only=search,fail=400")
+    try:
+        srv = entra_rag(spawn, m)
+        t0 = time.monotonic()
+        r = post(srv.port, "/chat/stream", chat_body(QUESTION))
+        assert r.status == 502, r.body
+        assert r.headers.get("content-type", "").startswith("application/json")
+        err = r.json()["error"]
+        assert err.startswith("the search service: could not get an Entra ID "
+                              "token: client secret:"), err
+        assert "AADSTS50000" in err and SECRET not in err
+        assert time.monotonic() - t0 < 5 * SLOW
+        assert not [p for p, _, _ in calls(m) if p.startswith("/indexes/")]
+        assert m.get("/_mock/tokens")["issued_for"] == {COGNITIVE: 1}
+        assert "could not get an Entra ID token" in srv.log
+    finally:
+        assert m.stop() == 0, m.log
+
+
+def test_disconnect_while_waiting_for_the_search_token(spawn, tmp_path):
+    m = entra_mock(tmp_path, ",only=search,delay_ms=1500")
+    try:
+        srv = entra_rag(spawn, m)
+        s = open_request(srv.port, "POST", "/chat/stream", chat_body(QUESTION))
+        util.wait_for(lambda: m.get("/_mock/tokens")["requests"] == 2, 5 * SLOW,
+                      what="the search token request")
+        s.close()                               # the run waits for that token
+        util.wait_for(lambda: m.get("/_mock/tokens")["issued_for"].get(SEARCH) == 1,
+                      5 * SLOW, what="the search token")
+        time.sleep(0.3)
+        paths = [p for p, _, _ in calls(m)]
+        assert "/indexes/gptkbindex/docs/search" not in paths, paths
+        assert len(paths) == 2                  # the rewrite and the embedding
+        # the token the cancelled wait asked for serves the next question
+        r = post(srv.port, "/chat", chat_body(QUESTION))
+        assert r.status == 200, (r.body, srv.log)
+        assert m.get("/_mock/tokens")["requests"] == 2
+    finally:
+        assert m.stop() == 0, m.log
+
+
+def test_search_token_needs_the_model_on_entra(cli, smock):
+    env = rag_env(smock, **NO_KEYS)
+    env.update({"LLMFORK_PROVIDER": "openai", "OPENAI_BASE_URL": smock.url + "/v1",
+                "OPENAI_API_KEY": KEY, "OPENAI_MODEL": "gpt-test",
+                "AZURE_OPENAI_EMB_DEPLOYMENT": None})
+    rc, out, err = cli(["-b", "127.0.0.1:0", "-w", "1"],
+                       env={k: v for k, v in env.items() if v is not None})
+    assert rc == 3, (out, err)
+    assert "rag = search needs AZURE_SEARCH_KEY, or Entra ID for the model" in err, err
