@@ -163,8 +163,8 @@ const struct cfg_key cfg_keys[] = {
     { "search_index", K_STR, F(search_index), NULL, 0, 0, NULL,
       "AZURE_SEARCH_INDEX", NULL, "NAME", "index to search" },
     { "search_key", K_STR, F(search_key), NULL, 0, 0, NULL,
-      "AZURE_SEARCH_KEY", NULL, "KEY", "api-key header; empty = Entra ID"
-      " token" },
+      "AZURE_SEARCH_KEY", NULL, "KEY", "api-key header; empty = an Entra ID"
+      " token for https://search.azure.com (the model's credential)" },
     { "search_api_version", K_STR, F(search_api_version), "2025-09-01", 1, 0,
       NULL, NULL, NULL, "VERSION", "api-version of the search calls" },
     { "search_top", K_INT, F(search_top), "3", 1, 50, NULL, NULL, NULL, "N",
