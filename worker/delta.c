@@ -7,6 +7,7 @@
  */
 #include "worker/delta.h"
 
+#include <stdint.h>
 #include <string.h>
 
 struct cur {
@@ -84,7 +85,45 @@ static size_t u_escape(const char *p, const char *end, unsigned *cp)
     return 12;
 }
 
-/* The string at c->p (a '"'): its raw text in *s, *n. */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Nonzero when one of the 8 bytes in x is '"', '\\' or below 0x20
+ * (the classic "has zero byte" and "has byte less than" bit tricks). */
+static uint64_t special8(uint64_t x)
+{
+    uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+
+    return ((q - ONES) & ~q & HIGHS) | ((b - ONES) & ~b & HIGHS) |
+           ((x - ONES * 0x20) & ~x & HIGHS);
+}
+
+/* The first byte at or after p that ends a plain run of string text.
+ * special8's lowest flag is exact (a false flag only follows a true one;
+ * bytes load little-endian on the machines we build for, else the byte
+ * loop finds it). */
+static const char *plain_run(const char *p, const char *end)
+{
+    uint64_t x, m;
+
+    while (end - p >= 8) {
+        memcpy(&x, p, 8);
+        if ((m = special8(x)) != 0) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(m) >> 3);
+#else
+            break;
+#endif
+        }
+        p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+        p++;
+    return p;
+}
+
+/* The string at c->p (a '"'): its raw text in *s, *n. Plain runs (no
+ * quote, backslash or control byte) are skipped 8 bytes at a time. */
 static int string(struct cur *c, const char **s, size_t *n, int *esc)
 {
     const char *p = c->p + 1;
@@ -92,7 +131,7 @@ static int string(struct cur *c, const char **s, size_t *n, int *esc)
     size_t k;
 
     *esc = 0;
-    while (p < c->end) {
+    while ((p = plain_run(p, c->end)) < c->end) {
         unsigned char ch = (unsigned char)*p;
 
         if (ch == '"') {
@@ -103,10 +142,6 @@ static int string(struct cur *c, const char **s, size_t *n, int *esc)
         }
         if (ch < 0x20)
             return -1;
-        if (ch != '\\') {
-            p++;
-            continue;
-        }
         *esc = 1;
         if (p + 1 >= c->end)
             return -1;
