@@ -22,13 +22,17 @@ QUERY = QUESTION                # the mock's rewrite: the question, brackets gon
 TOP_SOURCE = "Benefit_Options-2.pdf"
 
 
+def stop_clean(m):
+    rc = m.stop()
+    assert "Sanitizer" not in m.log and "runtime error" not in m.log, m.log
+    assert rc == 0, m.log
+
+
 @pytest.fixture
 def smock(tmp_path):
     m = Mock(tmp_path, "--index", INDEX, name="smock")
     yield m
-    rc = m.stop()
-    assert "Sanitizer" not in m.log and "runtime error" not in m.log, m.log
-    assert rc == 0, m.log
+    stop_clean(m)
 
 
 def rag_env(mock, **extra):
@@ -254,7 +258,7 @@ def test_entra_only_flow_one_token_request_per_scope(spawn, tmp_path):
         assert len(kinds["chat"]) == 1 and kinds["search"] != kinds["chat"]
         assert "search: no AZURE_SEARCH_KEY; Entra ID tokens from client secret" in srv.log
     finally:
-        assert m.stop() == 0, m.log
+        stop_clean(m)
 
 
 def test_search_token_failure_is_a_502_before_the_stream(spawn, tmp_path):
@@ -274,7 +278,7 @@ def test_search_token_failure_is_a_502_before_the_stream(spawn, tmp_path):
         assert m.get("/_mock/tokens")["issued_for"] == {COGNITIVE: 1}
         assert "could not get an Entra ID token" in srv.log
     finally:
-        assert m.stop() == 0, m.log
+        stop_clean(m)
 
 
 def test_disconnect_while_waiting_for_the_search_token(spawn, tmp_path):
@@ -296,7 +300,7 @@ def test_disconnect_while_waiting_for_the_search_token(spawn, tmp_path):
         assert r.status == 200, (r.body, srv.log)
         assert m.get("/_mock/tokens")["requests"] == 2
     finally:
-        assert m.stop() == 0, m.log
+        stop_clean(m)
 
 
 def test_search_token_needs_the_model_on_entra(cli, smock):
