@@ -498,7 +498,8 @@ static int chat_startup(struct app_ctx *ctx)
     if (!app->line)
         return app_fail(ctx, "out of memory"), -1;
     if (strcmp(app->cfg->rag, "search") == 0 &&
-        !(app->rag = rag_init(app->cfg, app->model, err, sizeof(err))))
+        !(app->rag = rag_init(app->cfg, app->model, app_base(ctx), err,
+                              sizeof(err))))
         return app_fail(ctx, "chat: %s", err), -1;
     log_debug("chat: provider %s, model %s", model_provider(app->model),
               model_name(app->model));

@@ -68,15 +68,17 @@ struct rag_run {
     long rewrite_ms, embed_ms, search_ms;   /* when each step started */
 };
 
-/* model_init's rule: azure and azure-v1 without a key take Entra ID. */
-static int model_on_entra(const struct model *m, const struct cfg *c)
+/* Entra ID is needed when search has no key, or when the embeddings go to
+ * an azure model that has none (model_init's rule). */
+static int needs_entra(const struct model *m, const struct cfg *c)
 {
-    return !strncmp(model_provider(m), "azure", 5) &&
-           !(c->azure_api_key && *c->azure_api_key);
+    return !(c->search_key && *c->search_key) ||
+           (!strncmp(model_provider(m), "azure", 5) &&
+            !(c->azure_api_key && *c->azure_api_key));
 }
 
-struct rag *rag_init(const struct cfg *c, struct model *m, char *err,
-                     size_t errlen)
+struct rag *rag_init(const struct cfg *c, struct model *m,
+                     struct event_base *base, char *err, size_t errlen)
 {
     struct rag *g = calloc(1, sizeof(*g));
 
@@ -84,10 +86,9 @@ struct rag *rag_init(const struct cfg *c, struct model *m, char *err,
         return snprintf(err, errlen, "out of memory"), NULL;
     g->cfg = c;
     g->m = m;
-    /* The model opened the worker's token source on the loop's base; this
-     * takes a reference to the same one (the base is then not used). */
-    if (model_on_entra(m, c) && !(g->entra = entra_open(c, NULL, err,
-                                                        errlen))) {
+    /* One token source per worker: when the model opened it already, this
+     * is another reference to it. */
+    if (needs_entra(m, c) && !(g->entra = entra_open(c, base, err, errlen))) {
         rag_free(g);
         return NULL;
     }

@@ -48,10 +48,6 @@ struct search *search_init(const struct cfg *c, struct entra *entra,
                  "AZURE_SEARCH_SERVICE");
     else if (!c->search_index)
         snprintf(err, errlen, "rag = search needs AZURE_SEARCH_INDEX");
-    else if (!keyed && !entra)
-        snprintf(err, errlen, "rag = search needs AZURE_SEARCH_KEY, or "
-                 "Entra ID for the model too (provider azure or azure-v1 "
-                 "without AZURE_OPENAI_API_KEY)");
     else if (jsoncall_svc_url(&s->svc, ep, "/indexes/%s/docs/search?"
                               "api-version=%s", c->search_index,
                               c->search_api_version) == 0 &&

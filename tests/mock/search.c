@@ -5,7 +5,8 @@
  *   POST /indexes/{index}/docs/search?api-version=V
  *   POST /indexes('{index}')/docs/search.post.search?api-version=V
  *        auth: api-key: KEY or Authorization: Bearer TOKEN (the mock's
- *        --key list; none = any); with --token require, only an Entra ID
+ *        --key list; none = any), or a token issued here (token.h) for
+ *        the endpoint's audience; with --token require, only an Entra ID
  *        token issued for https://search.azure.com (token.h). Body: search ("*" or empty: every
  *        document), top (default 50), filter ("FIELD eq 'v'" / "ne",
  *        joined by " and "), select, queryType "semantic" (needs
@@ -119,19 +120,22 @@ static void reply_token_error(struct evhttp_request *req, const char *aud)
     reply_error(req, 401, msg);
 }
 
+/* A key, or (as the real services take either) a token issued here for
+ * the endpoint's audience. */
 static int authorised(struct evhttp_request *req, const char *const *keys,
-                      int nkeys)
+                      int nkeys, const char *aud)
 {
     struct evkeyvalq *h = evhttp_request_get_input_headers(req);
     const char *k = evhttp_find_header(h, "api-key");
     const char *a = evhttp_find_header(h, "Authorization");
+    int bearer = !k && a && !strncasecmp(a, "Bearer ", 7);
 
-    if (!k && a && !strncasecmp(a, "Bearer ", 7))
+    if (bearer)
         k = a + 7;
     for (int i = 0; i < nkeys; i++)
         if (k && !strcmp(k, keys[i]))
             return 1;
-    return nkeys == 0;
+    return nkeys == 0 || (bearer && token_check(req, aud) == 0);
 }
 
 /* ---- words and fake vectors ---------------------------------------- */
@@ -520,7 +524,9 @@ int search_route(struct evhttp_request *req, const char *path,
              token_check(req, aud = is_search ? TOKEN_AUD_SEARCH
                                               : TOKEN_AUD_COGNITIVE) < 0)
         reply_token_error(req, aud);
-    else if (!token_required() && !authorised(req, keys, nkeys))
+    else if (!token_required() &&
+             !authorised(req, keys, nkeys, is_search ? TOKEN_AUD_SEARCH
+                                                     : TOKEN_AUD_COGNITIVE))
         reply_error(req, is_search ? 403 : 401, "Access denied: invalid key.");
     else if (is_search)
         search(req, name, body);

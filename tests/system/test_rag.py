@@ -303,12 +303,27 @@ def test_disconnect_while_waiting_for_the_search_token(spawn, tmp_path):
         stop_clean(m)
 
 
-def test_search_token_needs_the_model_on_entra(cli, smock):
-    env = rag_env(smock, **NO_KEYS)
-    env.update({"LLMFORK_PROVIDER": "openai", "OPENAI_BASE_URL": smock.url + "/v1",
-                "OPENAI_API_KEY": KEY, "OPENAI_MODEL": "gpt-test",
-                "AZURE_OPENAI_EMB_DEPLOYMENT": None})
-    rc, out, err = cli(["-b", "127.0.0.1:0", "-w", "1"],
-                       env={k: v for k, v in env.items() if v is not None})
-    assert rc == 3, (out, err)
-    assert "rag = search needs AZURE_SEARCH_KEY, or Entra ID for the model" in err, err
+def test_search_on_entra_while_the_model_uses_a_key(spawn, tmp_path):
+    # No --token require: the chat endpoints take the model's key; the
+    # search call must still come with a search.azure.com token.
+    m = Mock(tmp_path, "--index", INDEX, "--token", "secret=" + SECRET, name="kmock")
+    try:
+        env = rag_env(m, **NO_KEYS)
+        env.update({"AZURE_TENANT_ID": "tenant-9", "AZURE_CLIENT_ID": "client-9",
+                    "AZURE_CLIENT_SECRET": SECRET, "AZURE_AUTHORITY_HOST": m.url,
+                    "LLMFORK_PROVIDER": "openai", "OPENAI_BASE_URL": m.url + "/v1",
+                    "OPENAI_API_KEY": KEY, "OPENAI_MODEL": "gpt-test",
+                    "AZURE_OPENAI_EMB_DEPLOYMENT": None})
+        srv = serve(spawn, m, "openai", conf=CONF,
+                    env={k: v for k, v in env.items() if v is not None})
+        r = post(srv.port, "/chat", chat_body(QUESTION))
+        assert r.status == 200, (r.body, srv.log)
+        t = m.get("/_mock/tokens")
+        assert t["issued_for"] == {SEARCH: 1}, t
+        for path, _, req in calls(m):
+            if path.startswith("/indexes/"):
+                bearer(req)
+            else:
+                assert req["headers"]["authorization"] == "Bearer " + KEY
+    finally:
+        stop_clean(m)
