@@ -519,7 +519,10 @@ const struct fetch_stats *fetch_stats(void)
 void fetch_opts_default(struct fetch_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->max_connects = 256;
+    /* Not a fixed number: curl counts busy connections against it too,
+     * so with more streams in flight than the limit every finished
+     * transfer closed its connection and the next one dialled anew. */
+    o->max_connects = 0;
     o->buffer_size = 8192;
     o->connect_ms = 10000;
     o->first_byte_ms = 60000;
@@ -569,8 +572,9 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
     if ((g.ec = evcurl_new(base, on_finished)) == NULL)
         goto fail_curl;
     g.multi = evcurl_multi(g.ec);
-    if (curl_multi_setopt(g.multi, CURLMOPT_MAXCONNECTS,
-                          g.opts.max_connects) != CURLM_OK ||
+    if ((g.opts.max_connects > 0 &&
+         curl_multi_setopt(g.multi, CURLMOPT_MAXCONNECTS,
+                           g.opts.max_connects) != CURLM_OK) ||
         curl_multi_setopt(g.multi, CURLMOPT_PIPELINING,
                           g.opts.http2 ? (long)CURLPIPE_MULTIPLEX
                                        : (long)CURLPIPE_NOTHING) != CURLM_OK) {

@@ -142,7 +142,9 @@ struct fetch_req {
 struct fetch_opts {
     const char *ca_file;        /* CA bundle; NULL = curl's default */
     int http2;                  /* 1: HTTP/2 over TLS, multiplexed */
-    long max_connects;          /* idle connections kept for reuse */
+    long max_connects;          /* connections (busy + idle) the multi
+                                   keeps open; 0 = curl's own, 4 x the
+                                   transfers in it */
     long buffer_size;           /* per-transfer receive buffer, bytes */
     long connect_ms;            /* defaults for fetch_req's 0 values; */
     long first_byte_ms;         /* FETCH_NONE = no limit */
