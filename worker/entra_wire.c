@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/cfg.h"
+#include "common/str.h"
 
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -110,18 +111,6 @@ static char *form(const char *first, ...)
     return buf;
 }
 
-static char *strf(const char *fmt, ...)
-{
-    char *s = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 /* Managed identity's resource: the scope without its "/.default". */
 static char *resource_of(const char *scope)
 {
@@ -143,17 +132,15 @@ static int build_managed(const struct entra_cred *c, const char *scope,
     if (c->kind == ENTRA_APP_SERVICE) {
         q = form("api-version", "2019-08-01", "resource", res, "client_id",
                  c->client_id, NULL);
-        h->url = q ? strf("%s%s%s", c->identity_endpoint,
+        h->url = q ? str_fmt("%s%s%s", c->identity_endpoint,
                           strchr(c->identity_endpoint, '?') ? "&" : "?", q)
                    : NULL;
-        h->header = strf("X-IDENTITY-HEADER: %s", c->identity_header);
+        h->header = str_fmt("X-IDENTITY-HEADER: %s", c->identity_header);
     } else {
-        size_t n = strlen(c->imds_host);
-        while (n > 0 && c->imds_host[n - 1] == '/')
-            n--;
+        size_t n = str_base_len(c->imds_host);
         q = form("api-version", "2018-02-01", "resource", res, "client_id",
                  c->client_id, NULL);
-        h->url = q ? strf("%.*s/metadata/identity/oauth2/token?%s", (int)n,
+        h->url = q ? str_fmt("%.*s/metadata/identity/oauth2/token?%s", (int)n,
                           c->imds_host, q) : NULL;
         h->header = strdup("Metadata: true");
     }
@@ -168,11 +155,9 @@ int entra_http_build(const struct entra_cred *c, const char *scope,
     memset(h, 0, sizeof(*h));
     if (c->kind == ENTRA_APP_SERVICE || c->kind == ENTRA_IMDS)
         return build_managed(c, scope, h);
-    size_t n = strlen(c->authority);
-    while (n > 0 && c->authority[n - 1] == '/')
-        n--;
+    size_t n = str_base_len(c->authority);
     char *tenant = entra_form_escape(c->tenant);
-    h->url = tenant ? strf("%.*s/%s/oauth2/v2.0/token", (int)n, c->authority,
+    h->url = tenant ? str_fmt("%.*s/%s/oauth2/v2.0/token", (int)n, c->authority,
                            tenant) : NULL;
     free(tenant);
     h->header = strdup("Content-Type: application/x-www-form-urlencoded");

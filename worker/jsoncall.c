@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
+#include "common/str.h"
 #include "worker/entra.h"
 #include "worker/fetch.h"
 
@@ -167,13 +168,11 @@ void jsoncall_cancel(struct jsoncall *jc)
 int jsoncall_svc_url(struct jsoncall_svc *svc, const char *base,
                      const char *path_fmt, ...)
 {
-    size_t n = strlen(base);
+    size_t n = str_base_len(base);
     char *path;
     va_list ap;
     int rc;
 
-    while (n > 0 && base[n - 1] == '/')
-        n--;
     va_start(ap, path_fmt);
     rc = vasprintf(&path, path_fmt, ap);
     va_end(ap);

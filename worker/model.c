@@ -6,7 +6,6 @@
  */
 #include "worker/model.h"
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "common/cfg.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "worker/entra.h"
 #include "worker/failover.h"
 #include "worker/mockmodel.h"
@@ -63,28 +63,6 @@ struct model_call {
     unsigned swallow : 1;       /* this attempt's failure goes elsewhere */
 };
 
-static char *trim_slash(const char *s)
-{
-    char *d = strdup(s);
-    size_t n = d ? strlen(d) : 0;
-
-    while (n > 0 && d[n - 1] == '/')
-        d[--n] = '\0';
-    return d;
-}
-
-static char *strf(const char *fmt, ...)
-{
-    char *s = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 static int need(const char *v, const char *env, char *err, size_t n)
 {
     if (v && *v)
@@ -98,9 +76,9 @@ static char *azure_url(const struct model *m, const struct cfg *c,
                        const char *ep)
 {
     if (m->kind == K_AZURE)
-        return strf("%s/openai/deployments/%s/chat/completions?api-version=%s",
+        return str_fmt("%s/openai/deployments/%s/chat/completions?api-version=%s",
                     ep, c->azure_deployment, c->azure_api_version);
-    return strf("%s/openai/v1/chat/completions", ep);
+    return str_fmt("%s/openai/v1/chat/completions", ep);
 }
 
 static int setup_endpoints(struct model *m, const struct cfg *c, char *err,
@@ -135,13 +113,13 @@ static int setup_azure(struct model *m, const struct cfg *c, char *err, size_t n
             return -1;
         m->url = strdup(m->fo.ep[0].url);
     } else {
-        char *ep = trim_slash(c->azure_endpoint);
+        char *ep = strndup(c->azure_endpoint, str_base_len(c->azure_endpoint));
         m->url = ep ? azure_url(m, c, ep) : NULL;
         free(ep);
     }
     m->name = strdup(c->azure_deployment);
     if (c->azure_api_key && *c->azure_api_key)
-        m->auth = strf("api-key: %s", c->azure_api_key);
+        m->auth = str_fmt("api-key: %s", c->azure_api_key);
     else if (!(m->entra = entra_open(c, m->base, err, n)))
         return -1;
     else
@@ -155,15 +133,12 @@ static int setup_openai(struct model *m, const struct cfg *c, char *err, size_t 
     if (need(c->openai_base_url, "OPENAI_BASE_URL", err, n) ||
         need(c->openai_model, "OPENAI_MODEL", err, n))
         return -1;
-    char *base = trim_slash(c->openai_base_url);
-    if (!base)
-        return -1;
-    m->url = strf("%s/chat/completions", base);
-    free(base);
+    m->url = str_fmt("%.*s/chat/completions",
+                     (int)str_base_len(c->openai_base_url), c->openai_base_url);
     m->name = strdup(c->openai_model);
     /* Local servers (Ollama, vLLM) often take no key. */
     if (c->openai_api_key && *c->openai_api_key)
-        m->auth = strf("Authorization: Bearer %s", c->openai_api_key);
+        m->auth = str_fmt("Authorization: Bearer %s", c->openai_api_key);
     return m->url && m->name ? 0 : -1;
 }
 
@@ -418,7 +393,7 @@ static const struct fetch_cbs fetch_cbs = { on_headers, on_data, on_done };
 static int attempt(struct model_call *c, const char *token)
 {
     struct model *m = c->m;
-    char *bearer = token ? strf("Authorization: Bearer %s", token) : NULL;
+    char *bearer = token ? str_fmt("Authorization: Bearer %s", token) : NULL;
     const char *hdrs[] = { m->headers[0], bearer ? bearer : m->headers[1],
                            NULL };
     struct fetch_req req = {
