@@ -523,7 +523,7 @@ void fetch_opts_default(struct fetch_opts *o)
      * so with more streams in flight than the limit every finished
      * transfer closed its connection and the next one dialled anew. */
     o->max_connects = 0;
-    o->buffer_size = 2048;
+    o->buffer_size = 1024;
     o->connect_ms = 10000;
     o->first_byte_ms = 60000;
     o->idle_ms = 60000;
@@ -561,7 +561,7 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
     else
         fetch_opts_default(&g.opts);
     if (g.opts.buffer_size <= 0)
-        g.opts.buffer_size = 2048;
+        g.opts.buffer_size = 1024;
     g.opts.ca_file = dup_opt(g.opts.ca_file, &err);
     g.opts.user_agent = dup_opt(g.opts.user_agent, &err);
     g.base = base;

@@ -162,9 +162,10 @@ struct fetch_stats {
 };
 
 /* Fills o with the defaults: verify TLS with curl's CA bundle, HTTP/1.1,
- * curl's own connection cache limit, 2 KiB receive buffers (a held stream
- * gets ~300-byte chunks; 8 KiB cost 5 KiB more RSS per held stream in
- * make bench's long@10000 row: 22.8 -> 17.7 KiB), connect 10 s, first
+ * curl's own connection cache limit, 1 KiB receive buffers, curl's
+ * minimum (a held stream gets ~300-byte chunks; in make bench's long@10000
+ * row 8 KiB -> 2 KiB -> 1 KiB gave 22.8 -> 17.7 -> 16.8 KiB RSS per held
+ * stream), connect 10 s, first
  * byte 60 s, idle 60 s, total 600 s, 2 retries. */
 void fetch_opts_default(struct fetch_opts *o);
 
