@@ -203,6 +203,9 @@ static void start_stream(struct chat *ch)
     http_resp_start(ch->rl.req, 200, "application/x-ndjson");
     ch->rl.started = 1;
     relay_write(&ch->rl, ch->head, strlen(ch->head));
+    /* written once; a held stream need not keep it */
+    free(ch->head);
+    ch->head = NULL;
 }
 
 static void on_headers(struct model_call *c, int status, void *arg)

@@ -246,6 +246,11 @@ static void resp_head(struct http_req *r, int status, const char *ctype,
                            : r->head.minor == 0 ? "keep-alive" : NULL;
     write_head(c->out, status, ctype, framing, connection, r->hdrs);
     r->started = 1;
+    /* headers can no longer be added: a held stream need not keep it */
+    if (r->hdrs) {
+        evbuffer_free(r->hdrs);
+        r->hdrs = NULL;
+    }
 }
 
 /* Writes {"error": msg} into buf (msg cut to fit); returns its length. */
