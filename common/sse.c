@@ -64,6 +64,15 @@ static void buf_free(struct sse_buf *b)
     b->len = b->cap = 0;
 }
 
+/* A held stream waits between events far longer than it parses: a copy
+ * buffer is given back once drained, so an idle parser holds no heap.
+ * Copies are the rare path (a line cut by a read, multi-line data). */
+static void buf_release(struct sse_buf *b)
+{
+    if (b->len == 0 && b->ptr != NULL)
+        buf_free(b);
+}
+
 static int field_is(const char *f, size_t n, const char *name)
 {
     return n == strlen(name) && memcmp(f, name, n) == 0;
@@ -119,6 +128,7 @@ static void on_retry(struct sse_parser *p, const char *v, size_t n)
 static int dispatch(struct sse_parser *p)
 {
     struct sse_event ev;
+    int rc;
 
     if (!p->have_data) {
         p->type.len = 0;
@@ -143,7 +153,10 @@ static int dispatch(struct sse_parser *p)
     p->view = NULL;
     p->data.len = 0;
     p->type.len = 0;
-    return p->cb(&ev, p->arg) ? SSE_STOPPED : SSE_OK;
+    rc = p->cb(&ev, p->arg) ? SSE_STOPPED : SSE_OK;
+    buf_release(&p->data);
+    buf_release(&p->type);
+    return rc;
 }
 
 static int process_line(struct sse_parser *p, const char *s, size_t n,
@@ -187,7 +200,9 @@ static int take_line(struct sse_parser *p, const char *s, size_t n)
         return rc;
     n = p->line.len;
     p->line.len = 0;
-    return process_line(p, p->line.ptr, n, 0);
+    rc = process_line(p, p->line.ptr, n, 0);
+    buf_release(&p->line);
+    return rc;
 }
 
 /* The next CR or LF in [s, end), or NULL. *lf caches the next LF so that a

@@ -17,7 +17,9 @@
  * Speed: no allocation per event. An event whose data is one line and that
  * arrives whole within one sse_feed() call is handed to the callback as a
  * pointer into the caller's bytes, not copied. Otherwise the parser copies
- * into buffers it owns, which grow up to max_event and are then reused.
+ * into buffers it owns, which grow up to max_event; the partial-line, data
+ * and type buffers are freed again once drained, so a parser between events
+ * holds no heap (a held stream waits far longer than it parses).
  *
  * Memory is bounded: a line longer than max_event bytes (without its line
  * end), or an event whose joined data is longer, makes sse_feed() return

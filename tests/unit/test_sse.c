@@ -470,6 +470,37 @@ static void test_memory_bounded(void **state)
     sse_free(&p);
 }
 
+/* Between events a parser holds no heap, even after the copy paths ran:
+ * a line cut by a read, multi-line data, an event type. */
+static void test_idle_holds_nothing(void **state)
+{
+    static const char *pieces[] = {
+        "data: {\"a\":", "1}\n\n",
+        "event: e\ndata: x\ndata: y\n\n",
+        "data: whole\n\n",
+    };
+    struct sse_parser p;
+    static struct run r;
+    size_t i;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    sse_init(&p, 0, record, &r);
+    for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        assert_int_equal(sse_feed(&p, pieces[i], strlen(pieces[i])), SSE_OK);
+        if (i == 0)
+            assert_true(p.line.cap > 0);        /* the cut line waits */
+        else
+            assert_true(p.line.ptr == NULL && p.data.ptr == NULL &&
+                        p.type.ptr == NULL);
+    }
+    assert_int_equal(r.events, 3);
+    assert_string_equal(r.log, "message||-1|0|{\"a\":1}\n"
+                               "e||-1|0|x\ny\n"
+                               "message||-1|0|whole\n");
+    sse_free(&p);
+}
+
 static void test_stop(void **state)
 {
     static struct run whole;
@@ -526,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_missing_final_blank_line),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_memory_bounded),
+        cmocka_unit_test(test_idle_holds_nothing),
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_finish_resets),
     };
