@@ -131,6 +131,22 @@ static void conn_close(struct conn *c)
     resp_reset(&c->resp);
 }
 
+/* Says on stderr why a connection failed, for the first few failures:
+ * the count alone cannot tell a refused dial from a close mid-stream. */
+static void say_why(const struct conn *c, const char *what, int err)
+{
+    static int said;
+    static const char *const phase[] = { "idle", "connecting", "sending",
+                                         "reading" };
+
+    if (said++ >= 20)
+        return;
+    fprintf(stderr, "llmfork-load: socket error: %s%s%s in %s, %.1f ms into "
+            "the request, response status %d\n", what, err ? ": " : "",
+            err ? strerror(err) : "", phase[c->ph],
+            (double)(now_ns() - c->t_start) / 1e6, c->resp.status);
+}
+
 /* Drops the connection; dials again after delay_ms. */
 static void conn_fail(struct conn *c, uint64_t *counter, int delay_ms)
 {
@@ -181,6 +197,9 @@ static void on_readable(struct conn *c, uint64_t t)
      * are dropped with it. */
     if (n <= 0 || c->ph != C_READING ||
         resp_feed(&c->resp, buf, (size_t)n, t, &end) < 0) {
+        say_why(c, n < 0 ? "read" : n == 0 ? "closed by the server"
+                   : c->ph != C_READING ? "bytes not asked for"
+                   : "malformed response", n < 0 ? errno : 0);
         conn_fail(c, &g.sock_errors, n < 0 ? RECONNECT_MS : 0);
         return;
     }
@@ -197,6 +216,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 
     if (c->ph == C_CONNECTING) {
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+            say_why(c, "connect", err ? err : errno);
             conn_fail(c, &g.sock_errors, RECONNECT_MS);
             return;
         }
@@ -219,6 +239,7 @@ static void conn_send(struct conn *c)
     }
     ssize_t n = write(c->fd, g.req + c->sent, g.reqlen - c->sent);
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        say_why(c, "write", errno);
         conn_fail(c, &g.sock_errors, RECONNECT_MS);
         return;
     }
@@ -237,6 +258,7 @@ static void conn_dial(struct conn *c)
 
     c->fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
+        say_why(c, "socket", errno);
         conn_fail(c, &g.sock_errors, RECONNECT_MS);
         return;
     }
@@ -244,8 +266,11 @@ static void conn_dial(struct conn *c)
     conn_watch(c, EV_WRITE);
     c->ph = C_CONNECTING;
     c->t_start = now_ns();
-    if (connect(c->fd, (struct sockaddr *)&g.addr, g.addrlen) && errno != EINPROGRESS)
+    if (connect(c->fd, (struct sockaddr *)&g.addr, g.addrlen) &&
+        errno != EINPROGRESS) {
+        say_why(c, "connect", errno);
         conn_fail(c, &g.sock_errors, RECONNECT_MS);
+    }
 }
 
 static void on_start(evutil_socket_t fd, short what, void *arg)
