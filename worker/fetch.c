@@ -319,9 +319,26 @@ static void on_finished(CURL *easy, CURLcode code)
 
 /* ---- curl's data callbacks: no curl_multi_* calls in here ---- */
 
+/* Once a head is delivered nothing is retried, so the request's header
+ * list, and its body once curl has sent all of it, would only weigh on a
+ * stream that may run for minutes. curl read both only to write the
+ * request; the pointers it keeps are never read again. */
+static void drop_request(struct fetch *f)
+{
+    curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(f->hdrs);
+    f->hdrs = NULL;
+    if (f->body_free != NULL && fetch_easy_body_sent(f->easy)) {
+        f->body_free(f->body);
+        f->body_free = NULL;
+        f->body = NULL;
+    }
+}
+
 static void deliver_head(struct fetch *f)
 {
     f->delivered = 1;
+    drop_request(f);
     if (f->cbs->on_headers != NULL)
         f->cbs->on_headers(f, f->status, f->arg);
 }

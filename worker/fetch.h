@@ -67,7 +67,9 @@
  *    copied, unless body_free is set; then fetch takes the body pointer
  *    and calls body_free(body) once when the transfer is freed (also when
  *    fetch_start fails), so a large JSON body built by the caller is
- *    never copied.
+ *    never copied. Either way the body, and the header list, are freed
+ *    early, when on_headers is called and curl has sent the whole body:
+ *    from then on nothing is retried.
  *  - cbs must outlive the transfer (normally a static const struct); arg
  *    is the caller's and never touched after on_done or fetch_cancel.
  *  - Data passed to on_data, the fetch_result and its msg, and every

@@ -138,3 +138,14 @@ int fetch_easy_retryable(CURLcode code, enum fetch_rc rc)
         return 0;
     return rc == FETCH_ECONNECT || rc == FETCH_ETIMEOUT_CONNECT;
 }
+
+int fetch_easy_body_sent(CURL *e)
+{
+    curl_off_t len = -1, sent = 0;
+
+    if (curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &len) !=
+            CURLE_OK ||
+        curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &sent) != CURLE_OK)
+        return 0;
+    return len >= 0 && sent >= len;
+}

@@ -35,4 +35,8 @@ enum fetch_rc fetch_easy_rc(CURLcode code, int status, int head_done);
  * to connect in a way worth another try. */
 int fetch_easy_retryable(CURLcode code, enum fetch_rc rc);
 
+/* 1 when curl has written the whole request body (of known length) to
+ * the connection, so it will not read the body's bytes again. */
+int fetch_easy_body_sent(CURL *e);
+
 #endif

@@ -245,6 +245,41 @@ static void cleanup_ends_live_transfers(void **state)
     free(r);
 }
 
+/* A held stream keeps no request: the body goes once the head is in and
+ * the body was sent, while the stream still runs. */
+static struct fetchrec *freed_rec;
+static int freed_at_done = -1, freed_at_data = -1;
+
+static void note_free(void *p)
+{
+    freed_at_done = freed_rec->done;
+    freed_at_data = freed_rec->data_calls;
+    free(p);
+}
+
+static void request_freed_once_head_delivered(void **state)
+{
+    struct fetchrec *r = fetchrec_new();
+    char *body = strdup("{\"stream\":true}");
+    const char *hdrs[] = { "X-Test: hello", NULL };
+    struct fetch_req req = { .method = "POST",
+                             .url = testsrv_url("/stream?n=5&ms=40"),
+                             .headers = hdrs, .body = body,
+                             .body_len = strlen(body),
+                             .body_free = note_free };
+
+    (void)state;
+    assert_non_null(body);
+    freed_rec = r;
+    fetchrec_run(&req, r);
+    assert_int_equal(r->rc, FETCH_OK);
+    assert_int_equal(r->len, strlen("chunk-0\n") * 5);
+    /* while the stream ran, before its first body piece */
+    assert_int_equal(freed_at_done, 0);
+    assert_int_equal(freed_at_data, 0);
+    free(r);
+}
+
 /* Each test on a fresh loop, server and fetch multi. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testsrv_setup, \
                                           testsrv_teardown)
@@ -260,6 +295,7 @@ int main(void)
         T(options_and_tls),
         T(bad_requests),
         T(cleanup_ends_live_transfers),
+        T(request_freed_once_head_delivered),
     };
 
     signal(SIGPIPE, SIG_IGN);
