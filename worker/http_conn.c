@@ -52,12 +52,20 @@ static int64_t ms_until(int64_t deadline)
 
 /* ---- timers and event interest: one place decides both ---- */
 
-static void set_event(struct event *ev, int want)
+/* c->armed mirrors which of c's events are added, so that conn_arm, run
+ * after every write, costs libevent calls only when interest changes. */
+static void set_event(struct conn *c, struct event *ev, unsigned bit,
+                      int want)
 {
-    if (want && !event_pending(ev, EV_READ | EV_WRITE | EV_CLOSED, NULL))
+    if (want == !!(c->armed & bit))
+        return;
+    if (want) {
         event_add(ev, NULL);
-    else if (!want && event_pending(ev, EV_READ | EV_WRITE | EV_CLOSED, NULL))
+        c->armed |= bit;
+    } else {
         event_del(ev);
+        c->armed &= ~bit;
+    }
 }
 
 void conn_arm(struct conn *c)
@@ -89,16 +97,17 @@ void conn_arm(struct conn *c)
         ms = SEND_TIMEOUT_MS;
     if (c->closing && c->state != C_LINGER && pending == 0)
         conn_kick(c);       /* on_write moves it to linger */
-    set_event(&c->rev, want_read);
+    set_event(c, &c->rev, ARMED_R, want_read);
     /* Paused with the app working: still learn of a close (FIN). */
-    set_event(&c->cev, c->state == C_APP && !want_read &&
+    set_event(c, &c->cev, ARMED_C, c->state == C_APP && !want_read &&
               (event_base_get_features(c->srv->base) & EV_FEATURE_EARLY_CLOSE));
-    set_event(&c->wev, pending > 0);
+    set_event(c, &c->wev, ARMED_W, pending > 0);
     if (ms < 0) {
-        evtimer_del(&c->tev);
+        set_event(c, &c->tev, ARMED_T, 0);
     } else {
         struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-        evtimer_add(&c->tev, &tv);
+        evtimer_add(&c->tev, &tv);      /* a fired timer closes c */
+        c->armed |= ARMED_T;
     }
 }
 

@@ -53,6 +53,8 @@ struct http_server {
     struct event done_ev;
 };
 
+enum { ARMED_R = 1, ARMED_W = 2, ARMED_C = 4, ARMED_T = 8 };
+
 struct conn {
     struct http_server *srv;
     struct conn *prev, *next;
@@ -61,6 +63,8 @@ struct conn {
     struct event rev, wev, tev;
     struct event kev;           /* kicked by conn_kick; runs on_write */
     struct event cev;           /* EV_CLOSED while reading is paused */
+    unsigned char armed;        /* ARMED_*: which of rev, wev, cev, tev
+                                 * are added (only conn_arm adds them) */
     char *in;                   /* unparsed input (NULL when empty/idle) */
     size_t in_len, in_cap;
     struct evbuffer *out;
