@@ -219,18 +219,62 @@ static const char *http_date(void)
     return buf;
 }
 
+/* A head line piece; "name: value\r\n" lines are built from three. */
+struct piece {
+    const char *s;
+    size_t n;
+};
+
+#define PIECE(lit) { lit, sizeof(lit) - 1 }
+#define PIECE_STR(str) { str, strlen(str) }
+
+/* Appends the pieces to out in one contiguous write: the head is written
+ * once per response, so no printf engine and no evbuffer chain per line. */
+static int add_pieces(struct evbuffer *out, const struct piece *p, int np)
+{
+    struct evbuffer_iovec v;
+    size_t total = 0, o = 0;
+
+    for (int i = 0; i < np; i++)
+        total += p[i].n;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) < 1)
+        return -1;
+    for (int i = 0; i < np; i++) {
+        memcpy((char *)v.iov_base + o, p[i].s, p[i].n);
+        o += p[i].n;
+    }
+    v.iov_len = total;
+    return evbuffer_commit_space(out, &v, 1);
+}
+
 static void write_head(struct evbuffer *out, int status, const char *ctype,
                        const char *framing, const char *connection,
                        struct evbuffer *extra)
 {
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: llmfork\r\n",
-                        status, http_reason(status), http_date());
-    if (ctype)
-        evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
-    if (framing)
-        evbuffer_add_printf(out, "%s\r\n", framing);
-    if (connection)
-        evbuffer_add_printf(out, "Connection: %s\r\n", connection);
+    char st[16];
+    struct piece p[16] = {
+        PIECE("HTTP/1.1 "), { st, (size_t)snprintf(st, sizeof(st), "%d ",
+                                                   status) },
+        PIECE_STR(http_reason(status)), PIECE("\r\nDate: "),
+        PIECE_STR(http_date()), PIECE("\r\nServer: llmfork\r\n"),
+    };
+    int np = 6;
+
+    if (ctype) {
+        p[np++] = (struct piece)PIECE("Content-Type: ");
+        p[np++] = (struct piece)PIECE_STR(ctype);
+        p[np++] = (struct piece)PIECE("\r\n");
+    }
+    if (framing) {
+        p[np++] = (struct piece)PIECE_STR(framing);
+        p[np++] = (struct piece)PIECE("\r\n");
+    }
+    if (connection) {
+        p[np++] = (struct piece)PIECE("Connection: ");
+        p[np++] = (struct piece)PIECE_STR(connection);
+        p[np++] = (struct piece)PIECE("\r\n");
+    }
+    add_pieces(out, p, np);
     if (extra)
         evbuffer_add_buffer(out, extra);
     evbuffer_add(out, "\r\n", 2);
@@ -286,7 +330,9 @@ int http_resp_header(struct http_req *r, const char *name, const char *value)
         return -1;
     if (r->hdrs == NULL && (r->hdrs = evbuffer_new()) == NULL)
         return -1;
-    return evbuffer_add_printf(r->hdrs, "%s: %s\r\n", name, value) < 0 ? -1 : 0;
+    struct piece p[] = { PIECE_STR(name), PIECE(": "), PIECE_STR(value),
+                         PIECE("\r\n") };
+    return add_pieces(r->hdrs, p, 4);
 }
 
 void http_resp_send(struct http_req *r, int status, const char *content_type,
