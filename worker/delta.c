@@ -9,6 +9,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct cur {
     const char *p, *end;
@@ -32,10 +35,11 @@ typedef int (*item_fn)(struct cur *c, int index, struct pick *pk);
 
 static int skip_value(struct cur *c);
 
-static void ws(struct cur *c)
+/* Whitespace is rare in real chunks: one compare says there is none. */
+static inline void ws(struct cur *c)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' ||
-                             *c->p == '\r'))
+    while (c->p < c->end && (unsigned char)*c->p <= ' ' &&
+           (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
         c->p++;
 }
 
@@ -98,7 +102,8 @@ static uint64_t special8(uint64_t x)
            ((x - ONES * 0x20) & ~x & HIGHS);
 }
 
-/* The first byte at or after p that ends a plain run of string text.
+/* The first byte at or after p that ends a plain run of string text:
+ * 16 bytes per step with SSE2 (every x86-64 has it), then 8 with SWAR.
  * special8's lowest flag is exact (a false flag only follows a true one;
  * bytes load little-endian on the machines we build for, else the byte
  * loop finds it). */
@@ -106,6 +111,23 @@ static const char *plain_run(const char *p, const char *end)
 {
     uint64_t x, m;
 
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  ctl = _mm_set1_epi8(0x1F);
+
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* min(v, 0x1F) == v: an unsigned byte below 0x20 */
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+            _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+        unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+
+        if (bits != 0)
+            return p + __builtin_ctz(bits);
+        p += 16;
+    }
+#endif
     while (end - p >= 8) {
         memcpy(&x, p, 8);
         if ((m = special8(x)) != 0) {
@@ -124,7 +146,8 @@ static const char *plain_run(const char *p, const char *end)
 
 /* The string at c->p (a '"'): its raw text in *s, *n. Plain runs (no
  * quote, backslash or control byte) are skipped 8 bytes at a time. */
-static int string(struct cur *c, const char **s, size_t *n, int *esc)
+static inline __attribute__((always_inline))
+int string(struct cur *c, const char **s, size_t *n, int *esc)
 {
     const char *p = c->p + 1;
     unsigned cp;
