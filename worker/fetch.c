@@ -172,8 +172,7 @@ static void fetch_free(struct fetch *f)
 {
     event_del(&f->ev);
     detach(f);
-    if (f->easy != NULL)
-        curl_easy_cleanup(f->easy);
+    fetch_easy_put(f->easy);
     curl_slist_free_all(f->hdrs);
     if (f->body_free != NULL)
         f->body_free(f->body);
@@ -456,7 +455,7 @@ struct fetch *fetch_start(const struct fetch_req *req,
         return NULL;
     }
     /* from here on fetch_free releases the body */
-    if (take_body(f, req) != 0 || (f->easy = curl_easy_init()) == NULL ||
+    if (take_body(f, req) != 0 || (f->easy = fetch_easy_get()) == NULL ||
         setup_easy(f, req) != 0) {
         fetch_free(f);
         return NULL;
@@ -615,6 +614,7 @@ void fetch_cleanup(void)
         g.stats.done[FETCH_ECANCELLED]++;
         fetch_free(g.live);
     }
+    fetch_easy_drain();
     evcurl_free(g.ec);
     g.multi = NULL;
     free_opts();

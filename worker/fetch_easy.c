@@ -84,6 +84,39 @@ int fetch_easy_setup(CURL *e, const struct fetch_req *req,
     return setup_method(e, req, body, hdrs);
 }
 
+/* ---- the handle pool ---- */
+
+/* Idle handles kept for the next transfers: curl_easy_reset is cheaper
+ * than curl_easy_cleanup + curl_easy_init (a 5 KB calloc and curl's
+ * defaults), and libcurl recommends reusing handles. Bounded, so a burst
+ * does not leave memory behind. */
+#define POOL_MAX 64
+static CURL *pool[POOL_MAX];
+static int npool;
+
+CURL *fetch_easy_get(void)
+{
+    return npool > 0 ? pool[--npool] : curl_easy_init();
+}
+
+void fetch_easy_put(CURL *e)
+{
+    if (e == NULL)
+        return;
+    if (npool == POOL_MAX) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    curl_easy_reset(e);
+    pool[npool++] = e;
+}
+
+void fetch_easy_drain(void)
+{
+    while (npool > 0)
+        curl_easy_cleanup(pool[--npool]);
+}
+
 /* ---- results ---- */
 
 static const char *const rc_names[FETCH_RC_COUNT] = {

@@ -2,7 +2,8 @@
  * fetch_easy — the curl side of fetch: a fetch_req into easy options,
  * curl's result codes into fetch_rc and the retry decision.
  *
- * Ownership: the caller owns the easy handle. *hdrs receives the curl
+ * Ownership: the caller owns the easy handle (from fetch_easy_get, back
+ * with fetch_easy_put; the pool itself belongs to this module). *hdrs receives the curl
  * header list built here (owned by the caller, freed with
  * curl_slist_free_all after curl_easy_cleanup, also when this fails).
  * body is sent as is, not copied: it must live as long as the handle.
@@ -34,6 +35,18 @@ enum fetch_rc fetch_easy_rc(CURLcode code, int status, int head_done);
 /* 1 when an attempt that failed with code (rc from fetch_easy_rc) failed
  * to connect in a way worth another try. */
 int fetch_easy_retryable(CURLcode code, enum fetch_rc rc);
+
+/* An easy handle with curl's defaults: an idle one from this process's
+ * pool, or a new one (NULL when out of memory). */
+CURL *fetch_easy_get(void);
+
+/* Gives back a handle that is in no multi: reset (which drops its
+ * references to option strings, lists and bodies) and kept, or cleaned
+ * up when the pool is full. */
+void fetch_easy_put(CURL *e);
+
+/* Cleans up the pooled handles (fetch_cleanup). */
+void fetch_easy_drain(void);
 
 /* 1 when curl has written the whole request body (of known length) to
  * the connection, so it will not read the body's bytes again. */
