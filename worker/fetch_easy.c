@@ -89,7 +89,10 @@ int fetch_easy_setup(CURL *e, const struct fetch_req *req,
 /* Idle handles kept for the next transfers: curl_easy_reset is cheaper
  * than curl_easy_cleanup + curl_easy_init (a 5 KB calloc and curl's
  * defaults), and libcurl recommends reusing handles. Bounded, so a burst
- * does not leave memory behind. */
+ * does not leave memory behind. A handle comes back with no receive
+ * buffer (curl 7.88 frees it in multi_done, also when a transfer is
+ * removed early), which is what lets CURLOPT_BUFFERSIZE be set again:
+ * curl refuses it, and so fetch_start fails, if a buffer were left. */
 #define POOL_MAX 64
 static CURL *pool[POOL_MAX];
 static int npool;
