@@ -30,7 +30,8 @@
  *   POST /openai/v1/chat/completions                        Azure (v1 API)
  *        auth as Azure; "model" required
  *   GET  /_mock/stats     {"requests","completed","cancelled","active",
- *                          "errors","faults","by_path":{path:n},
+ *                          "errors","faults","connections",
+ *                          "by_path":{path:n},
  *                          "last_request":{method,path,query,headers
  *                          (lower-case names),body,json}}
  *   GET  /_mock/requests  the last 20 API requests, oldest first, same shape
@@ -41,7 +42,8 @@
  * that ended normally (a stream's [DONE], a 200 JSON body); "cancelled"
  * requests whose client closed before the reply ended (mid-stream, waiting
  * for the first token, or during a stall); "errors" error replies;
- * "faults" requests that had a fault injected; "active" jobs in flight.
+ * "faults" requests that had a fault injected; "active" jobs in flight;
+ * "connections" TCP connections accepted.
  *
  * The answer: N tokens (N = tokens, or max_tokens / max_completion_tokens
  * when smaller, then finish_reason "length"). Token 0 is words[0], token i
@@ -138,6 +140,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
@@ -359,6 +362,15 @@ static int serve_forever(struct event_base *base, struct evhttp *http,
     return 0;
 }
 
+/* evhttp's hook for each accepted connection: counted, so a test can see
+ * whether a proxy reuses its upstream connections or dials anew. */
+static struct bufferevent *on_accept_bev(struct event_base *base, void *arg)
+{
+    (void)arg;
+    mock_stats.connections++;
+    return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
 int main(int argc, char **argv)
 {
     const char *listen_spec = "127.0.0.1:0", *port_file = NULL;
@@ -383,6 +395,7 @@ int main(int argc, char **argv)
     /* Streams may stall on purpose for as long as a test wants. */
     evhttp_set_timeout(http, 3600);
     evhttp_set_gencb(http, on_request, NULL);
+    evhttp_set_bevcb(http, on_accept_bev, NULL);
     rc = serve_forever(base, http, listen_spec, port_file);
     evhttp_free(http);
     job_free_all();

@@ -177,6 +177,7 @@ void api_handle(struct evhttp_request *req, const char *path,
 /* ---- stats.c ---- */
 struct mock_stats {
     long requests, completed, cancelled, active, errors, faults;
+    long connections;           /* TCP connections accepted */
 };
 extern struct mock_stats mock_stats;
 /* Keeps a copy of an API request for /_mock/requests and last_request. */

@@ -151,6 +151,7 @@ static cJSON *stats_json(void)
     cJSON_AddNumberToObject(o, "active", mock_stats.active);
     cJSON_AddNumberToObject(o, "errors", mock_stats.errors);
     cJSON_AddNumberToObject(o, "faults", mock_stats.faults);
+    cJSON_AddNumberToObject(o, "connections", mock_stats.connections);
     for (int i = 0; i < npaths; i++)
         cJSON_AddNumberToObject(by, paths[i].path, paths[i].n);
     cJSON_AddItemToObject(o, "last_request", ring_next

@@ -235,6 +235,28 @@ def test_1000_concurrent_streams_on_one_worker(spawn, mock, path):
     assert peak >= n * 0.8, peak
 
 
+def test_upstream_connections_kept_across_waves(spawn, mock):
+    """Waves of streams reuse the upstream connections of the waves before.
+    A connection-cache limit below the streams in flight (the fixed
+    CURLMOPT_MAXCONNECTS of 256 once; 64 gives 473 connections here) closes
+    each finished stream's connection, and every next stream dials."""
+    n, waves = 200, 3
+    util.raise_nofile(4096)
+    srv = serve(spawn, mock, "openai", nofile=4096)
+    req = request_bytes("POST", "/chat/stream",
+                        chat_body(say("hi", tokens=5, delay_ms=20)))
+    for _ in range(waves):
+        res = asyncio.run(asyncio.wait_for(many(srv.port, n, req), 60 * SLOW))
+        bad = [r for r in res
+               if not (isinstance(r, bytes) and r.startswith(b"HTTP/1.1 200"))]
+        assert not bad, bad[:3]
+    st = mock.stats()
+    print("\n%d waves of %d streams: %d upstream connections"
+          % (waves, n, st["connections"]))
+    assert st["completed"] == waves * n, st
+    assert st["connections"] <= n * 1.1, st
+
+
 # ---- odd moments to leave, and keep-alive ---------------------------------------
 
 def test_close_while_paused_cancels(srv, mock):
