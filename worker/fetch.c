@@ -535,9 +535,10 @@ const struct fetch_stats *fetch_stats(void)
 void fetch_opts_default(struct fetch_opts *o)
 {
     memset(o, 0, sizeof *o);
-    /* Not a fixed number: curl counts busy connections against it too,
-     * so with more streams in flight than the limit every finished
-     * transfer closed its connection and the next one dialled anew. */
+    /* curl counts busy connections against the limit: below the streams
+     * in flight, every finished transfer closes its connection and the
+     * next one dials. Its own (4 x the transfers running) does that too
+     * as a wave of streams ends; the worker passes worker_connections. */
     o->max_connects = 0;
     o->buffer_size = 1024;
     o->connect_ms = 10000;

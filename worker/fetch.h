@@ -146,7 +146,8 @@ struct fetch_opts {
     int http2;                  /* 1: HTTP/2 over TLS, multiplexed */
     long max_connects;          /* connections (busy + idle) the multi
                                    keeps open; 0 = curl's own, 4 x the
-                                   transfers in it */
+                                   transfers in it (which closes idle ones
+                                   as a wave of transfers ends) */
     long buffer_size;           /* per-transfer receive buffer, bytes */
     long connect_ms;            /* defaults for fetch_req's 0 values; */
     long first_byte_ms;         /* FETCH_NONE = no limit */

@@ -216,6 +216,9 @@ static int start_fetch(struct worker *w)
     o.total_ms = c->total_timeout * 1000L;
     o.max_retries = c->max_retries > 0 ? c->max_retries : FETCH_NONE;
     o.user_agent = "llmfork/" LLMFORK_VERSION;
+    /* A client connection has at most one upstream call at a time, so this
+     * many cached connections never closes one a next request could use. */
+    o.max_connects = c->worker_connections;
     return fetch_init(w->base, &o);
 }
 

@@ -239,7 +239,8 @@ def test_upstream_connections_kept_across_waves(spawn, mock):
     """Waves of streams reuse the upstream connections of the waves before.
     A connection-cache limit below the streams in flight (the fixed
     CURLMOPT_MAXCONNECTS of 256 once; 64 gives 473 connections here) closes
-    each finished stream's connection, and every next stream dials."""
+    each finished stream's connection, and every next stream dials; curl's
+    own limit, 4 x the transfers running, gave 299 as waves ended."""
     n, waves = 200, 3
     util.raise_nofile(4096)
     srv = serve(spawn, mock, "openai", nofile=4096)
