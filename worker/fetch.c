@@ -532,22 +532,6 @@ const struct fetch_stats *fetch_stats(void)
 
 /* ---- the worker's multi ---- */
 
-void fetch_opts_default(struct fetch_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    /* curl counts busy connections against the limit: below the streams
-     * in flight, every finished transfer closes its connection and the
-     * next one dials. Its own (4 x the transfers running) does that too
-     * as a wave of streams ends; the worker passes worker_connections. */
-    o->max_connects = 0;
-    o->buffer_size = 1024;
-    o->connect_ms = 10000;
-    o->first_byte_ms = 60000;
-    o->idle_ms = 60000;
-    o->total_ms = 600000;
-    o->max_retries = 2;
-}
-
 static char *dup_opt(const char *s, int *err)
 {
     char *d;

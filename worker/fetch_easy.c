@@ -84,6 +84,24 @@ int fetch_easy_setup(CURL *e, const struct fetch_req *req,
     return setup_method(e, req, body, hdrs);
 }
 
+/* ---- defaults ---- */
+
+void fetch_opts_default(struct fetch_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    /* curl counts busy connections against the limit: below the streams
+     * in flight, every finished transfer closes its connection and the
+     * next one dials. Its own (4 x the transfers running) does that too
+     * as a wave of streams ends; the worker passes worker_connections. */
+    o->max_connects = 0;
+    o->buffer_size = 1024;
+    o->connect_ms = 10000;
+    o->first_byte_ms = 60000;
+    o->idle_ms = 60000;
+    o->total_ms = 600000;
+    o->max_retries = 2;
+}
+
 /* ---- the handle pool ---- */
 
 /* Idle handles kept for the next transfers: curl_easy_reset is cheaper

@@ -2,10 +2,13 @@
  * fetch_easy — the curl side of fetch: a fetch_req into easy options,
  * curl's result codes into fetch_rc and the retry decision.
  *
+ * Also fetch_opts_default (fetch.h), the defaults those options start from.
+ *
  * Ownership: the caller owns the easy handle (from fetch_easy_get, back
- * with fetch_easy_put; the pool itself belongs to this module). *hdrs receives the curl
- * header list built here (owned by the caller, freed with
- * curl_slist_free_all after curl_easy_cleanup, also when this fails).
+ * with fetch_easy_put; the pool itself belongs to this module). *hdrs
+ * receives the curl header list built here (owned by the caller, freed
+ * with curl_slist_free_all once the handle is put back or cleaned up,
+ * also when setup fails).
  * body is sent as is, not copied: it must live as long as the handle.
  */
 #ifndef LLMFORK_FETCH_EASY_H
