@@ -151,7 +151,11 @@ static int tell_systemd(struct arbiter *a, int64_t now, int max_ms)
     char st[sizeof(a->status)];
 
     status_line(a, st, sizeof(st));
-    if (strcmp(st, a->status) != 0) {
+    /* Until READY=1 the line waits: the workers' states are read again
+     * here, after supervise_manage, and "3/3 accepting" must not reach
+     * systemd before the READY=1 that says the same. */
+    int starting = !a->ready_sent && !a->reload_ms && !a->stopping;
+    if (!starting && strcmp(st, a->status) != 0) {
         notify_send("STATUS=%s\n", st);
         memcpy(a->status, st, sizeof(st));
     }
