@@ -156,6 +156,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)fd;
     (void)what;
+    if (c->req != NULL)
+        c->req->head_held = 0;
     conn_flush(c);
     if (c->broken) {
         conn_close(c);

@@ -98,6 +98,10 @@ struct http_req {
     int gone;
     int dispatched;
     int started;                /* head sent */
+    int head_held;              /* head queued, not yet written: writes
+                                 * of this loop turn join it (one writev
+                                 * for head + first token; on_write
+                                 * clears it) */
     int streaming;              /* http_resp_start called */
     int chunked_out;            /* body framed with chunks (else close) */
     int status;

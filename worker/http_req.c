@@ -387,7 +387,11 @@ void http_resp_start(struct http_req *r, int status, const char *content_type)
         r->conn->close_after = 1;
     resp_head(r, status, content_type,
               r->chunked_out ? "Transfer-Encoding: chunked" : NULL);
-    conn_flush(r->conn);
+    /* A stream starts when the upstream head arrives, and its first
+     * event is usually in the same read: write both at the end of the
+     * turn, in one writev, instead of a packet for the head alone. */
+    r->head_held = 1;
+    conn_kick(r->conn);
 }
 
 /* "<hex>\r\n" into buf (20 bytes); returns its length. On the hot path of
@@ -440,9 +444,11 @@ int http_resp_write(struct http_req *r, const void *data, size_t len)
     if (r->body_queued == 0)
         sb_count_ttft(http_now_us() - r->start_us);
     r->body_queued += len;
-    conn_flush(c);
-    if (c->broken)
-        return -1;
+    if (!r->head_held) {         /* else on_write sends it with the head */
+        conn_flush(c);
+        if (c->broken)
+            return -1;
+    }
     if (evbuffer_get_length(c->out) > (size_t)r->srv->cfg->stream_buffer) {
         r->want_drain = 1;
         return 1;

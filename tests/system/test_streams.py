@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import socket
+import struct
 import threading
 import time
 
@@ -89,6 +90,78 @@ def test_worker_keeps_serving_after_cancels(srv, mock):
     r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=4)))
     assert r.complete
     assert "".join(l["delta"]["content"] for l in r.ndjson()[1:]) == mock.answer(4)
+
+
+def data_segments_in(sock):
+    """Linux's tcp_info.tcpi_data_segs_in: segments with data received."""
+    return struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256),
+                              152)[0]
+
+
+class HeadThenToken:
+    """An upstream that answers with its head and first two events (role,
+    first token) in one send, the rest 1 s later: what a model does when
+    its first token is ready as the head goes out."""
+    EVENT = ('data: {"id":"c1","object":"chat.completion.chunk","created":1,'
+             '"model":"m","choices":[{"index":0,"delta":%s,"finish_reason":%s}]}\n\n')
+
+    def __init__(self):
+        self.ls = socket.create_server(("127.0.0.1", 0))
+        self.url = "http://127.0.0.1:%d" % self.ls.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @staticmethod
+    def chunk(text):
+        return b"%x\r\n%s\r\n" % (len(text), text.encode())
+
+    def _serve(self):
+        c, _ = self.ls.accept()
+        req = b""
+        while b"\r\n\r\n" not in req:
+            req += c.recv(65536)
+        head, body = req.split(b"\r\n\r\n", 1)
+        length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length:")][0])
+        while len(body) < length:
+            body += c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n" +
+                  self.chunk(self.EVENT % ('{"role":"assistant","content":""}', "null") +
+                             self.EVENT % ('{"content":"Hello!"}', "null")))
+        time.sleep(1)
+        try:
+            c.sendall(self.chunk(self.EVENT % ('{"content":" Bye."}', "null") +
+                                 self.EVENT % ("{}", '"stop"') + "data: [DONE]\n\n") +
+                      b"0\r\n\r\n")
+        except OSError:
+            pass
+        c.close()
+
+
+def data_segments_in(sock):
+    """Linux's tcp_info.tcpi_data_segs_in: segments with data received."""
+    return struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256),
+                              152)[0]
+
+
+@pytest.mark.parametrize("path", ["/chat/stream", "/v1/chat/completions"])
+def test_head_and_first_token_share_a_segment(spawn, path):
+    """What one upstream read brings goes out in one write: the head, the
+    first token (and /chat/stream's role line) reach the client in one
+    segment, not a packet per piece."""
+    up = HeadThenToken()
+    srv = serve(spawn, up, "openai")
+    body = (chat_body if path == "/chat/stream" else oai_body)("hi")
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(request_bytes("POST", path, body))
+    s.settimeout(10 * SLOW)
+    first = s.recv(65536)
+    time.sleep(0.3)
+    segs = data_segments_in(s)
+    s.close()
+    assert first.startswith(b"HTTP/1.1 200"), first
+    assert b"Hello!" in first and b"Bye." not in first, first
+    assert segs == 1, (segs, first)
 
 
 # ---- backpressure -----------------------------------------------------------
