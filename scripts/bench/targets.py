@@ -259,9 +259,14 @@ class Llmfork(Target):
                    OPENAI_BASE_URL=f"http://127.0.0.1:{mock_port}/v1",
                    OPENAI_API_KEY="x", OPENAI_MODEL=MODEL)
         env.pop("LLMFORK_CONFIG", None)
+        # Keep-alive as long as nginx's and the peer's (75 s): at 10,000
+        # streams the load tool runs seconds behind, and with llmfork's
+        # 5 s default it sometimes sent its next request on a connection
+        # the server had just closed as idle (a reset; --keep-alive 1 made
+        # 349 of them in one row).
         self.proc = procs.start(
             [os.path.join(ctx["bin"], "llmfork"), "-w", "2", "-b",
-             f"127.0.0.1:{port}", "--backlog", "4096"],
+             f"127.0.0.1:{port}", "--backlog", "4096", "--keep-alive", "75"],
             os.path.join(ctx["tmp"], f"{self.name}.log"), env=env)
         return port
 
