@@ -173,34 +173,61 @@ static void access_time(char *buf, size_t n)
     strftime(buf, n, "%d/%b/%Y:%H:%M:%S %z", &tm);
 }
 
-static void access_log(const struct http_req *r)
+/* What one access-log line says; method is NULL when the request line
+ * could not be read (a 400/414/431 before parsing), logged as "-" like
+ * nginx does. */
+struct access {
+    const char *client, *method, *target, *ref, *ua;
+    int minor, status;
+    uint64_t bytes;
+    double secs;
+};
+
+static int access_format(char *buf, size_t n, const struct access *a)
 {
+    char t[40], bytes[24] = "-";
+
+    access_time(t, sizeof(t));
+    if (a->bytes > 0)
+        snprintf(bytes, sizeof(bytes), "%" PRIu64, a->bytes);
+    if (a->method == NULL)
+        return snprintf(buf, n, "%s - - [%s] \"-\" %d %s \"-\" \"-\" %.6f\n",
+                        a->client, t, a->status, bytes, a->secs);
+    return snprintf(buf, n, "%s - - [%s] \"%s %s HTTP/1.%d\" %d %s \"%s\" \"%s\" %.6f\n",
+                    a->client, t, a->method, a->target, a->minor, a->status,
+                    bytes, a->ref ? a->ref : "-", a->ua ? a->ua : "-", a->secs);
+}
+
+static void access_write(const struct access *a)
+{
+    char stack[1024];
+
     if (!log_access_enabled())
         return;
-    char t[40], bytes[24] = "-", stack[1024];
-    access_time(t, sizeof(t));
-    if (r->body_queued > 0)
-        snprintf(bytes, sizeof(bytes), "%" PRIu64, r->body_queued);
-    const char *ref = http_req_header(r, "Referer");
-    const char *ua = http_req_header(r, "User-Agent");
-    double secs = (double)(http_now_us() - r->start_us) / 1e6;
-#define ACCESS_ARGS r->client, t, r->head.method, r->head.target, r->head.minor, \
-        r->status, bytes, ref ? ref : "-", ua ? ua : "-", secs
-    const char *fmt = "%s - - [%s] \"%s %s HTTP/1.%d\" %d %s \"%s\" \"%s\" %.6f\n";
-    int n = snprintf(stack, sizeof(stack), fmt, ACCESS_ARGS);
+    int n = access_format(stack, sizeof(stack), a);
     if (n < 0)
         return;
     if ((size_t)n < sizeof(stack)) {
         log_access_line(stack, (size_t)n);
         return;
     }
-    char *big = malloc((size_t)n + 1);
+    char *big = malloc((size_t)n + 1);      /* a long target or agent */
     if (big == NULL)
         return;
-    snprintf(big, (size_t)n + 1, fmt, ACCESS_ARGS);
-#undef ACCESS_ARGS
+    access_format(big, (size_t)n + 1, a);
     log_access_line(big, (size_t)n);
     free(big);
+}
+
+static void access_log(const struct http_req *r)
+{
+    struct access a = {
+        r->client, r->head.method, r->head.target,
+        http_req_header(r, "Referer"), http_req_header(r, "User-Agent"),
+        r->head.minor, r->status, r->body_queued,
+        (double)(http_now_us() - r->start_us) / 1e6,
+    };
+    access_write(&a);
 }
 
 /* ---- the response ---- */
@@ -369,6 +396,9 @@ void http_error_raw(struct conn *c, int status, const char *msg)
     evbuffer_add(c->out, buf, n);
     c->closing = 1;
     log_debug("%s: %d %s", c->client, status, msg);
+    struct access a = { c->client, NULL, NULL, NULL, NULL, 1, status, n, 0 };
+    access_write(&a);
+    sb_count_request("", status, 0);
 }
 
 /* ---- streamed responses ---- */

@@ -2,6 +2,7 @@
 max_requests, the access log, and the shipped binary's routes."""
 import os
 import re
+import socket
 import signal
 import time
 
@@ -182,6 +183,33 @@ def test_access_log_format(spawn, tmp_path):
     r = util.get(srv.url + "/nothing-here", headers={"User-Agent": "ua-404"})
     m = ACCESS_RE.match(find_access(log, "/nothing-here")[0])
     assert m and m["s"] == "404" and int(m["b"]) == len(r.content) and m["a"] == "ua-404"
+
+
+def test_access_log_requests_rejected_before_parsing(spawn, tmp_path):
+    """A request line or head the server cannot read is answered (400, 431)
+    and logged as nginx logs it: "-" for the request, the status, the
+    bytes of the JSON error."""
+    log = str(tmp_path / "access.log")
+    srv = spawn(args=["--access-logfile", log])
+    for raw, status in ((b"NOT A REQUEST\r\n\r\n", 400),
+                        (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431)):
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
+            s.sendall(raw)
+            reply = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                reply += d
+        assert reply.startswith(b"HTTP/1.1 %d" % status), reply
+        body = reply.split(b"\r\n\r\n", 1)[1]
+        line = find_access(log, '"-" %d ' % status)[0]
+        m = ACCESS_RE.match(line)
+        assert m and m["h"] == "127.0.0.1" and m["r"] == "-", line
+        assert int(m["b"]) == len(body), (line, body)
+    want = 'llmfork_requests_total{route="other",code="4xx"} 2\n'
+    util.wait_for(lambda: want in util.get(srv.url + "/metrics").text, 5 * SLOW,
+                  what="both counted in /metrics")
 
 
 def _duration_seconds(rest):
