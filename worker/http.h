@@ -85,7 +85,9 @@ void http_resp_send(struct http_req *r, int status, const char *content_type,
                     const void *body, size_t len);
 /* {"error": msg} as application/json; ends the request. */
 void http_resp_error(struct http_req *r, int status, const char *msg);
-/* Starts a chunked response. */
+/* Starts a chunked response. The head goes out at the end of this loop
+ * turn, together with what http_resp_write adds in the same turn; later
+ * writes are sent at once. */
 void http_resp_start(struct http_req *r, int status, const char *content_type);
 /* Writes one chunk. Returns 0 when the caller may keep writing, 1 when the
  * client's pending output passed stream_buffer (stop producing and wait for
