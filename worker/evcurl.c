@@ -11,6 +11,8 @@ struct evcurl {
     struct event_base *base;
     struct event timer;
     evcurl_done_cb done;
+    evcurl_after_cb after;
+    void *after_arg;
 };
 
 static void drain_done(struct evcurl *ec)
@@ -21,6 +23,8 @@ static void drain_done(struct evcurl *ec)
     while ((m = curl_multi_info_read(ec->multi, &left)) != NULL)
         if (m->msg == CURLMSG_DONE)
             ec->done(m->easy_handle, m->data.result);
+    if (ec->after != NULL)
+        ec->after(ec->after_arg);
 }
 
 static void on_socket(evutil_socket_t fd, short what, void *arg)
@@ -106,6 +110,12 @@ struct evcurl *evcurl_new(struct event_base *base, evcurl_done_cb done)
         return NULL;
     }
     return ec;
+}
+
+void evcurl_on_after(struct evcurl *ec, evcurl_after_cb cb, void *arg)
+{
+    ec->after = cb;
+    ec->after_arg = arg;
 }
 
 CURLM *evcurl_multi(const struct evcurl *ec)

@@ -26,6 +26,11 @@ struct evcurl *evcurl_new(struct event_base *base, evcurl_done_cb done);
 
 CURLM *evcurl_multi(const struct evcurl *ec);
 
+/* Called after each socket action or timer run, once curl's callbacks and
+ * the finished transfers of it have been handed out. */
+typedef void (*evcurl_after_cb)(void *arg);
+void evcurl_on_after(struct evcurl *ec, evcurl_after_cb cb, void *arg);
+
 /* Every easy handle must have been removed. Closes cached connections. */
 void evcurl_free(struct evcurl *ec);
 

@@ -573,6 +573,8 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
     if ((g.ec = evcurl_new(base, on_finished)) == NULL)
         goto fail_curl;
     g.multi = evcurl_multi(g.ec);
+    if (g.opts.after_io != NULL)
+        evcurl_on_after(g.ec, g.opts.after_io, g.opts.after_io_arg);
     if ((g.opts.max_connects > 0 &&
          curl_multi_setopt(g.multi, CURLMOPT_MAXCONNECTS,
                            g.opts.max_connects) != CURLM_OK) ||

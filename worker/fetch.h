@@ -155,6 +155,10 @@ struct fetch_opts {
     long total_ms;
     int max_retries;
     const char *user_agent;     /* NULL: curl sends none */
+    void (*after_io)(void *);   /* NULL, or called after each batch of
+                                   callbacks (one upstream read), so what
+                                   they wrote can go out in one go */
+    void *after_io_arg;
 };
 
 struct fetch_stats {

@@ -137,6 +137,48 @@ void conn_kick(struct conn *c)
     event_active(&c->kev, EV_TIMEOUT, 1);
 }
 
+/* Connections whose head waits (one loop per process: one list). */
+static struct conn *held;
+
+static void unhold(struct conn *c)
+{
+    if (!c->held)
+        return;
+    if (c->hprev)
+        c->hprev->hnext = c->hnext;
+    else
+        held = c->hnext;
+    if (c->hnext)
+        c->hnext->hprev = c->hprev;
+    c->hprev = c->hnext = NULL;
+    c->held = 0;
+    if (c->req != NULL)
+        c->req->head_held = 0;
+}
+
+void conn_hold(struct conn *c)
+{
+    if (!c->held) {
+        c->hprev = NULL;
+        c->hnext = held;
+        if (held)
+            held->hprev = c;
+        held = c;
+        c->held = 1;
+    }
+    conn_kick(c);
+}
+
+void http_flush_held(void *arg)
+{
+    (void)arg;
+    while (held != NULL) {
+        struct conn *c = held;
+        unhold(c);
+        conn_flush(c);          /* broken: kicked, on_write closes it */
+    }
+}
+
 /* Response sent, write side shut: read and drop what the client still
  * sends until it closes, so a close does not turn into a reset that
  * destroys the response in flight. */
@@ -156,8 +198,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)fd;
     (void)what;
-    if (c->req != NULL)
-        c->req->head_held = 0;
+    unhold(c);
     conn_flush(c);
     if (c->broken) {
         conn_close(c);
@@ -444,6 +485,7 @@ void conn_close(struct conn *c)
     event_del(&c->tev);
     event_del(&c->kev);
     event_del(&c->cev);
+    unhold(c);
     if (r != NULL && r->dispatched)
         r->body_queued -= r->body_queued < evbuffer_get_length(c->out)
                         ? r->body_queued : evbuffer_get_length(c->out);

@@ -81,6 +81,8 @@ struct conn {
     int in_process;
     int nreq;                   /* requests read on this connection */
     struct http_req *req;       /* being read, or in the app's hands */
+    struct conn *hprev, *hnext; /* on the held list (http_flush_held) */
+    int held;
     char client[64];
 };
 
@@ -99,9 +101,8 @@ struct http_req {
     int dispatched;
     int started;                /* head sent */
     int head_held;              /* head queued, not yet written: writes
-                                 * of this loop turn join it (one writev
-                                 * for head + first token; on_write
-                                 * clears it) */
+                                 * join it (one writev for head + first
+                                 * token); cleared when it is flushed */
     int streaming;              /* http_resp_start called */
     int chunked_out;            /* body framed with chunks (else close) */
     int status;
@@ -142,6 +143,9 @@ void conn_arm(struct conn *c);
 void conn_flush(struct conn *c);
 /* Schedules the write callback (close if broken, next request, ...). */
 void conn_kick(struct conn *c);
+/* Puts c on the held list (its head waits for http_flush_held) and kicks
+ * it, in case no upstream read ends before the loop turn does. */
+void conn_hold(struct conn *c);
 /* The current request's response has been queued in full. */
 void conn_response_done(struct conn *c);
 

@@ -418,10 +418,10 @@ void http_resp_start(struct http_req *r, int status, const char *content_type)
     resp_head(r, status, content_type,
               r->chunked_out ? "Transfer-Encoding: chunked" : NULL);
     /* A stream starts when the upstream head arrives, and its first
-     * event is usually in the same read: write both at the end of the
-     * turn, in one writev, instead of a packet for the head alone. */
+     * event is usually in the same read: write both once that read is
+     * handled, in one writev, instead of a packet for the head alone. */
     r->head_held = 1;
-    conn_kick(r->conn);
+    conn_hold(r->conn);
 }
 
 /* "<hex>\r\n" into buf (20 bytes); returns its length. On the hot path of

@@ -219,6 +219,7 @@ static int start_fetch(struct worker *w)
     /* A client connection has at most one upstream call at a time, so this
      * many cached connections never closes one a next request could use. */
     o.max_connects = c->worker_connections;
+    o.after_io = http_flush_held;
     return fetch_init(w->base, &o);
 }
 
