@@ -152,8 +152,6 @@ static void unhold(struct conn *c)
         c->hnext->hprev = c->hprev;
     c->hprev = c->hnext = NULL;
     c->held = 0;
-    if (c->req != NULL)
-        c->req->head_held = 0;
 }
 
 void conn_hold(struct conn *c)

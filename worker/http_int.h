@@ -82,7 +82,7 @@ struct conn {
     int nreq;                   /* requests read on this connection */
     struct http_req *req;       /* being read, or in the app's hands */
     struct conn *hprev, *hnext; /* on the held list (http_flush_held) */
-    int held;
+    int held;                   /* a stream's head waits: writes join it */
     char client[64];
 };
 
@@ -100,9 +100,6 @@ struct http_req {
     int gone;
     int dispatched;
     int started;                /* head sent */
-    int head_held;              /* head queued, not yet written: writes
-                                 * join it (one writev for head + first
-                                 * token); cleared when it is flushed */
     int streaming;              /* http_resp_start called */
     int chunked_out;            /* body framed with chunks (else close) */
     int status;

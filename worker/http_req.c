@@ -420,7 +420,6 @@ void http_resp_start(struct http_req *r, int status, const char *content_type)
     /* A stream starts when the upstream head arrives, and its first
      * event is usually in the same read: write both once that read is
      * handled, in one writev, instead of a packet for the head alone. */
-    r->head_held = 1;
     conn_hold(r->conn);
 }
 
@@ -474,7 +473,7 @@ int http_resp_write(struct http_req *r, const void *data, size_t len)
     if (r->body_queued == 0)
         sb_count_ttft(http_now_us() - r->start_us);
     r->body_queued += len;
-    if (!r->head_held) {         /* else on_write sends it with the head */
+    if (!c->held) {             /* else it goes out with the head */
         conn_flush(c);
         if (c->broken)
             return -1;
