@@ -85,15 +85,16 @@ void http_resp_send(struct http_req *r, int status, const char *content_type,
                     const void *body, size_t len);
 /* {"error": msg} as application/json; ends the request. */
 void http_resp_error(struct http_req *r, int status, const char *msg);
-/* Starts a chunked response. The head is held, and what http_resp_write
- * adds joins it, until http_flush_held() or the end of this loop turn;
- * later writes are sent at once. */
+/* Starts a chunked response. The head, like every http_resp_write, is
+ * held until http_flush_held() or the end of this loop turn. */
 void http_resp_start(struct http_req *r, int status, const char *content_type);
-/* Writes the held heads and what joined them, one writev per connection.
- * Called after each upstream read (fetch_opts.after_io), so a head lives
- * only as long as that read's callbacks: held to the end of the loop turn,
- * the heads of every stream starting in the turn were alive at once and
- * left the heap fragmented (~0.8 KiB more RSS per held stream). arg is
+/* Writes what the responses queued since the last call, one writev per
+ * connection, as nginx writes once per upstream read: an upstream read
+ * carrying several events (or a head and its first token) becomes one
+ * segment, not one per event. Called after each upstream read
+ * (fetch_opts.after_io). Not held to the end of the loop turn: then the
+ * buffers of every stream active in the turn were alive at once and left
+ * the heap fragmented (~0.8 KiB more RSS per held stream). arg is
  * unused. */
 void http_flush_held(void *arg);
 /* Writes one chunk. Returns 0 when the caller may keep writing, 1 when the

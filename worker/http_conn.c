@@ -137,7 +137,7 @@ void conn_kick(struct conn *c)
     event_active(&c->kev, EV_TIMEOUT, 1);
 }
 
-/* Connections whose head waits (one loop per process: one list). */
+/* Connections whose output waits (one loop per process: one list). */
 static struct conn *held;
 
 static void unhold(struct conn *c)

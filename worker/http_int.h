@@ -82,7 +82,7 @@ struct conn {
     int nreq;                   /* requests read on this connection */
     struct http_req *req;       /* being read, or in the app's hands */
     struct conn *hprev, *hnext; /* on the held list (http_flush_held) */
-    int held;                   /* a stream's head waits: writes join it */
+    int held;                   /* output waits for http_flush_held */
     char client[64];
 };
 
@@ -140,7 +140,7 @@ void conn_arm(struct conn *c);
 void conn_flush(struct conn *c);
 /* Schedules the write callback (close if broken, next request, ...). */
 void conn_kick(struct conn *c);
-/* Puts c on the held list (its head waits for http_flush_held) and kicks
+/* Puts c on the held list (its output waits for http_flush_held) and kicks
  * it, in case no upstream read ends before the loop turn does. */
 void conn_hold(struct conn *c);
 /* The current request's response has been queued in full. */

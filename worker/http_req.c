@@ -417,10 +417,7 @@ void http_resp_start(struct http_req *r, int status, const char *content_type)
         r->conn->close_after = 1;
     resp_head(r, status, content_type,
               r->chunked_out ? "Transfer-Encoding: chunked" : NULL);
-    /* A stream starts when the upstream head arrives, and its first
-     * event is usually in the same read: write both once that read is
-     * handled, in one writev, instead of a packet for the head alone. */
-    conn_hold(r->conn);
+    conn_hold(r->conn);     /* with its first token, usually in the same read */
 }
 
 /* "<hex>\r\n" into buf (20 bytes); returns its length. On the hot path of
@@ -473,11 +470,7 @@ int http_resp_write(struct http_req *r, const void *data, size_t len)
     if (r->body_queued == 0)
         sb_count_ttft(http_now_us() - r->start_us);
     r->body_queued += len;
-    if (!c->held) {             /* else it goes out with the head */
-        conn_flush(c);
-        if (c->broken)
-            return -1;
-    }
+    conn_hold(c);
     if (evbuffer_get_length(c->out) > (size_t)r->srv->cfg->stream_buffer) {
         r->want_drain = 1;
         return 1;
