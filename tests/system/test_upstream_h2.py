@@ -3,18 +3,16 @@ terminating TLS with `http2` and proxying to the mock. With `http2 = true`
 the streams' requests reach nginx as HTTP/2.0 and share one connection
 (curl multiplexes them); with `http2 = false` they are HTTP/1.1."""
 import os
-import shutil
-import signal
 import subprocess
 import threading
 
 import pytest
 
 import util
+from test_ops_nginx import NGINX, Nginx
 from upstream import chat_body, make_cert, mock, post, say, serve  # noqa: F401
 from util import SLOW
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 STREAMS = 4
 
 
@@ -71,14 +69,7 @@ http {
         return [tuple(l.split()[1:3]) for l in self.log.read_text().splitlines()
                 if l.startswith("/v1/chat/completions ") and l.split()[3] == "200"]
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+    stop = Nginx.stop       # SIGQUIT, then the process group's SIGKILL
 
 
 @pytest.fixture
@@ -113,7 +104,6 @@ def test_streams_over_http2_upstream(spawn, mock, h2front, http2):
         assert "".join(l["delta"]["content"] for l in r.ndjson()[1:]) == mock.answer(10)
     seen = util.wait_for(lambda: len(h2front.requests()) >= STREAMS and h2front.requests(),
                          5 * SLOW, what="nginx's access log")
-    print("\nnginx saw", seen)
     protocols = {proto for proto, _ in seen}
     connections = {conn for _, conn in seen}
     if http2:
