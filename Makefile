@@ -87,7 +87,7 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 system: all
-	LLMFORK_BUILD=$(B) $(PYTEST) -q tests/system
+	LLMFORK_BUILD=$(B) $(PYTEST) -q tests/system tests/bench
 
 # The real clients people use: the openai SDK, ai-chat-protocol, Chromium.
 clients: all

@@ -1,5 +1,6 @@
 """The bench's table: rows from the load tool's JSON, the ratios, the
 issue's targets checked against the numbers, as text and as Markdown."""
+import statistics
 
 COLUMNS = [
     ("workload", "workload"), ("target", "target"), ("streams/s", "rps"),
@@ -15,7 +16,7 @@ def row_of(wl, target, res, rss_idle, rss_peak, cpu):
            "label": target.label, "conns": wl["conns"],
            "tokens": wl["tokens"], "delay_ms": wl["delay_ms"],
            "stream": wl["stream"], "path": target.path(wl["stream"]),
-           "hold": wl.get("hold", False)}
+           "hold": wl.get("hold", False), "rounds": wl.get("rounds", 1)}
     if "error" in res:
         row["error"] = res["error"]
         return row
@@ -34,6 +35,49 @@ def row_of(wl, target, res, rss_idle, rss_peak, cpu):
     return row
 
 
+MEDIANS = ("rps", "p50", "p99", "ttft_p50", "ttft_p99", "cpu_ms")
+SUMS = ("non2xx", "sock_errors", "timeouts", "errors", "no_marker")
+
+
+def merge_rounds(rows):
+    """One row per workload and target: a target run in rounds gets the
+    median of each timing, the sum of the errors, the largest memory, and
+    its rounds' rows under "runs" (a failed round fails the row)."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["workload"], r["target"]), []).append(r)
+    out = []
+    for runs in groups.values():
+        if len(runs) == 1:
+            out.append(runs[0])
+            continue
+        failed = [r for r in runs if "error" in r]
+        row = dict(failed[0] if failed else runs[0], runs=runs)
+        if not failed:
+            for k in MEDIANS:
+                vals = [r[k] for r in runs if r.get(k) is not None]
+                row[k] = statistics.median(vals) if vals else None
+            for k in SUMS:
+                row[k] = sum(r[k] for r in runs)
+            row["kib"] = max(r["kib"] for r in runs)
+        out.append(row)
+    return out
+
+
+def _ratio(r, o):
+    """r's streams/s over o's: with both run in rounds, the median of each
+    round's pair (run back to back), and their spread; "inf" when o
+    finished no stream."""
+    if not o.get("rps"):
+        return ("inf" if r["rps"] else None), None
+    pairs = list(zip(r.get("runs", []), o.get("runs", [])))
+    if not pairs:
+        return round(r["rps"] / o["rps"], 2), None
+    each = [a["rps"] / b["rps"] for a, b in pairs if b["rps"]]
+    return round(statistics.median(each), 2), \
+        [round(min(each), 2), round(max(each), 2)]
+
+
 def add_ratios(rows):
     by = {(r["workload"], r["target"]): r for r in rows}
     for r in rows:
@@ -42,10 +86,10 @@ def add_ratios(rows):
             continue
         for other, key in (("nginx", "x_nginx"), ("peer", "x_peer")):
             o = by.get((r["workload"], other))
-            if o and o.get("rps"):
-                r[key] = round(r["rps"] / o["rps"], 2)
-            elif o and "rps" in o and r["rps"]:
-                r[key] = "inf"  # the other finished no stream in the run
+            if o and "rps" in o and not o["hold"]:
+                r[key], spread = _ratio(r, o)
+                if spread:
+                    r[key + "_range"] = spread
 
 
 def _cell(r, key):
@@ -56,12 +100,15 @@ def _cell(r, key):
         return f"{r['non2xx']}/{r['sock_errors']}/{r['timeouts']}"
     if key == "target":
         return r["label"]
-    if key == "rps" and r.get("load", {}).get("completed") == 0:
-        return "0*"
     if r.get("hold") and key in ("rps", "p50", "p99", "x_nginx", "x_peer"):
         return "hold"
+    if key == "rps" and r.get("load", {}).get("completed") == 0:
+        return "0*"
     if v is None or v == -1:     # -1: the load tool had no sample
         return ""
+    if r.get(key + "_range"):
+        lo, hi = r[key + "_range"]
+        return f"{v:.2f} ({lo:.2f}-{hi:.2f})"
     if isinstance(v, float):
         return f"{v:.0f}" if key == "rps" else f"{v:.2f}" if v < 100 else f"{v:.0f}"
     return str(v)

@@ -1,0 +1,76 @@
+"""scripts/bench/report.py: how rounds merge and how ratios pair them
+(the numbers the issue's targets are read from)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..",
+                                "scripts", "bench"))
+import report  # noqa: E402
+
+
+def run(target, rps, errors=0, kib=15.0, rnd=0, p99=100.0):
+    return {"workload": "short@1000", "target": target, "label": target,
+            "hold": False, "rounds": 3, "round": rnd, "rps": rps,
+            "p50": 50.0, "p99": p99, "ttft_p50": 1.0, "ttft_p99": 2.0,
+            "cpu_ms": 0.3, "non2xx": errors, "sock_errors": 0,
+            "timeouts": 0, "errors": errors, "no_marker": 0, "kib": kib,
+            "load": {"completed": int(rps)}}
+
+
+def test_rounds_merge_to_medians_summed_errors_and_largest_memory():
+    rows = report.merge_rounds([
+        run("nginx", 3000, rnd=0), run("stream", 2400, 1, 15.0, 0, 300.0),
+        run("nginx", 2000, rnd=1), run("stream", 2000, 0, 16.5, 1, 100.0),
+        run("nginx", 2500, rnd=2), run("stream", 2300, 2, 15.2, 2, 200.0)])
+    assert [r["target"] for r in rows] == ["nginx", "stream"]
+    s = rows[1]
+    assert s["rps"] == 2300 and s["p99"] == 200.0
+    assert s["errors"] == 3 and s["non2xx"] == 3
+    assert s["kib"] == 16.5
+    assert len(s["runs"]) == 3
+
+
+def test_ratio_is_the_median_of_each_rounds_pair():
+    rows = report.merge_rounds([
+        run("nginx", 3000, rnd=0), run("stream", 2400, rnd=0),   # 0.80
+        run("nginx", 2000, rnd=1), run("stream", 2000, rnd=1),   # 1.00
+        run("nginx", 2500, rnd=2), run("stream", 2250, rnd=2)])  # 0.90
+    report.add_ratios(rows)
+    s = rows[1]
+    # the medians' ratio would be 2250/2500 = 0.90 too; the range shows
+    # the spread the pairs had
+    assert s["x_nginx"] == 0.9 and s["x_nginx_range"] == [0.8, 1.0]
+    assert "0.90 (0.80-1.00)" in report.markdown_table(rows)
+
+
+def test_one_slow_spell_does_not_decide_the_ratio():
+    # two rounds say 0.95; in the third a slow spell hit only v1's run. The
+    # medians (2600 vs 1900) would say 0.73; the pairs' median stays 0.95
+    rows = report.merge_rounds([
+        run("nginx", 3000, rnd=0), run("v1", 2850, rnd=0),
+        run("nginx", 2000, rnd=1), run("v1", 1900, rnd=1),
+        run("nginx", 2600, rnd=2), run("v1", 1500, rnd=2)])
+    report.add_ratios(rows)
+    assert rows[1]["x_nginx"] == 0.95
+    assert rows[1]["x_nginx_range"] == [0.58, 0.95]
+
+
+def test_a_failed_round_fails_the_row():
+    bad = dict(run("stream", 0, rnd=1), error="load tool exited 1")
+    rows = report.merge_rounds([run("stream", 2400), bad, run("stream", 2300)])
+    assert rows[0]["error"] == "load tool exited 1"
+    assert "failed" in report.text_table(rows)
+
+
+def test_no_ratio_against_a_row_that_only_held_streams():
+    peer = dict(run("peer", 0), hold=True, rounds=1)
+    rows = [dict(run("stream", 800), rounds=1), peer]
+    report.add_ratios(rows)
+    assert "x_peer" not in rows[0]
+
+
+def test_inf_when_the_other_finished_no_stream():
+    rows = [dict(run("stream", 800), rounds=1),
+            dict(run("peer", 0), rounds=1)]
+    report.add_ratios(rows)
+    assert rows[0]["x_peer"] == "inf"
