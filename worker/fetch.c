@@ -532,43 +532,16 @@ const struct fetch_stats *fetch_stats(void)
 
 /* ---- the worker's multi ---- */
 
-static char *dup_opt(const char *s, int *err)
-{
-    char *d;
-
-    if (s == NULL)
-        return NULL;
-    if ((d = strdup(s)) == NULL)
-        *err = 1;
-    return d;
-}
-
-static void free_opts(void)
-{
-    free((char *)g.opts.ca_file);
-    free((char *)g.opts.user_agent);
-    g.opts.ca_file = g.opts.user_agent = NULL;
-}
-
 int fetch_init(struct event_base *base, const struct fetch_opts *opts)
 {
-    int err = 0;
-
     if (g.multi != NULL)
         return -1;
     memset(&g, 0, sizeof g);
-    if (opts != NULL)
-        g.opts = *opts;
-    else
-        fetch_opts_default(&g.opts);
-    if (g.opts.buffer_size <= 0)
-        g.opts.buffer_size = 1024;
-    g.opts.ca_file = dup_opt(g.opts.ca_file, &err);
-    g.opts.user_agent = dup_opt(g.opts.user_agent, &err);
     g.base = base;
     g.rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^
             0x9e3779b97f4a7c15ULL;
-    if (err || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (fetch_opts_copy(&g.opts, opts) != 0 ||
+        curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         goto fail;
     if ((g.ec = evcurl_new(base, on_finished)) == NULL)
         goto fail_curl;
@@ -589,7 +562,7 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
 fail_curl:
     curl_global_cleanup();
 fail:
-    free_opts();
+    fetch_opts_free(&g.opts);
     return -1;
 }
 
@@ -604,6 +577,6 @@ void fetch_cleanup(void)
     fetch_easy_drain();
     evcurl_free(g.ec);
     g.multi = NULL;
-    free_opts();
+    fetch_opts_free(&g.opts);
     curl_global_cleanup();
 }

@@ -1,6 +1,7 @@
 /* fetch_easy — see fetch_easy.h. */
 #include "worker/fetch_easy.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int is(const char *method, const char *name)
@@ -100,6 +101,41 @@ void fetch_opts_default(struct fetch_opts *o)
     o->idle_ms = 60000;
     o->total_ms = 600000;
     o->max_retries = 2;
+}
+
+static char *dup_opt(const char *s, int *err)
+{
+    char *d;
+
+    if (s == NULL)
+        return NULL;
+    if ((d = strdup(s)) == NULL)
+        *err = 1;
+    return d;
+}
+
+int fetch_opts_copy(struct fetch_opts *dst, const struct fetch_opts *src)
+{
+    int err = 0;
+
+    if (src != NULL)
+        *dst = *src;
+    else
+        fetch_opts_default(dst);
+    if (dst->buffer_size <= 0)
+        dst->buffer_size = 1024;
+    dst->ca_file = dup_opt(dst->ca_file, &err);
+    dst->user_agent = dup_opt(dst->user_agent, &err);
+    if (err)
+        fetch_opts_free(dst);
+    return err ? -1 : 0;
+}
+
+void fetch_opts_free(struct fetch_opts *o)
+{
+    free((char *)o->ca_file);
+    free((char *)o->user_agent);
+    o->ca_file = o->user_agent = NULL;
 }
 
 /* ---- the handle pool ---- */

@@ -2,7 +2,8 @@
  * fetch_easy — the curl side of fetch: a fetch_req into easy options,
  * curl's result codes into fetch_rc and the retry decision.
  *
- * Also fetch_opts_default (fetch.h), the defaults those options start from.
+ * Also fetch_opts_default (fetch.h), the defaults those options start from,
+ * and the copy of the options fetch keeps.
  *
  * Ownership: the caller owns the easy handle (from fetch_easy_get, back
  * with fetch_easy_put; the pool itself belongs to this module). *hdrs
@@ -30,6 +31,12 @@ static inline long fetch_easy_pick(long req, long dflt)
 int fetch_easy_setup(CURL *e, const struct fetch_req *req,
                      const struct fetch_opts *o, const void *body,
                      struct curl_slist **hdrs);
+
+/* dst = src (or the defaults when src is NULL), with its own copies of
+ * the strings (freed with fetch_opts_free). Returns 0, or -1 when out of
+ * memory (dst then holds no strings). */
+int fetch_opts_copy(struct fetch_opts *dst, const struct fetch_opts *src);
+void fetch_opts_free(struct fetch_opts *o);
 
 /* The result of an attempt that ended with code, after a response head
  * with status (head_done) or none. */
