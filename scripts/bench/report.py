@@ -78,13 +78,18 @@ def _ratio(r, o):
         [round(min(each), 2), round(max(each), 2)]
 
 
+LLMFORK = ("v1", "stream", "v1-b", "stream-b")
+
+
 def add_ratios(rows):
     by = {(r["workload"], r["target"]): r for r in rows}
     for r in rows:
-        if r["target"] not in ("v1", "stream") or "rps" not in r \
-                or r["hold"]:
+        if r["target"] not in LLMFORK or "rps" not in r or r["hold"]:
             continue
-        for other, key in (("nginx", "x_nginx"), ("peer", "x_peer")):
+        others = [("nginx", "x_nginx"), ("peer", "x_peer")]
+        if r["target"].endswith("-b"):      # --compare: B against A
+            others.append((r["target"][:-2], "x_a"))
+        for other, key in others:
             o = by.get((r["workload"], other))
             if o and "rps" in o and not o["hold"]:
                 r[key], spread = _ratio(r, o)
@@ -100,7 +105,8 @@ def _cell(r, key):
         return f"{r['non2xx']}/{r['sock_errors']}/{r['timeouts']}"
     if key == "target":
         return r["label"]
-    if r.get("hold") and key in ("rps", "p50", "p99", "x_nginx", "x_peer"):
+    if r.get("hold") and key in ("rps", "p50", "p99", "x_nginx", "x_peer",
+                                 "x_a"):
         return "hold"
     if key == "rps" and r.get("load", {}).get("completed") == 0:
         return "0*"
@@ -114,10 +120,17 @@ def _cell(r, key):
     return str(v)
 
 
+def _columns(rows):
+    """COLUMNS, and "x A" when --compare ran another build."""
+    extra = [("x A", "x_a")] if any("x_a" in r for r in rows) else []
+    return COLUMNS + extra
+
+
 def text_table(rows):
-    cells = [[h for h, _ in COLUMNS]]
-    cells += [[_cell(r, k) for _, k in COLUMNS] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    cols = _columns(rows)
+    cells = [[h for h, _ in cols]]
+    cells += [[_cell(r, k) for _, k in cols] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(cols))]
     lines = ["  ".join(c.rjust(w) if i > 1 else c.ljust(w)
                        for i, (c, w) in enumerate(zip(line, widths)))
              for line in cells]
@@ -126,10 +139,11 @@ def text_table(rows):
 
 
 def markdown_table(rows):
-    out = ["| " + " | ".join(h for h, _ in COLUMNS) + " |",
+    cols = _columns(rows)
+    out = ["| " + " | ".join(h for h, _ in cols) + " |",
            "|" + "|".join("---" if i < 2 else "---:"
-                          for i in range(len(COLUMNS))) + "|"]
-    out += ["| " + " | ".join(_cell(r, k) for _, k in COLUMNS) + " |"
+                          for i in range(len(cols))) + "|"]
+    out += ["| " + " | ".join(_cell(r, k) for _, k in cols) + " |"
             for r in rows]
     return "\n".join(out)
 

@@ -245,10 +245,12 @@ class Nginx(Target):
 
 
 class Llmfork(Target):
-    def __init__(self, name, label, path_stream, path_whole, body):
+    def __init__(self, name, label, path_stream, path_whole, body,
+                 bindir="bin"):
         self.name, self.label = name, label
         self.paths = (path_stream, path_whole)
         self.body = body
+        self.bindir = bindir    # ctx key: "bin", or "bin_b" for --compare
 
     def path(self, stream):
         return self.paths[0 if stream else 1]
@@ -265,7 +267,7 @@ class Llmfork(Target):
         # the server had just closed as idle (a reset; --keep-alive 1 made
         # 349 of them in one row).
         self.proc = procs.start(
-            [os.path.join(ctx["bin"], "llmfork"), "-w", "2", "-b",
+            [os.path.join(ctx[self.bindir], "llmfork"), "-w", "2", "-b",
              f"127.0.0.1:{port}", "--backlog", "4096", "--keep-alive", "75"],
             os.path.join(ctx["tmp"], f"{self.name}.log"), env=env)
         return port
@@ -292,16 +294,20 @@ class Peer(Target):
         return port
 
 
-def all_targets():
+def llmfork_targets(suffix="", label="", bindir="bin"):
     return [
-        MockDirect(),
-        Nginx(),
-        Llmfork("v1", "llmfork /v1", "/v1/chat/completions",
-                "/v1/chat/completions", body_openai),
-        Llmfork("stream", "llmfork /chat/stream", "/chat/stream", "/chat",
-                body_chat),
-        Peer(),
+        Llmfork("v1" + suffix, "llmfork /v1" + label, "/v1/chat/completions",
+                "/v1/chat/completions", body_openai, bindir),
+        Llmfork("stream" + suffix, "llmfork /chat/stream" + label,
+                "/chat/stream", "/chat", body_chat, bindir),
     ]
+
+
+def all_targets(compare=False):
+    """The five targets; with compare, the other build's two llmfork
+    targets (v1-b, stream-b) run right after this build's."""
+    b = llmfork_targets("-b", " (B)", "bin_b") if compare else []
+    return [MockDirect(), Nginx()] + llmfork_targets() + b + [Peer()]
 
 
 if __name__ == "__main__":

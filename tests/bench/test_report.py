@@ -74,3 +74,25 @@ def test_inf_when_the_other_finished_no_stream():
             dict(run("peer", 0), rounds=1)]
     report.add_ratios(rows)
     assert rows[0]["x_peer"] == "inf"
+
+
+def test_compare_gives_b_against_a_pair_by_pair():
+    rows = report.merge_rounds([
+        run("nginx", 3000, rnd=0), run("v1", 2400, rnd=0),
+        run("v1-b", 2640, rnd=0),
+        run("nginx", 2000, rnd=1), run("v1", 2000, rnd=1),
+        run("v1-b", 2200, rnd=1),
+        run("nginx", 2500, rnd=2), run("v1", 2500, rnd=2),
+        run("v1-b", 2000, rnd=2)])
+    report.add_ratios(rows)
+    a, b = rows[1], rows[2]
+    assert "x_a" not in a
+    assert b["x_a"] == 1.1 and b["x_a_range"] == [0.8, 1.1]
+    assert b["x_nginx"] == 0.88
+    assert "x A" in report.text_table(rows).splitlines()[0]
+
+
+def test_no_x_a_column_without_compare():
+    rows = [dict(run("v1", 800), rounds=1), dict(run("nginx", 800), rounds=1)]
+    report.add_ratios(rows)
+    assert "x A" not in report.markdown_table(rows)
