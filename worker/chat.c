@@ -47,6 +47,7 @@ struct chat {
     struct chat_app *app;
     struct sse_parser sse;
     struct reasoning rs;        /* <think> content -> thinking lines */
+    struct delta_memo memo;     /* the chunks' repeated first bytes */
     struct rag_run *rag;        /* the RAG steps before the model call */
     char *head;                 /* the first stream line's context part */
     unsigned stream : 1;
@@ -61,6 +62,7 @@ static void chat_free(struct relay *rl)
         rag_cancel(ch->rag);
     relay_free(&ch->rl);
     sse_free(&ch->sse);
+    delta_memo_free(&ch->memo);
     free(ch->head);
     free(ch);
 }
@@ -191,7 +193,7 @@ static int on_event(const struct sse_event *ev, void *arg)
         ch->done_seen = 1;
         return 0;
     }
-    if (delta_scan(ev->data, ev->data_len, &d) != DELTA_OK)
+    if (delta_scan(ev->data, ev->data_len, &d, &ch->memo) != DELTA_OK)
         return on_chunk_tree(ch, ev);
     return d.content != NULL ? on_content(ch, &d) : 0;
 }

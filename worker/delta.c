@@ -8,6 +8,7 @@
 #include "worker/delta.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -22,6 +23,8 @@ struct cur {
 struct pick {
     struct delta *d;
     unsigned seen;
+    const char *mark;           /* where choices[0].delta's value starts */
+    unsigned mark_seen;         /* seen there */
 };
 
 enum {
@@ -236,38 +239,72 @@ static int literal(struct cur *c, const char *w)
     return 0;
 }
 
-/* Walks the object at c->p; fn is called on each member's value. */
-static int object(struct cur *c, member_fn fn, struct pick *pk)
+/* One member at c->p (its key): fn is called on its value. */
+static int member(struct cur *c, member_fn fn, struct pick *pk)
 {
     const char *k;
     size_t kn;
     int kesc;
 
-    if (++c->depth > DELTA_MAX_DEPTH)
+    if (!at(c, '"') || string(c, &k, &kn, &kesc))
+        return -1;
+    ws(c);
+    if (!at(c, ':'))
         return -1;
     c->p++;
     ws(c);
-    if (at(c, '}'))
-        goto end;
+    return fn(c, k, kn, kesc, pk);
+}
+
+/* After a member's value: the object's other members and its '}'. A
+ * scan resumed from a memo (see delta_scan) starts here. */
+static int object_rest(struct cur *c, member_fn fn, struct pick *pk)
+{
     for (;;) {
-        if (!at(c, '"') || string(c, &k, &kn, &kesc))
-            return -1;
-        ws(c);
-        if (!at(c, ':'))
-            return -1;
-        c->p++;
-        ws(c);
-        if (fn(c, k, kn, kesc, pk))
-            return -1;
         ws(c);
         if (!at(c, ','))
             break;
         c->p++;
         ws(c);
+        if (member(c, fn, pk))
+            return -1;
     }
     if (!at(c, '}'))
         return -1;
-end:
+    c->p++;
+    c->depth--;
+    return 0;
+}
+
+/* Walks the object at c->p; fn is called on each member's value. */
+static int object(struct cur *c, member_fn fn, struct pick *pk)
+{
+    if (++c->depth > DELTA_MAX_DEPTH)
+        return -1;
+    c->p++;
+    ws(c);
+    if (at(c, '}')) {
+        c->p++;
+        c->depth--;
+        return 0;
+    }
+    return member(c, fn, pk) ? -1 : object_rest(c, fn, pk);
+}
+
+/* After item i-1: the array's other items and its ']'. */
+static int array_rest(struct cur *c, item_fn fn, struct pick *pk, int i)
+{
+    for (;; i++) {
+        ws(c);
+        if (!at(c, ','))
+            break;
+        c->p++;
+        ws(c);
+        if (fn(c, i, pk))
+            return -1;
+    }
+    if (!at(c, ']'))
+        return -1;
     c->p++;
     c->depth--;
     return 0;
@@ -275,29 +312,16 @@ end:
 
 static int array(struct cur *c, item_fn fn, struct pick *pk)
 {
-    int i = 0;
-
     if (++c->depth > DELTA_MAX_DEPTH)
         return -1;
     c->p++;
     ws(c);
-    if (at(c, ']'))
-        goto end;
-    for (;; i++) {
-        if (fn(c, i, pk))
-            return -1;
-        ws(c);
-        if (!at(c, ','))
-            break;
+    if (at(c, ']')) {
         c->p++;
-        ws(c);
+        c->depth--;
+        return 0;
     }
-    if (!at(c, ']'))
-        return -1;
-end:
-    c->p++;
-    c->depth--;
-    return 0;
+    return fn(c, 0, pk) ? -1 : array_rest(c, fn, pk, 1);
 }
 
 static int skip_member(struct cur *c, const char *k, size_t kn, int kesc,
@@ -355,6 +379,13 @@ static int delta_member(struct cur *c, const char *k, size_t kn, int kesc,
     return skip_value(c);
 }
 
+static int delta_value(struct cur *c, struct pick *pk)
+{
+    if (at(c, '{'))
+        return object(c, delta_member, pk);
+    return literal(c, "null");
+}
+
 static int choice_member(struct cur *c, const char *k, size_t kn, int kesc,
                          struct pick *pk)
 {
@@ -365,9 +396,9 @@ static int choice_member(struct cur *c, const char *k, size_t kn, int kesc,
     if (kesc)
         return -1;
     if (first(pk, SEEN_DELTA, k, kn, "delta")) {
-        if (at(c, '{'))
-            return object(c, delta_member, pk);
-        return literal(c, "null");
+        pk->mark = c->p;
+        pk->mark_seen = pk->seen;
+        return delta_value(c, pk);
     }
     if (first(pk, SEEN_FINISH, k, kn, "finish_reason") && at(c, '"'))
         return string(c, &s, &n, &esc) || esc ||
@@ -392,17 +423,68 @@ static int top_member(struct cur *c, const char *k, size_t kn, int kesc,
     return skip_value(c);
 }
 
-int delta_scan(const char *s, size_t n, struct delta *d)
+/* The nesting at the mark: the top object, "choices", its first item. */
+#define MARK_DEPTH 3
+
+/* From the mark on: the delta's value, then the rest of the choice, of
+ * "choices" and of the top object, as the full scan's calls would go on
+ * after it. */
+static int resume(struct cur *c, struct pick *pk)
+{
+    return delta_value(c, pk) || object_rest(c, choice_member, pk) ||
+           array_rest(c, choice_item, pk, 1) ||
+           object_rest(c, top_member, pk);
+}
+
+static void remember(struct delta_memo *m, const char *s, size_t n,
+                     unsigned seen)
+{
+    if (n > m->cap) {
+        char *p = realloc(m->prefix, n);
+
+        if (p == NULL) {        /* no memo: the next scans run in full */
+            delta_memo_free(m);
+            return;
+        }
+        m->prefix = p;
+        m->cap = n;
+    }
+    memcpy(m->prefix, s, n);
+    m->n = n;
+    m->seen = seen;
+}
+
+int delta_scan(const char *s, size_t n, struct delta *d, struct delta_memo *m)
 {
     struct cur c = { s, s + n, 0 };
-    struct pick pk = { d, 0 };
+    struct pick pk = { d, 0, NULL, 0 };
+    int hit = m != NULL && m->n > 0 && n > m->n &&
+              memcmp(s, m->prefix, m->n) == 0;
 
     memset(d, 0, sizeof(*d));
+    if (hit) {
+        c.p = s + m->n;
+        c.depth = MARK_DEPTH;
+        pk.seen = m->seen;
+        if (resume(&c, &pk))
+            return DELTA_OTHER;
+    } else {
+        ws(&c);
+        if (!at(&c, '{') || object(&c, top_member, &pk))
+            return DELTA_OTHER;
+    }
     ws(&c);
-    if (!at(&c, '{') || object(&c, top_member, &pk))
+    if (c.p != c.end)
         return DELTA_OTHER;
-    ws(&c);
-    return c.p == c.end ? DELTA_OK : DELTA_OTHER;
+    if (!hit && m != NULL && pk.mark != NULL)
+        remember(m, s, (size_t)(pk.mark - s), pk.mark_seen);
+    return DELTA_OK;
+}
+
+void delta_memo_free(struct delta_memo *m)
+{
+    free(m->prefix);
+    memset(m, 0, sizeof(*m));
 }
 
 static size_t utf8(unsigned cp, char *o)

@@ -18,7 +18,17 @@
  * "content_filter" or escaped. Where a key repeats, the first counts, as
  * with cJSON_GetObjectItemCaseSensitive.
  *
- * Ownership: the result points into the caller's bytes.
+ * A stream's chunks repeat their first bytes (id, object, created, model
+ * ... up to "delta":) byte for byte, and a scan is a function of the
+ * bytes it has read: struct delta_memo keeps the last accepted chunk's
+ * bytes up to choices[0].delta's value with the scan's state there, and
+ * a chunk that starts with the same bytes is scanned from that point on.
+ * The answer is the same as a full scan's; a chunk that differs earlier
+ * is scanned in full and becomes the memo when accepted.
+ *
+ * Ownership: the result points into the caller's bytes. The caller owns
+ * the memo (zeroed to start, one per stream, delta_memo_free at the end);
+ * its prefix is a heap copy it owns.
  */
 #ifndef LLMFORK_DELTA_H
 #define LLMFORK_DELTA_H
@@ -36,7 +46,16 @@ struct delta {
     int escaped;            /* content holds backslash escapes */
 };
 
-int delta_scan(const char *s, size_t n, struct delta *d);
+struct delta_memo {
+    char *prefix;           /* malloc'ed; the first n bytes are the memo */
+    size_t n, cap;          /* n == 0: none */
+    unsigned seen;          /* private: the scan's keys seen at the mark */
+};
+
+/* memo may be NULL (every scan in full). */
+int delta_scan(const char *s, size_t n, struct delta *d,
+               struct delta_memo *memo);
+void delta_memo_free(struct delta_memo *memo);
 
 /* Decodes a JSON string's text that delta_scan() accepted (so its escapes
  * are valid) into dst, which has room for n bytes (decoding never grows

@@ -4,12 +4,16 @@
  * finds no "error", no content_filter, no reasoning_content, and the same
  * choices[0].delta.content once decoded. Checked on a table of real and
  * odd chunks, then on every truncation and on single-byte mutations of
- * real chunks (OpenAI's and Azure's shapes).
+ * real chunks (OpenAI's and Azure's shapes). Each of those is scanned
+ * twice, in full and with a memo primed by the real chunk, and both
+ * scans must give the same answer: a mutation after the memo's prefix
+ * is read by the resumed scan, one inside it by a full scan.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -60,11 +64,12 @@ static int oracle(const char *s, size_t n, char **text)
 
 /* Scans s; when it says OK, cJSON must agree. Returns the scan result and
  * the decoded content (malloc'ed, or NULL) in *text. */
-static int scan_checked(const char *s, size_t n, char **text)
+static int scan_one(const char *s, size_t n, struct delta_memo *memo,
+                    char **text)
 {
     struct delta d;
     char *want;
-    int rc = delta_scan(s, n, &d);
+    int rc = delta_scan(s, n, &d, memo);
 
     *text = NULL;
     if (rc != DELTA_OK)
@@ -85,6 +90,35 @@ static int scan_checked(const char *s, size_t n, char **text)
     }
     free(want);
     return rc;
+}
+
+/* scan_one in full, then resumed from a memo of primer (NULL: s itself,
+ * scanned before): the answers must be the same. */
+static int scan_primed(const char *s, size_t n, const char *primer,
+                       char **text)
+{
+    struct delta_memo memo = { 0 };
+    struct delta d;
+    char *again;
+    int rc = scan_one(s, n, NULL, text);
+
+    if (primer == NULL) {
+        primer = s;
+        if (rc != DELTA_OK)     /* nothing to remember */
+            primer = "";
+    }
+    delta_scan(primer, strlen(primer), &d, &memo);
+    assert_int_equal(scan_one(s, n, &memo, &again), rc);
+    if (*text != NULL || again != NULL)
+        assert_string_equal(again, *text);
+    free(again);
+    delta_memo_free(&memo);
+    return rc;
+}
+
+static int scan_checked(const char *s, size_t n, char **text)
+{
+    return scan_primed(s, n, NULL, text);
 }
 
 static void expect(const char *s, int rc, const char *content)
@@ -179,6 +213,36 @@ static void test_first_key_wins(void **state)
            "{\"delta\":{\"content\":\"b\"}}]}", DELTA_OK, "a");
 }
 
+/* The memo holds the bytes up to the delta's value and is used: with its
+ * bytes overwritten, a chunk that starts with the new bytes is read from
+ * the mark on (a full scan would reject it). A chunk that differs
+ * earlier replaces the memo. */
+static void test_memo(void **state)
+{
+    static const char a[] = "{\"choices\":[{\"delta\":{\"content\":\"a\"}}]}";
+    static const char mark[] = "{\"choices\":[{\"delta\":";
+    struct delta_memo memo = { 0 };
+    struct delta d;
+    char chunk[64];
+    (void)state;
+
+    assert_int_equal(delta_scan(a, strlen(a), &d, &memo), DELTA_OK);
+    assert_int_equal(memo.n, strlen(mark));
+    assert_memory_equal(memo.prefix, mark, memo.n);
+    memset(memo.prefix, '#', memo.n);
+    snprintf(chunk, sizeof(chunk), "%.*s{\"content\":\"b\"}}]}",
+             (int)memo.n, memo.prefix);
+    assert_int_equal(delta_scan(chunk, strlen(chunk), &d, NULL), DELTA_OTHER);
+    assert_int_equal(delta_scan(chunk, strlen(chunk), &d, &memo), DELTA_OK);
+    assert_int_equal(d.content_len, 1);
+    assert_memory_equal(d.content, "b", 1);
+    assert_int_equal(delta_scan(openai, strlen(openai), &d, &memo), DELTA_OK);
+    assert_int_equal(memo.n, strstr(openai, "\"delta\":") + 8 - openai);
+    assert_memory_equal(memo.prefix, openai, memo.n);
+    delta_memo_free(&memo);
+    assert_null(memo.prefix);
+}
+
 /* Every prefix of a chunk, and each byte replaced by each of a few
  * characters that change the structure: the scan never claims OK where
  * cJSON disagrees (scan_checked asserts it). */
@@ -196,13 +260,14 @@ static void test_mutations(void **state)
         assert_non_null(buf);
         for (size_t i = 0; i < n; i++) {
             memcpy(buf, chunks[k], i);
-            assert_int_equal(scan_checked(buf, i, &text), DELTA_OTHER);
+            assert_int_equal(scan_primed(buf, i, chunks[k], &text),
+                             DELTA_OTHER);
         }
         for (size_t i = 0; i < n; i++) {
             for (size_t j = 0; j < sizeof(subst) - 1; j++) {
                 memcpy(buf, chunks[k], n);
                 buf[i] = subst[j];
-                scan_checked(buf, n, &text);
+                scan_primed(buf, n, chunks[k], &text);
                 free(text);
             }
         }
@@ -217,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_left_to_cjson),
         cmocka_unit_test(test_first_key_wins),
+        cmocka_unit_test(test_memo),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
