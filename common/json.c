@@ -28,21 +28,32 @@ static const char *escape_of(unsigned char c, char buf[7])
     return buf;
 }
 
+/* The bytes escape_of() escapes: one load decides the usual byte (this
+ * runs on every token of every stream). */
+static const unsigned char special[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
 size_t json_esc(char *dst, size_t cap, const char *s, size_t len)
 {
     size_t n = 0;
     char u[7];
 
     for (size_t i = 0; i < len; i++) {
-        const char *e = escape_of((unsigned char)s[i], u);
-        size_t el = e ? strlen(e) : 1;
+        unsigned char ch = (unsigned char)s[i];
+
+        if (!special[ch]) {
+            if (n + 2 > cap)
+                return (size_t)-1;
+            dst[n++] = (char)ch;
+            continue;
+        }
+        const char *e = escape_of(ch, u);
+        size_t el = strlen(e);
 
         if (n + el + 1 > cap)
             return (size_t)-1;
-        if (e)
-            memcpy(dst + n, e, el);
-        else
-            dst[n] = s[i];
+        memcpy(dst + n, e, el);
         n += el;
     }
     if (cap)
