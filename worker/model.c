@@ -208,12 +208,19 @@ const char *model_name(const struct model *m)
     return m->name;
 }
 
+const char *model_body_name(const struct model *m)
+{
+    return m->kind == K_AZURE ? NULL : m->name;
+}
+
 int model_fill(const struct model *m, cJSON *body)
 {
+    const char *name = model_body_name(m);
+
     cJSON_DeleteItemFromObjectCaseSensitive(body, "model");
-    if (m->kind == K_AZURE)
+    if (name == NULL)
         return 0;
-    return cJSON_AddStringToObject(body, "model", m->name) ? 0 : -1;
+    return cJSON_AddStringToObject(body, "model", name) ? 0 : -1;
 }
 
 static long long mono_ms(void)

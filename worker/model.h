@@ -69,6 +69,9 @@ const char *model_provider(const struct model *m);
 /* The model or deployment name requests go to. */
 const char *model_name(const struct model *m);
 
+/* The "model" a request body names: NULL for azure deployments (the URL
+ * names the deployment). */
+const char *model_body_name(const struct model *m);
 /* Sets (or, for azure deployments, removes) "model" in a request body. */
 int model_fill(const struct model *m, struct cJSON *body);
 

@@ -215,6 +215,28 @@ static void upstream_body_per_provider(void **state)
     cJSON_Delete(b);
 }
 
+/* Text that needs escaping and a number that needs 17 digits come back
+ * as they went in. */
+static void upstream_body_round_trips(void **state)
+{
+    cJSON *b = body_for("openai",
+        "{\"messages\":[{\"role\":\"user\",\"content\":"
+        "\"tab\\t nl\\n \\u0001 \\\"q\\\" \\\\ caf\\u00e9\"}],"
+        "\"context\":{\"overrides\":{\"temperature\":0.30000000000000004,"
+        "\"seed\":-9007199254740}}}", 0);
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(b, "messages");
+
+    (void)state;
+    assert_string_equal(str(cJSON_GetArrayItem(msgs, 1), "content"),
+                        "tab\t nl\n \x01 \"q\" \\ caf\xc3\xa9");
+    assert_true(cJSON_GetObjectItemCaseSensitive(b, "temperature")->valuedouble
+                == 0.1 + 0.2);
+    assert_true(cJSON_GetObjectItemCaseSensitive(b, "seed")->valuedouble
+                == -9007199254740.0);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(b, "stream")));
+    cJSON_Delete(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +245,7 @@ int main(void)
         cmocka_unit_test(override_bounds),
         cmocka_unit_test(upstream_body),
         cmocka_unit_test(upstream_body_per_provider),
+        cmocka_unit_test(upstream_body_round_trips),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
