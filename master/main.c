@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/cfg.h"
+#include "common/evmem.h"
 #include "common/log.h"
 #include "master/arbiter.h"
 #include "master/listen.h"
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
         fputs("llmfork: out of memory\n", stderr);
         return 1;
     }
+    evmem_install();
     proctitle_init(argc, argv);
     if (load(&cfg, argc, args) == 0)
         rc = act(&cfg, argc, args);
