@@ -54,6 +54,55 @@ static int setup_method(CURL *e, const struct fetch_req *req,
     return rc == CURLE_OK ? 0 : -1;
 }
 
+/* ---- parsed URLs ---- */
+
+/* curl parses a transfer's URL string anew for every transfer (~10k
+ * instructions with its printf of the normalised result; callgrind,
+ * /chat/stream). The model's and the search service's URLs are a few
+ * fixed strings: each is parsed once, as curl parses it, into a CURLU
+ * handed over with CURLOPT_CURLU beside the same string as CURLOPT_URL
+ * (what curl reports as the transfer's URL). Bounded: URLs past URLS_MAX,
+ * and any curl's parser refuses, are left to curl as before. */
+#define URLS_MAX 16
+static struct {
+    char *url;
+    CURLU *h;
+} urls[URLS_MAX];
+static int nurls;
+
+static CURLU *parsed(const char *url)
+{
+    CURLU *h;
+    char *copy;
+
+    for (int i = 0; i < nurls; i++)
+        if (strcmp(urls[i].url, url) == 0)
+            return urls[i].h;
+    if (nurls == URLS_MAX)
+        return NULL;
+    h = curl_url();
+    copy = strdup(url);
+    if (h == NULL || copy == NULL ||
+        curl_url_set(h, CURLUPART_URL, url,
+                     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        curl_url_cleanup(h);
+        free(copy);
+        return NULL;
+    }
+    urls[nurls].url = copy;
+    urls[nurls++].h = h;
+    return h;
+}
+
+static void urls_free(void)
+{
+    while (nurls > 0) {
+        nurls--;
+        curl_url_cleanup(urls[nurls].h);
+        free(urls[nurls].url);
+    }
+}
+
 /* Whether curl could find a proxy in the environment: the variables its
  * proxy detection reads (for http and https URLs). Read once; a worker's
  * environment does not change. */
@@ -81,6 +130,7 @@ int fetch_easy_setup(CURL *e, const struct fetch_req *req,
     CURLcode rc = CURLE_OK;
 
     SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_CURLU, parsed(req->url));
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_TCP_NODELAY, 1L);
@@ -198,6 +248,7 @@ void fetch_easy_drain(void)
 {
     while (npool > 0)
         curl_easy_cleanup(pool[--npool]);
+    urls_free();
 }
 
 /* ---- results ---- */

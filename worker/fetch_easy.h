@@ -55,7 +55,8 @@ CURL *fetch_easy_get(void);
  * up when the pool is full. */
 void fetch_easy_put(CURL *e);
 
-/* Cleans up the pooled handles (fetch_cleanup). */
+/* Cleans up the pooled handles and the parsed URLs (fetch_cleanup, when
+ * no transfer is left). */
 void fetch_easy_drain(void);
 
 /* 1 when curl has written the whole request body (of known length) to
