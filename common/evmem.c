@@ -6,17 +6,43 @@
 
 #include <event2/event.h>
 
-/* libevent's MIN_BUFFER_SIZE on 64-bit systems: the size of the chain a
- * small write gets. */
+/* libevent's MIN_BUFFER_SIZE on 64-bit systems: a chain is this size, or
+ * (when the last chain is full, or the write is larger) a power of two
+ * above it. Kept: CHAIN << 0 .. CHAIN << (CLASSES - 1). */
 #define CHAIN 1024
+#define CLASSES 3
 
-static void *kept[EVMEM_KEEP];
-static size_t nkept;
+static struct {
+    void *block[EVMEM_KEEP];
+    size_t n;
+} kept[CLASSES];
+
+/* The class a request of n bytes is served from, or -1. */
+static int class_of_request(size_t n)
+{
+    for (int c = 0; c < CLASSES; c++)
+        if (n == (size_t)CHAIN << c)
+            return c;
+    return -1;
+}
+
+/* The largest class whose requests p can serve, or -1. */
+static int class_of_block(void *p)
+{
+    size_t u = malloc_usable_size(p);
+
+    for (int c = CLASSES - 1; c >= 0; c--)
+        if (u >= (size_t)CHAIN << c)
+            return u < (size_t)CHAIN << (c + 1) ? c : -1;
+    return -1;
+}
 
 static void *ev_malloc(size_t n)
 {
-    if (n == CHAIN && nkept > 0)
-        return kept[--nkept];
+    int c = class_of_request(n);
+
+    if (c >= 0 && kept[c].n > 0)
+        return kept[c].block[--kept[c].n];
     return malloc(n);
 }
 
@@ -25,15 +51,12 @@ static void *ev_realloc(void *p, size_t n)
     return realloc(p, n);
 }
 
-/* Any block that holds a chain will do: malloc_usable_size says. Larger
- * ones go back to malloc, so the stack holds at most ~EVMEM_KEEP KiB. */
 static void ev_free(void *p)
 {
-    size_t u;
+    int c = p != NULL ? class_of_block(p) : -1;
 
-    if (p != NULL && nkept < EVMEM_KEEP &&
-        (u = malloc_usable_size(p)) >= CHAIN && u < 2 * CHAIN) {
-        kept[nkept++] = p;
+    if (c >= 0 && kept[c].n < EVMEM_KEEP) {
+        kept[c].block[kept[c].n++] = p;
         return;
     }
     free(p);
