@@ -476,7 +476,8 @@ int delta_scan(const char *s, size_t n, struct delta *d, struct delta_memo *m)
     ws(&c);
     if (c.p != c.end)
         return DELTA_OTHER;
-    if (!hit && m != NULL && pk.mark != NULL)
+    if (!hit && m != NULL && pk.mark != NULL &&
+        (size_t)(pk.mark - s) <= DELTA_MEMO_MAX)
         remember(m, s, (size_t)(pk.mark - s), pk.mark_seen);
     return DELTA_OK;
 }

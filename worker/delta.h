@@ -46,6 +46,11 @@ struct delta {
     int escaped;            /* content holds backslash escapes */
 };
 
+/* Longer prefixes are not kept (real ones are ~220 bytes, OpenAI's, to
+ * ~400, Azure's with content filter results): a held stream's memo stays
+ * small whatever the upstream sends. */
+#define DELTA_MEMO_MAX 1024
+
 struct delta_memo {
     char *prefix;           /* malloc'ed; the first n bytes are the memo */
     size_t n, cap;          /* n == 0: none */

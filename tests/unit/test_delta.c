@@ -243,6 +243,25 @@ static void test_memo(void **state)
     assert_null(memo.prefix);
 }
 
+/* A prefix longer than DELTA_MEMO_MAX is not kept; the scan still is. */
+static void test_memo_bound(void **state)
+{
+    struct delta_memo memo = { 0 };
+    struct delta d;
+    size_t pad = DELTA_MEMO_MAX, n;
+    char *chunk = malloc(pad + 64);
+    (void)state;
+
+    assert_non_null(chunk);
+    n = (size_t)sprintf(chunk, "{\"x\":\"%0*d\",\"choices\":[{\"delta\":"
+                        "{\"content\":\"a\"}}]}", (int)pad, 0);
+    assert_int_equal(delta_scan(chunk, n, &d, &memo), DELTA_OK);
+    assert_int_equal(d.content_len, 1);
+    assert_int_equal(memo.n, 0);
+    assert_null(memo.prefix);
+    free(chunk);
+}
+
 /* Every prefix of a chunk, and each byte replaced by each of a few
  * characters that change the structure: the scan never claims OK where
  * cJSON disagrees (scan_checked asserts it). */
@@ -283,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_left_to_cjson),
         cmocka_unit_test(test_first_key_wins),
         cmocka_unit_test(test_memo),
+        cmocka_unit_test(test_memo_bound),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
