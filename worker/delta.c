@@ -256,6 +256,30 @@ static int member(struct cur *c, member_fn fn, struct pick *pk)
     return fn(c, k, kn, kesc, pk);
 }
 
+/* Enters the object or array at c->p: -1 when too deep, 1 when it
+ * closes at once (and is left), 0 when a member or item follows. */
+static int enter(struct cur *c, char close)
+{
+    if (++c->depth > DELTA_MAX_DEPTH)
+        return -1;
+    c->p++;
+    ws(c);
+    if (!at(c, close))
+        return 0;
+    c->p++;
+    c->depth--;
+    return 1;
+}
+
+static int leave(struct cur *c, char close)
+{
+    if (!at(c, close))
+        return -1;
+    c->p++;
+    c->depth--;
+    return 0;
+}
+
 /* After a member's value: the object's other members and its '}'. A
  * scan resumed from a memo (see delta_scan) starts here. */
 static int object_rest(struct cur *c, member_fn fn, struct pick *pk)
@@ -269,25 +293,16 @@ static int object_rest(struct cur *c, member_fn fn, struct pick *pk)
         if (member(c, fn, pk))
             return -1;
     }
-    if (!at(c, '}'))
-        return -1;
-    c->p++;
-    c->depth--;
-    return 0;
+    return leave(c, '}');
 }
 
 /* Walks the object at c->p; fn is called on each member's value. */
 static int object(struct cur *c, member_fn fn, struct pick *pk)
 {
-    if (++c->depth > DELTA_MAX_DEPTH)
-        return -1;
-    c->p++;
-    ws(c);
-    if (at(c, '}')) {
-        c->p++;
-        c->depth--;
-        return 0;
-    }
+    int e = enter(c, '}');
+
+    if (e != 0)
+        return e < 0 ? -1 : 0;
     return member(c, fn, pk) ? -1 : object_rest(c, fn, pk);
 }
 
@@ -303,24 +318,15 @@ static int array_rest(struct cur *c, item_fn fn, struct pick *pk, int i)
         if (fn(c, i, pk))
             return -1;
     }
-    if (!at(c, ']'))
-        return -1;
-    c->p++;
-    c->depth--;
-    return 0;
+    return leave(c, ']');
 }
 
 static int array(struct cur *c, item_fn fn, struct pick *pk)
 {
-    if (++c->depth > DELTA_MAX_DEPTH)
-        return -1;
-    c->p++;
-    ws(c);
-    if (at(c, ']')) {
-        c->p++;
-        c->depth--;
-        return 0;
-    }
+    int e = enter(c, ']');
+
+    if (e != 0)
+        return e < 0 ? -1 : 0;
     return fn(c, 0, pk) ? -1 : array_rest(c, fn, pk, 1);
 }
 
