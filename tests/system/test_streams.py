@@ -336,6 +336,20 @@ def test_upstream_connections_kept_across_waves(spawn, mock):
     assert st["connections"] <= n * 1.1, st
 
 
+def test_sequential_streams_share_one_upstream_connection(spawn, mock):
+    """A worker spreads transfers over its curl multis (fetch_multi.h) by
+    how busy each is; one stream after another all go to the first and
+    reuse its connection."""
+    srv = serve(spawn, mock, "openai")
+    before = mock.stats()["connections"]    # mock.stats() dials one too
+    for _ in range(6):
+        r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=2)))
+        assert r.status == 200 and r.complete, r.body
+    st = mock.stats()
+    assert st["completed"] == 6, st
+    assert st["connections"] - before - 1 == 1, (before, st)
+
+
 # ---- odd moments to leave, and keep-alive ---------------------------------------
 
 def test_close_while_paused_cancels(srv, mock):
