@@ -1,5 +1,5 @@
 /*
- * fetch — see fetch.h. The multis are fetch_multi.c's; the
+ * fetch — see fetch.h. The multi runs on the loop through evcurl.c; the
  * easy handle's options and the mapping of curl's results are in
  * fetch_easy.c. This file is the life of a transfer.
  *
@@ -29,8 +29,8 @@
 
 #include "common/log.h"
 #include "common/scoreboard.h"
+#include "worker/evcurl.h"
 #include "worker/fetch_easy.h"
-#include "worker/fetch_multi.h"
 #include "worker/retry.h"
 
 enum state {
@@ -62,7 +62,6 @@ struct fetch {
     int status;
     unsigned char state;
     unsigned in_multi : 1;
-    unsigned shard : 2;                 /* the multi it is in (in_multi) */
     unsigned kicked : 1;                /* f->ev activated: tick pending */
     unsigned got_byte : 1;              /* this attempt got a byte */
     unsigned head_done : 1;             /* this attempt's final head is in */
@@ -72,10 +71,9 @@ struct fetch {
     unsigned curl_paused : 1;           /* curl holds a paused write */
 };
 
-_Static_assert(FETCH_SHARDS <= 4, "struct fetch's shard is 2 bits");
-
 static struct {
-    int ready;                          /* fetch_init succeeded */
+    struct evcurl *ec;
+    CURLM *multi;                       /* ec's */
     struct event_base *base;
     struct fetch_opts opts;             /* its strings are our copies */
     struct fetch *live;
@@ -165,7 +163,7 @@ static void kick(struct fetch *f)
 static void detach(struct fetch *f)
 {
     if (f->in_multi) {
-        fetch_multi_remove(f->easy, f->shard);
+        curl_multi_remove_handle(g.multi, f->easy);
         f->in_multi = 0;
     }
 }
@@ -190,18 +188,15 @@ static void fetch_free(struct fetch *f)
 
 static void begin_attempt(struct fetch *f)
 {
-    int shard;
-
     f->attempts++;
     f->attempt_ms = f->last_ms = now_ms();
     f->got_byte = f->head_done = f->swallow = f->curl_paused = 0;
     f->status = 0;
     f->state = S_RUNNING;
-    if ((shard = fetch_multi_add(f->easy)) < 0) {
+    if (curl_multi_add_handle(g.multi, f->easy) != CURLM_OK) {
         finish(f, FETCH_EINVAL, "curl_multi_add_handle failed");
         return;
     }
-    f->shard = (unsigned)shard;
     f->in_multi = 1;
     arm(f);
 }
@@ -451,7 +446,7 @@ struct fetch *fetch_start(const struct fetch_req *req,
 
     if (req == NULL)
         return NULL;
-    if (g.ready && req->url != NULL && cbs != NULL &&
+    if (g.multi != NULL && req->url != NULL && cbs != NULL &&
         cbs->on_done != NULL)
         f = fetch_new(cbs, arg);
     if (f == NULL) {
@@ -539,38 +534,49 @@ const struct fetch_stats *fetch_stats(void)
 
 int fetch_init(struct event_base *base, const struct fetch_opts *opts)
 {
-    if (g.ready)
+    if (g.multi != NULL)
         return -1;
     memset(&g, 0, sizeof g);
     g.base = base;
     g.rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^
             0x9e3779b97f4a7c15ULL;
-    if (fetch_opts_copy(&g.opts, opts) != 0)
-        return -1;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fetch_opts_free(&g.opts);
-        return -1;
+    if (fetch_opts_copy(&g.opts, opts) != 0 ||
+        curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        goto fail;
+    if ((g.ec = evcurl_new(base, on_finished)) == NULL)
+        goto fail_curl;
+    g.multi = evcurl_multi(g.ec);
+    if (g.opts.after_io != NULL)
+        evcurl_on_after(g.ec, g.opts.after_io, g.opts.after_io_arg);
+    if ((g.opts.max_connects > 0 &&
+         curl_multi_setopt(g.multi, CURLMOPT_MAXCONNECTS,
+                           g.opts.max_connects) != CURLM_OK) ||
+        curl_multi_setopt(g.multi, CURLMOPT_PIPELINING,
+                          g.opts.http2 ? (long)CURLPIPE_MULTIPLEX
+                                       : (long)CURLPIPE_NOTHING) != CURLM_OK) {
+        evcurl_free(g.ec);
+        g.multi = NULL;
+        goto fail_curl;
     }
-    if (fetch_multi_init(base, &g.opts, on_finished) != 0) {
-        curl_global_cleanup();
-        fetch_opts_free(&g.opts);
-        return -1;
-    }
-    g.ready = 1;
     return 0;
+fail_curl:
+    curl_global_cleanup();
+fail:
+    fetch_opts_free(&g.opts);
+    return -1;
 }
 
 void fetch_cleanup(void)
 {
-    if (!g.ready)
+    if (g.multi == NULL)
         return;
     while (g.live != NULL) {
         g.stats.done[FETCH_ECANCELLED]++;
         fetch_free(g.live);
     }
     fetch_easy_drain();
-    fetch_multi_free();
-    g.ready = 0;
+    evcurl_free(g.ec);
+    g.multi = NULL;
     fetch_opts_free(&g.opts);
     curl_global_cleanup();
 }

@@ -1,11 +1,10 @@
 /*
  * fetch — outbound HTTP on the worker's event loop (libcurl multi).
  *
- * Four curl multis per worker process (one with HTTP/2; see
- * fetch_multi.h), created after fork by fetch_init() and driven by the
- * worker's event_base: curl's sockets become libevent events, each
- * multi's timer one evtimer. Connections are reused across transfers
- * through each multi's connection cache. HTTP/1.1 by default;
+ * One curl multi per worker process, created after fork by fetch_init()
+ * and driven by the worker's event_base: curl's sockets become libevent
+ * events, curl's timer one evtimer. Connections are reused across
+ * transfers through the multi's connection cache. HTTP/1.1 by default;
  * HTTP/2 over TLS, multiplexed, when fetch_opts.http2 is set. TLS peers are
  * always verified. curl's proxy environment variables (http_proxy,
  * https_proxy, no_proxy, ...) are honoured. Only http and https; redirects

@@ -337,9 +337,9 @@ def test_upstream_connections_kept_across_waves(spawn, mock):
 
 
 def test_sequential_streams_share_one_upstream_connection(spawn, mock):
-    """A worker spreads transfers over its curl multis (fetch_multi.h) by
-    how busy each is; one stream after another all go to the first and
-    reuse its connection."""
+    """One stream after another reuse one upstream connection (a change
+    that spread transfers over several curl multis round-robin failed
+    this)."""
     srv = serve(spawn, mock, "openai")
     before = mock.stats()["connections"]    # mock.stats() dials one too
     for _ in range(6):
