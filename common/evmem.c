@@ -46,11 +46,6 @@ static void *ev_malloc(size_t n)
     return malloc(n);
 }
 
-static void *ev_realloc(void *p, size_t n)
-{
-    return realloc(p, n);
-}
-
 static void ev_free(void *p)
 {
     int c = p != NULL ? class_of_block(p) : -1;
@@ -64,5 +59,6 @@ static void ev_free(void *p)
 
 void evmem_install(void)
 {
-    event_set_mem_functions(ev_malloc, ev_realloc, ev_free);
+    /* a kept block is an ordinary malloc block: realloc takes it as is */
+    event_set_mem_functions(ev_malloc, realloc, ev_free);
 }

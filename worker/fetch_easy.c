@@ -115,9 +115,12 @@ static int env_proxy(void)
 
     if (found < 0) {
         found = 0;
-        for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-            if (getenv(vars[i]) != NULL && *getenv(vars[i]) != '\0')
+        for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+            const char *v = getenv(vars[i]);
+
+            if (v != NULL && *v != '\0')
                 found = 1;
+        }
     }
     return found;
 }

@@ -9,7 +9,9 @@
  * with fetch_easy_put; the pool itself belongs to this module). *hdrs
  * receives the curl header list built here (owned by the caller, freed
  * with curl_slist_free_all once the handle is put back or cleaned up,
- * also when setup fails).
+ * also when setup fails). The parsed URLs (CURLU) that fetch_easy_setup
+ * points a handle at belong to this module too: kept until
+ * fetch_easy_drain, by when every handle has been reset or cleaned up.
  * body is sent as is, not copied: it must live as long as the handle.
  */
 #ifndef LLMFORK_FETCH_EASY_H
