@@ -530,6 +530,11 @@ const struct fetch_stats *fetch_stats(void)
     return &g.stats;
 }
 
+void fetch_trim(void)
+{
+    fetch_easy_trim();
+}
+
 /* ---- the worker's multi ---- */
 
 int fetch_init(struct event_base *base, const struct fetch_opts *opts)

@@ -214,6 +214,11 @@ const void *fetch_header_next(const struct fetch *f, const void *cursor,
 
 const struct fetch_stats *fetch_stats(void);
 
+/* Frees what the worker keeps idle for the next transfers (curl handles)
+ * that no transfer took since the last call. The worker calls it on its
+ * heartbeat, at most a second apart. */
+void fetch_trim(void);
+
 /* "ok", "http error", "connect error", "connect timeout", ... */
 const char *fetch_rc_str(enum fetch_rc rc);
 

@@ -57,6 +57,10 @@ CURL *fetch_easy_get(void);
  * up when the pool is full. */
 void fetch_easy_put(CURL *e);
 
+/* Cleans up as many pooled handles as stayed idle since the
+ * last call (fetch_trim, on the worker's heartbeat). Returns how many. */
+int fetch_easy_trim(void);
+
 /* Cleans up the pooled handles and the parsed URLs (fetch_cleanup, when
  * no transfer is left). */
 void fetch_easy_drain(void);

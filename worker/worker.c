@@ -131,6 +131,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sb_stamp(w->slot);
+    fetch_trim();
     /* A master killed with SIGKILL leaves no one to supervise us: finish
      * what we serve and go, as Gunicorn's workers do. */
     if (!w->draining && getppid() != w->master) {

@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "worker/fetch.h"
+#include "worker/fetch_easy.h"
 #include "tests/unit/support/fetchrec.h"
 #include "tests/unit/support/testsrv.h"
 
@@ -280,6 +281,47 @@ static void request_freed_once_head_delivered(void **state)
     free(r);
 }
 
+/* n transfers at once, run to their ends (their handles back in the
+ * pool). */
+static void run_batch(int n)
+{
+    struct fetchrec *r[8];
+    struct fetch_req req = { .url = testsrv_url("/stream?n=2&ms=20") };
+    int done;
+
+    assert_true(n <= 8);
+    for (int i = 0; i < n; i++) {
+        r[i] = fetchrec_new();
+        r[i]->f = fetch_start(&req, &fetchrec_cbs, r[i]);
+        assert_non_null(r[i]->f);
+    }
+    do {
+        fetchrec_loop();
+        done = 0;
+        for (int i = 0; i < n; i++)
+            done += r[i]->done;
+    } while (done < n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(r[i]->rc, FETCH_OK);
+        free(r[i]);
+    }
+}
+
+/* The handle pool keeps what a batch gave back, and each trim frees only
+ * the handles no transfer took since the trim before. */
+static void pool_follows_load(void **state)
+{
+    (void)state;
+    run_batch(8);
+    assert_int_equal(fetch_easy_trim(), 0);     /* all 8 were just used */
+    run_batch(3);
+    assert_int_equal(fetch_easy_trim(), 5);     /* 5 idle throughout */
+    assert_int_equal(fetch_easy_trim(), 3);
+    assert_int_equal(fetch_easy_trim(), 0);     /* empty */
+    run_batch(2);
+    assert_int_equal(fetch_stats()->active, 0);
+}
+
 /* Each test on a fresh loop, server and fetch multi. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testsrv_setup, \
                                           testsrv_teardown)
@@ -296,6 +338,7 @@ int main(void)
         T(bad_requests),
         T(cleanup_ends_live_transfers),
         T(request_freed_once_head_delivered),
+        T(pool_follows_load),
     };
 
     signal(SIGPIPE, SIG_IGN);
