@@ -357,27 +357,6 @@ static char *with_newline(char *s)
     return strcat(l, "\n");
 }
 
-/* The first stream line (and /chat's envelope): context + session_state. */
-static char *make_head(const struct chat_input *in, const struct model *m)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON *d = cJSON_AddObjectToObject(o, "delta");
-    cJSON *ctx = cJSON_AddObjectToObject(o, "context");
-    char *s;
-
-    cJSON_AddStringToObject(d, "role", "assistant");
-    cJSON_AddStringToObject(ctx, "provider", model_provider(m));
-    cJSON_AddStringToObject(ctx, "model", model_name(m));
-    if (in->session_state)
-        cJSON_AddItemToObject(o, "session_state",
-                              cJSON_Duplicate(in->session_state, 1));
-    else
-        cJSON_AddNullToObject(o, "session_state");
-    s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return with_newline(s);
-}
-
 static void start_call(struct chat *ch, char *body, size_t len)
 {
     ch->rl.call = model_start(ch->app->model, body, len, ch->stream,
@@ -445,7 +424,8 @@ static void handle(struct http_req *r, struct chat_app *app, int stream)
     size_t len = 0;
     char *body = NULL;
     if (ch)
-        ch->head = make_head(&in, app->model);
+        ch->head = chatreq_head(&in, model_provider(app->model),
+                                model_name(app->model));
     if (ch && ch->head && !app->rag)
         body = chatreq_body(&in, app->cfg, app->model, stream, &len);
     if (!ch || !ch->head || (!body && !app->rag)) {

@@ -9,8 +9,8 @@
  * Pure: no I/O, so tests/unit/test_chatreq.c covers every rule.
  *
  * Ownership: struct chat_input borrows from the cJSON tree it was parsed
- * from; the tree must outlive it. chatreq_body() returns a malloc'd string
- * the caller owns.
+ * from; the tree must outlive it. chatreq_body() and chatreq_head() return
+ * malloc'd strings the caller owns.
  */
 #ifndef LLMFORK_CHATREQ_H
 #define LLMFORK_CHATREQ_H
@@ -43,5 +43,13 @@ int chatreq_parse(struct cJSON *root, const struct cfg *c,
  * the model as the provider wants it. Returns NULL when out of memory. */
 char *chatreq_body(const struct chat_input *in, const struct cfg *c,
                    const struct model *m, int stream, size_t *len);
+
+/* The first line of a chat response (NDJSON, '\n' included) and the
+ * envelope of /chat's answer:
+ *   {"delta":{"role":"assistant"},"context":{"provider":..,"model":..},
+ *    "session_state":<the request's, or null>}
+ * Returns a malloc'd string the caller owns, or NULL when out of memory. */
+char *chatreq_head(const struct chat_input *in, const char *provider,
+                   const char *model);
 
 #endif

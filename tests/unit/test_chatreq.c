@@ -237,6 +237,66 @@ static void upstream_body_round_trips(void **state)
     cJSON_Delete(b);
 }
 
+/* The first line as the cJSON tree the chat app built before. */
+static char *head_by_cjson(const struct chat_input *in, const char *provider,
+                           const char *model)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *d = cJSON_AddObjectToObject(o, "delta");
+    cJSON *ctx = cJSON_AddObjectToObject(o, "context");
+    char *s;
+
+    cJSON_AddStringToObject(d, "role", "assistant");
+    cJSON_AddStringToObject(ctx, "provider", provider);
+    cJSON_AddStringToObject(ctx, "model", model);
+    if (in->session_state)
+        cJSON_AddItemToObject(o, "session_state",
+                              cJSON_Duplicate(in->session_state, 1));
+    else
+        cJSON_AddNullToObject(o, "session_state");
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Byte for byte what cJSON prints, plus the newline, with and without a
+ * session state, and with names that need escaping. */
+static void first_line(void **state)
+{
+    static const char *const reqs[] = {
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"session_state\":{\"id\":\"a\\\"b\",\"n\":[1,2.5,null,true]}}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"sessionState\":\"caf\\u00e9 \\t\"}",
+    };
+    static const char *const names[][2] = {
+        { "openai", "gpt-4o-mini" }, { "azure", "my \"dep\"\\\n" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        for (size_t j = 0; j < sizeof names / sizeof names[0]; j++) {
+            struct chat_input in;
+            char err[256];
+            cJSON *root;
+            char *got, *want;
+
+            assert_int_equal(parse(reqs[i], &in, err, sizeof err, &root), 0);
+            got = chatreq_head(&in, names[j][0], names[j][1]);
+            want = head_by_cjson(&in, names[j][0], names[j][1]);
+            assert_non_null(got);
+            assert_non_null(want);
+            assert_int_equal(got[strlen(got) - 1], '\n');
+            got[strlen(got) - 1] = '\0';
+            assert_string_equal(got, want);
+            free(got);
+            cJSON_free(want);
+            cJSON_Delete(root);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +306,7 @@ int main(void)
         cmocka_unit_test(upstream_body),
         cmocka_unit_test(upstream_body_per_provider),
         cmocka_unit_test(upstream_body_round_trips),
+        cmocka_unit_test(first_line),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
