@@ -228,10 +228,11 @@ void fetch_opts_free(struct fetch_opts *o)
  * handle. So every handle given back is kept (up to POOL_MAX), and
  * fetch_easy_trim, on the worker's heartbeat (at most a second apart),
  * frees as many as no transfer took since the last one: a burst's
- * handles do not outlive it by more than two heartbeats. A handle comes back with no receive buffer (curl 7.88 frees
- * it in multi_done, also when a transfer is removed early), which is what
- * lets CURLOPT_BUFFERSIZE be set again: curl refuses it, and so
- * fetch_start fails, if a buffer were left. */
+ * handles do not outlive it by more than two heartbeats. A handle comes
+ * back with no receive buffer (curl 7.88 frees it in multi_done, also
+ * when a transfer is removed early), which is what lets
+ * CURLOPT_BUFFERSIZE be set again: curl refuses it, and so fetch_start
+ * fails, if a buffer were left. */
 #define POOL_MAX 4096
 static CURL *pool[POOL_MAX];
 static int npool;

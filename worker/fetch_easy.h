@@ -57,8 +57,8 @@ CURL *fetch_easy_get(void);
  * up when the pool is full. */
 void fetch_easy_put(CURL *e);
 
-/* Cleans up as many pooled handles as stayed idle since the
- * last call (fetch_trim, on the worker's heartbeat). Returns how many. */
+/* Cleans up as many pooled handles as stayed idle since the last call
+ * (fetch_trim, on the worker's heartbeat). Returns how many. */
 int fetch_easy_trim(void);
 
 /* Cleans up the pooled handles and the parsed URLs (fetch_cleanup, when
