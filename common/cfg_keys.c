@@ -96,7 +96,8 @@ const struct cfg_key cfg_keys[] = {
       " none: Entra ID tokens" },
     { "azure_endpoints", K_LIST, F(azure_endpoints), NULL, 0, 16,
       check_endpoint, "AZURE_OPENAI_ENDPOINTS", NULL, "URLS", "failover set"
-      " for the deployment, URL[*WEIGHT] each; replaces azure_endpoint" },
+      " for the deployment, URL[*WEIGHT] each (a URL may end in"
+      " /openai/deployments/NAME); replaces azure_endpoint" },
     { "azure_tenant_id", K_STR, F(azure_tenant_id), NULL, 0, 0, NULL,
       "AZURE_TENANT_ID", NULL, "ID", "Entra ID tenant (client secret,"
       " workload identity)" },

@@ -71,14 +71,61 @@ static int need(const char *v, const char *env, char *err, size_t n)
     return -1;
 }
 
-/* The chat completions URL on one Azure endpoint (trailing '/' trimmed). */
+/* An endpoint may name its own deployment, as Azure's target URIs do
+ * ("https://r.openai.azure.com/openai/deployments/gpt-4o-2"), so several
+ * deployments, each with its own quota, can serve one route. What follows
+ * "/openai/deployments" in ep ("/NAME" when well formed), or NULL. */
+static const char *ep_deployment(const char *ep)
+{
+    static const char mark[] = "/openai/deployments";
+    const char *d = strstr(ep, mark);
+
+    return d ? d + sizeof(mark) - 1 : NULL;
+}
+
+/* ep (trailing '/' trimmed) can make a URL: its own deployment is a name
+ * and the provider can use it, or the configured deployment stands in. */
+static int check_ep(const struct model *m, const struct cfg *c,
+                    const char *ep, char *err, size_t n)
+{
+    const char *d = ep_deployment(ep);
+
+    if (d == NULL)
+        return need(c->azure_deployment, "AZURE_OPENAI_CHAT_DEPLOYMENT",
+                    err, n);
+    if (m->kind != K_AZURE)
+        return snprintf(err, n, "endpoint '%s' names a deployment: that "
+                        "needs provider azure (azure-v1 names the model "
+                        "in the body)", ep), -1;
+    if (d[0] != '/' || d[1] == '\0' || d[1 + strcspn(d + 1, "/?#")] != '\0')
+        return snprintf(err, n, "endpoint '%s': a deployment's name must end "
+                        "the URL (https://RESOURCE.openai.azure.com/openai/"
+                        "deployments/NAME)", ep), -1;
+    return 0;
+}
+
+/* The chat completions URL on one Azure endpoint (checked by check_ep). */
 static char *azure_url(const struct model *m, const struct cfg *c,
                        const char *ep)
 {
-    if (m->kind == K_AZURE)
-        return str_fmt("%s/openai/deployments/%s/chat/completions?api-version=%s",
-                    ep, c->azure_deployment, c->azure_api_version);
-    return str_fmt("%s/openai/v1/chat/completions", ep);
+    if (m->kind != K_AZURE)
+        return str_fmt("%s/openai/v1/chat/completions", ep);
+    if (ep_deployment(ep) != NULL)
+        return str_fmt("%s/chat/completions?api-version=%s", ep,
+                       c->azure_api_version);
+    return str_fmt("%s/openai/deployments/%s/chat/completions?api-version=%s",
+                   ep, c->azure_deployment, c->azure_api_version);
+}
+
+/* A checked endpoint's URL; ep is taken. NULL with err set, or when out
+ * of memory. */
+static char *endpoint_url(const struct model *m, const struct cfg *c,
+                          char *ep, char *err, size_t n)
+{
+    char *url = ep && check_ep(m, c, ep, err, n) == 0 ? azure_url(m, c, ep)
+                                                      : NULL;
+    free(ep);
+    return url;
 }
 
 static int setup_endpoints(struct model *m, const struct cfg *c, char *err,
@@ -92,8 +139,7 @@ static int setup_endpoints(struct model *m, const struct cfg *c, char *err,
                      c->azure_endpoints.v[i]);
             return -1;
         }
-        url = azure_url(m, c, ep);
-        free(ep);
+        url = endpoint_url(m, c, ep, err, n);
         if (!url || failover_add(&m->fo, url, w) < 0) {
             free(url);
             return -1;
@@ -102,22 +148,32 @@ static int setup_endpoints(struct model *m, const struct cfg *c, char *err,
     return 0;
 }
 
+/* The configured deployment, or the one the first endpoint names. */
+static char *deployment_name(const struct model *m, const struct cfg *c)
+{
+    const char *d;
+
+    if (c->azure_deployment && *c->azure_deployment)
+        return strdup(c->azure_deployment);
+    d = ep_deployment(m->url);
+    return d ? strndup(d + 1, strcspn(d + 1, "/?")) : NULL;
+}
+
 static int setup_azure(struct model *m, const struct cfg *c, char *err, size_t n)
 {
-    if ((c->azure_endpoints.n == 0 &&
-         need(c->azure_endpoint, "AZURE_OPENAI_ENDPOINT", err, n)) ||
-        need(c->azure_deployment, "AZURE_OPENAI_CHAT_DEPLOYMENT", err, n))
+    if (c->azure_endpoints.n == 0 &&
+        need(c->azure_endpoint, "AZURE_OPENAI_ENDPOINT", err, n))
         return -1;
     if (c->azure_endpoints.n > 0) {
         if (setup_endpoints(m, c, err, n) < 0)
             return -1;
         m->url = strdup(m->fo.ep[0].url);
     } else {
-        char *ep = strndup(c->azure_endpoint, str_base_len(c->azure_endpoint));
-        m->url = ep ? azure_url(m, c, ep) : NULL;
-        free(ep);
+        m->url = endpoint_url(m, c, strndup(c->azure_endpoint,
+                              str_base_len(c->azure_endpoint)), err, n);
     }
-    m->name = strdup(c->azure_deployment);
+    if (m->url == NULL || (m->name = deployment_name(m, c)) == NULL)
+        return -1;
     if (c->azure_api_key && *c->azure_api_key)
         m->auth = str_fmt("api-key: %s", c->azure_api_key);
     else if (!(m->entra = entra_open(c, m->base, err, n)))
@@ -125,7 +181,7 @@ static int setup_azure(struct model *m, const struct cfg *c, char *err, size_t n
     else
         log_info("azure: no API key; Entra ID tokens from %s",
                  entra_source(m->entra));
-    return m->url && m->name && (m->auth || m->entra) ? 0 : -1;
+    return m->auth || m->entra ? 0 : -1;
 }
 
 static int setup_openai(struct model *m, const struct cfg *c, char *err, size_t n)

@@ -24,7 +24,9 @@
  * the first endpoint back and makes another pass, at most max_retries
  * times, within total_timeout. Failover attempts make no fetch-level
  * retries. Cool-downs live in struct model (per worker, per app). With
- * one endpoint, fetch retries as it always does.
+ * one endpoint, fetch retries as it always does. For provider azure an
+ * endpoint may name its own deployment (".../openai/deployments/NAME"):
+ * the call goes to it, with the same body.
  *
  * A call speaks the provider's wire format whatever the provider: on_data
  * gets the raw response body (SSE chat.completion.chunk events when

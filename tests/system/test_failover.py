@@ -1,6 +1,7 @@
 """Failover across azure_endpoints (worker/failover.h): two mocks serve the
 same deployment; a throttled or dead one is skipped before the client
-sees a byte, and healthy ones share the load by weight.
+sees a byte, and healthy ones share the load by weight. An endpoint may
+name its own deployment instead.
 """
 import pytest
 
@@ -90,3 +91,41 @@ def test_all_throttled_gives_the_429_after_the_retries(spawn, tmp_path):
         assert na == 2 and 1 <= nb <= 2, (na, nb)
     finally:
         assert a.stop() == 0 and b.stop() == 0
+
+
+def test_endpoints_may_name_their_own_deployments(spawn, tmp_path):
+    """Several deployments of one resource, each with its own quota, share
+    a route: an item ending in /openai/deployments/NAME (the portal's
+    target URI) is called on that deployment, and with every item naming
+    one no AZURE_OPENAI_CHAT_DEPLOYMENT is needed."""
+    a = Mock(tmp_path, name="a")
+    try:
+        env = endpoints(a.url + "/openai/deployments/gpt-4o-1*3",
+                        a.url + "/openai/deployments/gpt-4o-2/")
+        env["AZURE_OPENAI_CHAT_DEPLOYMENT"] = None
+        srv = serve(spawn, None, env=env)
+        for _ in range(4):
+            assert chat(srv) == a.answer(3)
+        paths = [q["path"] for q in a.requests()]
+        assert paths.count("/openai/deployments/gpt-4o-1/chat/completions") == 3, paths
+        assert paths.count("/openai/deployments/gpt-4o-2/chat/completions") == 1, paths
+        r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=2)))
+        assert r.status == 200 and r.complete, r.body
+        assert r.body.split(b"\n")[0].count(b'"model":"gpt-4o-1"') == 1, r.body
+    finally:
+        assert a.stop() == 0
+
+
+@pytest.mark.parametrize("provider, item, why", [
+    ("azure-v1", "/openai/deployments/d", "needs provider azure"),
+    ("azure", "/openai/deployments/d/chat/completions", "must end the URL"),
+    ("azure", "/openai/deployments", "must end the URL"),
+    ("azure", "", "AZURE_OPENAI_CHAT_DEPLOYMENT"),
+])
+def test_a_bad_deployment_in_an_endpoint_fails_to_boot(cli, provider, item, why):
+    env = {k: v for k, v in endpoints("http://127.0.0.1:9" + item,
+                                      provider=provider).items() if v is not None}
+    del env["AZURE_OPENAI_CHAT_DEPLOYMENT"]
+    rc, out, err = cli(["-b", "127.0.0.1:0", "-w", "1"], env=env)
+    assert rc != 0
+    assert why in err, err
