@@ -117,8 +117,7 @@ static char *azure_url(const struct model *m, const struct cfg *c,
                    ep, c->azure_deployment, c->azure_api_version);
 }
 
-/* A checked endpoint's URL; ep is taken. NULL with err set, or when out
- * of memory. */
+/* A checked endpoint's URL (ep is taken), or NULL: err says why. */
 static char *endpoint_url(const struct model *m, const struct cfg *c,
                           char *ep, char *err, size_t n)
 {
@@ -168,6 +167,11 @@ static int setup_azure(struct model *m, const struct cfg *c, char *err, size_t n
         if (setup_endpoints(m, c, err, n) < 0)
             return -1;
         m->url = strdup(m->fo.ep[0].url);
+    } else if (ep_deployment(c->azure_endpoint) != NULL) {
+        /* the embeddings (embed.c) are called on the same resource URL */
+        return snprintf(err, n, "AZURE_OPENAI_ENDPOINT '%s' is the resource's"
+                        " URL; deployments named in URLs go in "
+                        "AZURE_OPENAI_ENDPOINTS", c->azure_endpoint), -1;
     } else {
         m->url = endpoint_url(m, c, strndup(c->azure_endpoint,
                               str_base_len(c->azure_endpoint)), err, n);

@@ -129,3 +129,12 @@ def test_a_bad_deployment_in_an_endpoint_fails_to_boot(cli, provider, item, why)
     rc, out, err = cli(["-b", "127.0.0.1:0", "-w", "1"], env=env)
     assert rc != 0
     assert why in err, err
+
+
+def test_the_single_endpoint_is_the_resource_url(cli):
+    env = {"LLMFORK_PROVIDER": "azure", "AZURE_OPENAI_API_KEY": KEY,
+           "AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9/openai/deployments/d",
+           "AZURE_OPENAI_CHAT_DEPLOYMENT": DEPLOYMENT}
+    rc, out, err = cli(["-b", "127.0.0.1:0", "-w", "1"], env=env)
+    assert rc != 0
+    assert "is the resource's URL" in err, err
