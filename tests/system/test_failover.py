@@ -112,6 +112,12 @@ def test_endpoints_may_name_their_own_deployments(spawn, tmp_path):
         r = post(srv.port, "/chat/stream", chat_body(say("hi", tokens=2)))
         assert r.status == 200 and r.complete, r.body
         assert r.body.split(b"\n")[0].count(b'"model":"gpt-4o-1"') == 1, r.body
+        # the gateway's calls go to the named deployments too
+        r = post(srv.port, "/v1/chat/completions", oai_body(say("hi", tokens=2)))
+        assert r.status == 200 and b"[DONE]" in r.body, r.body
+        assert a.last()["path"] in (
+            "/openai/deployments/gpt-4o-1/chat/completions",
+            "/openai/deployments/gpt-4o-2/chat/completions"), a.last()
     finally:
         assert a.stop() == 0
 
