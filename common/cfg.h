@@ -73,6 +73,7 @@ struct cfg {
     char *azure_api_version;    /* AZURE_OPENAI_API_VERSION */
     char *azure_api_key;        /* AZURE_OPENAI_API_KEY, AZURE_OPENAI_KEY */
     struct cfg_list azure_endpoints;    /* failover set: URL[*WEIGHT] */
+    struct cfg_list azure_api_keys;     /* one per endpoint, in order */
     /* Entra ID when there is no key (worker/entra_wire.h) */
     char *azure_tenant_id;      /* AZURE_TENANT_ID */
     char *azure_client_id;      /* AZURE_CLIENT_ID */

@@ -98,6 +98,10 @@ const struct cfg_key cfg_keys[] = {
       check_endpoint, "AZURE_OPENAI_ENDPOINTS", NULL, "URLS", "failover set"
       " for the deployment, URL[*WEIGHT] each (a URL may end in"
       " /openai/deployments/NAME); replaces azure_endpoint" },
+    { "azure_api_keys", K_LIST, F(azure_api_keys), NULL, 0, 16, NULL,
+      "AZURE_OPENAI_API_KEYS", NULL, "KEYS", "an api-key per azure_endpoints"
+      " item, in order (endpoints in several resources); replaces"
+      " azure_api_key for chat calls" },
     { "azure_tenant_id", K_STR, F(azure_tenant_id), NULL, 0, 0, NULL,
       "AZURE_TENANT_ID", NULL, "ID", "Entra ID tenant (client secret,"
       " workload identity)" },

@@ -32,14 +32,16 @@ int failover_add(struct failover *fo, char *url, int weight)
 {
     if (fo->n == FAILOVER_MAX)
         return -1;
-    fo->ep[fo->n++] = (struct failover_ep){ url, weight, 0, 0 };
+    fo->ep[fo->n++] = (struct failover_ep){ .url = url, .weight = weight };
     return 0;
 }
 
 void failover_free(struct failover *fo)
 {
-    for (int i = 0; i < fo->n; i++)
+    for (int i = 0; i < fo->n; i++) {
         free(fo->ep[i].url);
+        free(fo->ep[i].auth);
+    }
     fo->n = 0;
 }
 

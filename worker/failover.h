@@ -15,7 +15,8 @@
  * may wait for the first to come back (counted against max_retries).
  *
  * Pure state, no I/O: time is passed in (ms, any monotonic origin).
- * Ownership: struct failover owns its URLs; failover_free releases them.
+ * Ownership: struct failover owns its URLs and auth lines; failover_free
+ * releases them.
  */
 #ifndef LLMFORK_FAILOVER_H
 #define LLMFORK_FAILOVER_H
@@ -28,6 +29,7 @@
 
 struct failover_ep {
     char *url;
+    char *auth;                 /* its own "api-key: K" line, or NULL */
     int weight;
     int current;                /* smooth weighted round-robin state */
     long long cool_until;

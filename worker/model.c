@@ -5,6 +5,7 @@
  * Both report through the same model_cbs, with the provider's wire format.
  */
 #include "worker/model.h"
+#include "worker/model_int.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -21,22 +22,6 @@
 #include "worker/failover.h"
 #include "worker/mockmodel.h"
 #include "worker/retry.h"
-
-enum kind { K_MOCK, K_AZURE, K_AZURE_V1, K_OPENAI };
-
-static const char *const kind_names[] = { "mock", "azure", "azure-v1", "openai" };
-
-struct model {
-    enum kind kind;
-    struct event_base *base;
-    const struct cfg *cfg;
-    char *url;
-    char *name;                 /* model or deployment */
-    char *auth;                 /* "api-key: K" or "Authorization: Bearer K" */
-    const char *headers[4];     /* NULL-terminated; points into this struct */
-    struct entra *entra;        /* azure without a key: Entra ID tokens */
-    struct failover fo;         /* azure_endpoints; n = 0: url alone */
-};
 
 /* A body several attempts share (failover), freed by the last holder. */
 struct sbody {
@@ -63,182 +48,20 @@ struct model_call {
     unsigned swallow : 1;       /* this attempt's failure goes elsewhere */
 };
 
-static int need(const char *v, const char *env, char *err, size_t n)
-{
-    if (v && *v)
-        return 0;
-    snprintf(err, n, "provider needs %s", env);
-    return -1;
-}
-
-/* An endpoint may name its own deployment, as Azure's target URIs do
- * ("https://r.openai.azure.com/openai/deployments/gpt-4o-2"), so several
- * deployments, each with its own quota, can serve one route. What follows
- * "/openai/deployments" in ep ("/NAME" when well formed), or NULL. */
-static const char *ep_deployment(const char *ep)
-{
-    static const char mark[] = "/openai/deployments";
-    const char *d = strstr(ep, mark);
-
-    return d ? d + sizeof(mark) - 1 : NULL;
-}
-
-/* ep (trailing '/' trimmed) can make a URL: its own deployment is a name
- * and the provider can use it, or the configured deployment stands in. */
-static int check_ep(const struct model *m, const struct cfg *c,
-                    const char *ep, char *err, size_t n)
-{
-    const char *d = ep_deployment(ep);
-
-    if (d == NULL)
-        return need(c->azure_deployment, "AZURE_OPENAI_CHAT_DEPLOYMENT",
-                    err, n);
-    if (m->kind != K_AZURE)
-        return snprintf(err, n, "endpoint '%s' names a deployment: that "
-                        "needs provider azure (azure-v1 names the model "
-                        "in the body)", ep), -1;
-    if (d[0] != '/' || d[1] == '\0' || d[1 + strcspn(d + 1, "/?#")] != '\0')
-        return snprintf(err, n, "endpoint '%s': a deployment's name must end "
-                        "the URL (https://RESOURCE.openai.azure.com/openai/"
-                        "deployments/NAME)", ep), -1;
-    return 0;
-}
-
-/* The chat completions URL on one Azure endpoint (checked by check_ep). */
-static char *azure_url(const struct model *m, const struct cfg *c,
-                       const char *ep)
-{
-    if (m->kind != K_AZURE)
-        return str_fmt("%s/openai/v1/chat/completions", ep);
-    if (ep_deployment(ep) != NULL)
-        return str_fmt("%s/chat/completions?api-version=%s", ep,
-                       c->azure_api_version);
-    return str_fmt("%s/openai/deployments/%s/chat/completions?api-version=%s",
-                   ep, c->azure_deployment, c->azure_api_version);
-}
-
-/* A checked endpoint's URL (ep is taken), or NULL: err says why. */
-static char *endpoint_url(const struct model *m, const struct cfg *c,
-                          char *ep, char *err, size_t n)
-{
-    char *url = ep && check_ep(m, c, ep, err, n) == 0 ? azure_url(m, c, ep)
-                                                      : NULL;
-    free(ep);
-    return url;
-}
-
-static int setup_endpoints(struct model *m, const struct cfg *c, char *err,
-                           size_t n)
-{
-    for (int i = 0; i < c->azure_endpoints.n; i++) {
-        char *ep, *url;
-        int w;
-        if (failover_item(c->azure_endpoints.v[i], &ep, &w) < 0) {
-            snprintf(err, n, "bad azure_endpoints item '%s'",
-                     c->azure_endpoints.v[i]);
-            return -1;
-        }
-        url = endpoint_url(m, c, ep, err, n);
-        if (!url || failover_add(&m->fo, url, w) < 0) {
-            free(url);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* The configured deployment, or the one the first endpoint names. */
-static char *deployment_name(const struct model *m, const struct cfg *c)
-{
-    const char *d;
-
-    if (c->azure_deployment && *c->azure_deployment)
-        return strdup(c->azure_deployment);
-    d = ep_deployment(m->url);
-    return d ? strndup(d + 1, strcspn(d + 1, "/?")) : NULL;
-}
-
-static int setup_azure(struct model *m, const struct cfg *c, char *err, size_t n)
-{
-    if (c->azure_endpoints.n == 0 &&
-        need(c->azure_endpoint, "AZURE_OPENAI_ENDPOINT", err, n))
-        return -1;
-    if (c->azure_endpoints.n > 0) {
-        if (setup_endpoints(m, c, err, n) < 0)
-            return -1;
-        m->url = strdup(m->fo.ep[0].url);
-    } else if (ep_deployment(c->azure_endpoint) != NULL) {
-        /* the embeddings (embed.c) are called on the same resource URL */
-        return snprintf(err, n, "AZURE_OPENAI_ENDPOINT '%s' is the resource's"
-                        " URL; deployments named in URLs go in "
-                        "AZURE_OPENAI_ENDPOINTS", c->azure_endpoint), -1;
-    } else {
-        m->url = endpoint_url(m, c, strndup(c->azure_endpoint,
-                              str_base_len(c->azure_endpoint)), err, n);
-    }
-    if (m->url == NULL || (m->name = deployment_name(m, c)) == NULL)
-        return -1;
-    if (c->azure_api_key && *c->azure_api_key)
-        m->auth = str_fmt("api-key: %s", c->azure_api_key);
-    else if (!(m->entra = entra_open(c, m->base, err, n)))
-        return -1;
-    else
-        log_info("azure: no API key; Entra ID tokens from %s",
-                 entra_source(m->entra));
-    return m->auth || m->entra ? 0 : -1;
-}
-
-static int setup_openai(struct model *m, const struct cfg *c, char *err, size_t n)
-{
-    if (need(c->openai_base_url, "OPENAI_BASE_URL", err, n) ||
-        need(c->openai_model, "OPENAI_MODEL", err, n))
-        return -1;
-    m->url = str_fmt("%.*s/chat/completions",
-                     (int)str_base_len(c->openai_base_url), c->openai_base_url);
-    m->name = strdup(c->openai_model);
-    /* Local servers (Ollama, vLLM) often take no key. */
-    if (c->openai_api_key && *c->openai_api_key)
-        m->auth = str_fmt("Authorization: Bearer %s", c->openai_api_key);
-    return m->url && m->name ? 0 : -1;
-}
-
 struct model *model_init(const struct cfg *c, struct event_base *base,
                          char *err, size_t errlen)
 {
     struct model *m = calloc(1, sizeof(*m));
-    int rc = -1;
-    size_t k;
+    int h = 0;
 
     if (!m)
         return NULL;
     m->base = base;
     m->cfg = c;
-    for (k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]); k++)
-        if (c->provider && strcmp(c->provider, kind_names[k]) == 0)
-            break;
-    m->kind = (enum kind)k;
-    snprintf(err, errlen, "out of memory");
-    switch (k) {
-    case K_MOCK:
-        m->name = strdup("llmfork-mock");
-        rc = m->name ? 0 : -1;
-        break;
-    case K_AZURE:
-    case K_AZURE_V1:
-        rc = setup_azure(m, c, err, errlen);
-        break;
-    case K_OPENAI:
-        rc = setup_openai(m, c, err, errlen);
-        break;
-    default:
-        snprintf(err, errlen, "unknown provider '%s' (mock, azure, azure-v1, "
-                 "openai)", c->provider ? c->provider : "");
-    }
-    if (rc < 0) {
+    if (model_setup(m, c, err, errlen) < 0) {
         model_free(m);
         return NULL;
     }
-    int h = 0;
     m->headers[h++] = "Content-Type: application/json";
     if (m->auth)
         m->headers[h++] = m->auth;
@@ -256,11 +79,6 @@ void model_free(struct model *m)
     entra_close(m->entra);
     failover_free(&m->fo);
     free(m);
-}
-
-const char *model_provider(const struct model *m)
-{
-    return kind_names[m->kind];
 }
 
 const char *model_name(const struct model *m)
@@ -479,6 +297,8 @@ static int attempt(struct model_call *c, const char *token)
             c->ep = failover_soonest(&m->fo, mono_ms(), &(long long){ 0 });
         c->tried |= 1u << c->ep;
         req.url = m->fo.ep[c->ep].url;
+        if (m->fo.ep[c->ep].auth)
+            hdrs[1] = m->fo.ep[c->ep].auth;
         req.max_retries = FETCH_NONE;
         req.total_ms = left > 0 ? left : 1;
         req.body_free = sbody_unref;

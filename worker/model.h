@@ -26,7 +26,8 @@
  * retries. Cool-downs live in struct model (per worker, per app). With
  * one endpoint, fetch retries as it always does. For provider azure an
  * endpoint may name its own deployment (".../openai/deployments/NAME"):
- * the call goes to it, with the same body.
+ * the call goes to it, with the same body. With azure_api_keys each
+ * endpoint sends its own api-key.
  *
  * A call speaks the provider's wire format whatever the provider: on_data
  * gets the raw response body (SSE chat.completion.chunk events when

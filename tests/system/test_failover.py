@@ -122,6 +122,38 @@ def test_endpoints_may_name_their_own_deployments(spawn, tmp_path):
         assert a.stop() == 0
 
 
+def test_endpoints_in_several_resources_each_use_their_own_key(spawn, tmp_path):
+    """AZURE_OPENAI_API_KEYS: a key per endpoint, in order; each mock
+    refuses the other's key, so a request sent with the wrong one fails."""
+    a = Mock(tmp_path, name="a", keys=("key-of-a",))
+    b = Mock(tmp_path, name="b", keys=("key-of-b",))
+    try:
+        env = endpoints(a.url, b.url, key=None)
+        env["AZURE_OPENAI_API_KEYS"] = "key-of-a, key-of-b"
+        srv = serve(spawn, None, env=env)
+        for _ in range(4):
+            assert chat(srv) == a.answer(3)
+        r = post(srv.port, "/v1/chat/completions", oai_body(say("hi", tokens=2)))
+        assert r.status == 200 and b"[DONE]" in r.body, r.body
+        assert (a.stats()["requests"], b.stats()["requests"]) == (3, 2)
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+
+
+@pytest.mark.parametrize("endpoints_n, keys", [(2, "k1"), (1, "k1, k2"), (0, "k1")])
+def test_a_key_count_unlike_the_endpoints_fails_to_boot(cli, endpoints_n, keys):
+    env = {k: v for k, v in endpoints(*["http://127.0.0.1:9"] * endpoints_n,
+                                      key=None).items() if v is not None}
+    env["AZURE_OPENAI_API_KEYS"] = keys
+    if endpoints_n == 0:
+        del env["AZURE_OPENAI_ENDPOINTS"]
+        env["AZURE_OPENAI_ENDPOINT"] = "http://127.0.0.1:9"
+    rc, out, err = cli(["-b", "127.0.0.1:0", "-w", "1"], env=env)
+    assert rc != 0
+    assert "AZURE_OPENAI_API_KEYS has %d key(s) for %d" % (
+        len(keys.split(",")), endpoints_n) in err, err
+
+
 @pytest.mark.parametrize("provider, item, why", [
     ("azure-v1", "/openai/deployments/d", "needs provider azure"),
     ("azure", "/openai/deployments/d/chat/completions", "must end the URL"),
