@@ -88,7 +88,10 @@ long http_scan_head(struct http_scan *st, const char *buf, size_t len,
 }
 
 /* Cuts the line at *p (ending in LF, maybe CRLF) and advances *p past it.
- * Returns the line, NUL-terminated, or NULL if a CR appears elsewhere. */
+ * Returns the line, NUL-terminated, or NULL if a CR appears elsewhere or
+ * a NUL anywhere: the line is then read as a C string, and a NUL would
+ * cut it short unseen (a line starting with one would even end the head,
+ * leaving its Content-Length to be read as the next request). */
 static char *next_line(char **p, char *end)
 {
     char *s = *p;
@@ -98,8 +101,11 @@ static char *next_line(char **p, char *end)
     *p = lf + 1;
     if (lf > s && lf[-1] == '\r')
         lf--;
+    size_t n = (size_t)(lf - s);
+    if (memchr(s, '\r', n) || memchr(s, '\0', n))
+        return NULL;
     *lf = '\0';
-    return memchr(s, '\r', (size_t)(lf - s)) ? NULL : s;
+    return s;
 }
 
 static int parse_version(const char *v, int *minor)

@@ -91,3 +91,21 @@ def test_malformed_requests_get_400_json(spawn):
         assert r is not None and r.status == 400, (wire, r and r.status)
         assert r.json()["error"]
     assert util.healthz_ok(srv.port)
+
+
+def test_nul_in_head_is_400_not_a_smuggled_request(spawn):
+    # A header line starting with NUL once ended the head there: the
+    # Content-Length after it was dropped and the body was answered as a
+    # second request. A NUL anywhere in the head is malformed.
+    srv = spawn(test_build=False)
+    inner = b"GET /nope HTTP/1.1\r\nHost: smuggled\r\n\r\n"
+    for line in (b"\x00X: y\r\n", b"X-A: b\x00c\r\n"):
+        wire = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + line +
+                b"Content-Length: %d\r\n\r\n" % len(inner) + inner)
+        with util.connect(srv.port) as s:
+            s.sendall(wire)
+            r = util.read_response(s)
+            assert r.status == 400 and r.json()["error"], (line, r.status)
+            assert r.headers.get("connection") == "close"
+            assert util.closed_by_peer(s, 2 * SLOW) is not None
+    assert util.healthz_ok(srv.port)

@@ -143,6 +143,36 @@ static void test_parse_bad(void **state)
     }
 }
 
+/* A NUL in the head is malformed wherever it is: read as C strings, it
+ * would cut a value short, or end the head early at a line it starts
+ * (the fields after it, Content-Length too, silently dropped). */
+static void test_parse_nul(void **state)
+{
+    (void)state;
+#define NUL_CASE(lit) { lit, sizeof(lit) - 1 }
+    static const struct { const char *s; size_t len; } cases[] = {
+        NUL_CASE("GET / HTTP/1.1\r\nA: b\0c\r\n\r\n"),
+        NUL_CASE("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\0x\r\n\r\n"),
+        NUL_CASE("GET / HTTP/1.1\r\n\0X: y\r\nContent-Length: 5\r\n\r\n"),
+        NUL_CASE("\0\r\nGET / HTTP/1.1\r\n\r\n"),
+        NUL_CASE("GET / HTTP/1.1\0\r\n\r\n"),
+    };
+#undef NUL_CASE
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct http_scan st = { 0 };
+        long len = http_scan_head(&st, cases[i].s, cases[i].len, &LIM);
+        assert_int_equal(len, (long)cases[i].len);
+        char *copy = malloc(cases[i].len);
+        memcpy(copy, cases[i].s, cases[i].len);
+        struct http_field fields[8];
+        struct http_head h;
+        int r = http_parse_head(copy, cases[i].len, &h, fields, st.fields);
+        if (r != -400)
+            fail_msg("case %zu: got %d want -400", i, r);
+        free(copy);
+    }
+}
+
 static int body_of(const char *s, enum http_body *kind, uint64_t *len)
 {
     struct http_head h;
@@ -294,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_scan_hard_cap),
         cmocka_unit_test(test_parse_ok),
         cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_parse_nul),
         cmocka_unit_test(test_body_framing),
         cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_chunked_ok),
