@@ -158,12 +158,12 @@ void apps_handle(struct http_req *r, void *arg)
         const struct route *rt = &a->routes[i];
         if (!path_match(rt, path))
             continue;
+        /* A route named for this path, with other methods, wins over a
+         * later catch-all prefix: GET /chat is 405, not the static files'
+         * 404, and PUT /chat's Allow does not list the catch-all's GET. */
+        if (rt->prefix && allow[0] != '\0')
+            break;
         if (method_match(rt->method, m)) {
-            /* A route named exactly for this path, with other methods,
-             * wins over a catch-all prefix (GET /chat is 405, not the
-             * static files' 404). */
-            if (rt->prefix && allow[0] != '\0')
-                break;
             rt->handler(r, rt->state);
             return;
         }
