@@ -199,6 +199,20 @@ const char *http_head_get(const struct http_head *h, const char *name)
     return NULL;
 }
 
+const char *http_target_origin(const char *target)
+{
+    /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), RFC 3986 */
+    const char *p = target;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        return target;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+           (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (strncmp(p, "://", 3) != 0)
+        return target;
+    return p + 3 + strcspn(p + 3, "/?#");
+}
+
 int http_list_has(const char *value, const char *token)
 {
     size_t tl = strlen(token);

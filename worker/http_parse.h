@@ -63,6 +63,12 @@ int http_parse_head(char *buf, size_t len, struct http_head *h,
 /* First field with that name (case-insensitive), or NULL. */
 const char *http_head_get(const struct http_head *h, const char *name);
 
+/* Where the origin-form part of a request target starts: for the
+ * absolute-form ("http://host:port/p?q", which a server must accept, RFC
+ * 9112 3.2.2) just after the authority, so "/p?q", or "" or "?q" when it
+ * has no path; otherwise target itself. */
+const char *http_target_origin(const char *target);
+
 /* 1 if the comma-separated list value holds token (case-insensitive). */
 int http_list_has(const char *value, const char *token);
 

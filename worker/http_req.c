@@ -83,9 +83,12 @@ struct http_req *req_new(struct conn *c, const char *head, size_t len,
         return NULL;
     }
     r->path = text + len + 1;
-    const char *q = strchr(r->head.target, '?');
-    size_t plen = q ? (size_t)(q - r->head.target) : strlen(r->head.target);
-    memcpy(r->path, r->head.target, plen);
+    const char *t = http_target_origin(r->head.target);
+    const char *q = strchr(t, '?');
+    size_t plen = q ? (size_t)(q - t) : strlen(t);
+    memcpy(r->path, t, plen);
+    if (plen == 0 && t != r->head.target)
+        r->path[0] = '/';       /* "http://host" or "http://host?q" */
     r->query = q ? q + 1 : "";
     r->conn = c;
     r->srv = c->srv;

@@ -109,3 +109,16 @@ def test_nul_in_head_is_400_not_a_smuggled_request(spawn):
             assert r.headers.get("connection") == "close"
             assert util.closed_by_peer(s, 2 * SLOW) is not None
     assert util.healthz_ok(srv.port)
+
+
+def test_absolute_form_target(spawn):
+    # RFC 9112 3.2.2: a server must accept "GET http://host/path"; it was
+    # routed as the path "http://host/healthz", a 404.
+    srv = spawn(test_build=False)
+    for target, status in ((b"http://x/healthz", 200),
+                           (b"HTTP://x:1/healthz?a=1", 200),
+                           (b"http://x/chat", 405),
+                           (b"http://x", 200),          # the page, as "/"
+                           (b"http://x/no/such", 404)):
+        r = util.raw_request(srv.port, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target)
+        assert r is not None and r.status == status, (target, r and r.status)

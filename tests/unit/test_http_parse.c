@@ -173,6 +173,22 @@ static void test_parse_nul(void **state)
     }
 }
 
+static void test_target_origin(void **state)
+{
+    (void)state;
+    assert_string_equal(http_target_origin("/a?b"), "/a?b");
+    assert_string_equal(http_target_origin("http://h:8000/a/b?x=1"), "/a/b?x=1");
+    assert_string_equal(http_target_origin("HTTPS://h/"), "/");
+    assert_string_equal(http_target_origin("http://h"), "");
+    assert_string_equal(http_target_origin("http://h?x"), "?x");
+    assert_string_equal(http_target_origin("http://u@h/p"), "/p");
+    /* not the absolute-form: left as sent */
+    assert_string_equal(http_target_origin("*"), "*");
+    assert_string_equal(http_target_origin("h:8000"), "h:8000");
+    assert_string_equal(http_target_origin("/x/http://h/y"), "/x/http://h/y");
+    assert_string_equal(http_target_origin("1a://h/p"), "1a://h/p");
+}
+
 static int body_of(const char *s, enum http_body *kind, uint64_t *len)
 {
     struct http_head h;
@@ -325,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_parse_ok),
         cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_parse_nul),
+        cmocka_unit_test(test_target_origin),
         cmocka_unit_test(test_body_framing),
         cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_chunked_ok),
