@@ -81,3 +81,54 @@ int json_esc_append(struct evbuffer *out, const char *s, size_t len)
         return -1;
     return 0;
 }
+
+/* The length of the UTF-8 sequence at s (n bytes available), or 0 when it
+ * is not well-formed. The ranges are RFC 3629's table. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4;
+    else
+        return 0;               /* continuation byte, C0, C1, F5..FF */
+    if (s[0] == 0xe0)
+        lo = 0xa0;              /* overlong */
+    else if (s[0] == 0xed)
+        hi = 0x9f;              /* surrogates */
+    else if (s[0] == 0xf0)
+        lo = 0x90;              /* overlong */
+    else if (s[0] == 0xf4)
+        hi = 0x8f;              /* above U+10FFFF */
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+int json_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq(p + i, len - i);
+        if (k == 0)
+            return 0;
+        i += k;
+    }
+    return 1;
+}

@@ -23,4 +23,9 @@ int json_esc_append(struct evbuffer *out, const char *s, size_t len);
  * returns the length written, or (size_t)-1 when it did not fit. */
 size_t json_esc(char *dst, size_t cap, const char *s, size_t len);
 
+/* 1 if s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), else 0. JSON text must be UTF-8
+ * (RFC 8259 8.1), and a model provider refuses a body that is not. */
+int json_utf8_valid(const char *s, size_t len);
+
 #endif

@@ -8,6 +8,8 @@
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
+#include "common/json.h"
+
 static int is_json_type(const char *ct)
 {
     static const char want[] = "application/json";
@@ -27,6 +29,7 @@ struct cJSON *relay_parse_json(struct http_req *r, int *status,
 {
     size_t len;
     const char *body = http_req_body(r, &len);
+    const char *end;
     cJSON *root;
 
     if (!is_json_type(http_req_header(r, "Content-Type"))) {
@@ -39,8 +42,19 @@ struct cJSON *relay_parse_json(struct http_req *r, int *status,
         snprintf(msg, msglen, "request body is empty");
         return NULL;
     }
-    root = cJSON_ParseWithLength(body, len);
-    if (!root) {
+    /* cJSON copies bytes through: invalid UTF-8 would reach the provider,
+     * whose refusal would come back as a 502 instead of the client's 400. */
+    if (!json_utf8_valid(body, len)) {
+        snprintf(msg, msglen, "request body is not valid UTF-8");
+        return NULL;
+    }
+    /* cJSON stops after the first value; whatever follows it (a second
+     * object, a cut-and-paste tail) makes the body not JSON. */
+    root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (root)
+        end += strspn(end, " \t\r\n");
+    if (!root || end != body + len) {
+        cJSON_Delete(root);
         snprintf(msg, msglen, "request body is not valid JSON");
         return NULL;
     }

@@ -139,6 +139,13 @@ def test_non_json_content_type_is_415(srv):
 
 @pytest.mark.parametrize("body, field", [
     (b'{"messages": [', "JSON"),
+    # JSON text is UTF-8 (RFC 8259); a provider refuses anything else, and
+    # that refusal would have come back as a 502.
+    (b'{"messages": [{"role": "user", "content": "h\xff\xfei"}]}', "UTF-8"),
+    (b'{"messages": [{"role": "user", "content": "\xed\xa0\x80"}]}', "UTF-8"),
+    # One JSON value and nothing after it but whitespace.
+    (b'{"messages": [{"role": "user", "content": "hi"}]} trailing', "JSON"),
+    (b'{"messages": [{"role": "user", "content": "hi"}]}{"x": 1}', "JSON"),
     (b'[]', "object"),
     ({}, "messages"),
     ({"messages": "hi"}, "messages"),
@@ -161,6 +168,16 @@ def test_bad_requests_name_the_field(srv, mock, body, field):
         err = r.json()["error"]
         assert isinstance(err, str) and field in err, (field, err)
     assert mock.stats()["requests"] == 0
+
+
+def test_utf8_and_trailing_whitespace_are_fine(srv, mock):
+    body = json.dumps(chat_body(say("caf\u00e9 \U0001f642", tokens=2)),
+                      ensure_ascii=False).encode()
+    assert b"\xf0\x9f\x99\x82" in body     # raw UTF-8, not \u escapes
+    r = post(srv.port, "/chat", body + b" \r\n\t\n")
+    assert r.status == 200, r.body
+    sent = mock.last()["json"]["messages"][-1]["content"]
+    assert sent.startswith("caf\u00e9 \U0001f642"), sent
 
 
 def test_unknown_role_names_it(srv):

@@ -99,6 +99,9 @@ def test_models(srv):
 def test_bad_body(srv, mock):
     oai_error(post(srv.port, "/v1/chat/completions", b"{nope"), 400)
     oai_error(post(srv.port, "/v1/chat/completions", {"model": "m"}), 400)
+    body = json.dumps(oai_body("hi")).encode()
+    oai_error(post(srv.port, "/v1/chat/completions", body.replace(b"hi", b"h\xffi")), 400)
+    oai_error(post(srv.port, "/v1/chat/completions", body + b"{}"), 400)
     oai_error(post(srv.port, "/v1/chat/completions", oai_body("hi"), ctype="text/plain"), 415)
     assert mock.stats()["requests"] == 0
 

@@ -83,12 +83,42 @@ static void test_cap(void **state)
     assert_int_equal(json_esc(buf, 2, "\"", 1), (size_t)-1);
 }
 
+#define VALID(lit) json_utf8_valid(lit, sizeof(lit) - 1)
+
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    assert_true(VALID(""));
+    assert_true(VALID("plain \x01\x7f"));
+    assert_true(VALID("a\0b"));                   /* NUL is a character */
+    assert_true(VALID("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82"));
+    assert_true(VALID("\xc2\x80\xdf\xbf"));         /* U+0080, U+07FF */
+    assert_true(VALID("\xe0\xa0\x80\xed\x9f\xbf")); /* U+0800, U+D7FF */
+    assert_true(VALID("\xee\x80\x80\xef\xbf\xbf")); /* U+E000, U+FFFF */
+    assert_true(VALID("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf")); /* U+10000, U+10FFFF */
+
+    assert_false(VALID("\x80"));                   /* lone continuation */
+    assert_false(VALID("\xff\xfe"));
+    assert_false(VALID("\xc0\xaf"));               /* overlong '/' */
+    assert_false(VALID("\xc1\xbf"));
+    assert_false(VALID("\xe0\x9f\xbf"));           /* overlong */
+    assert_false(VALID("\xed\xa0\x80"));           /* surrogate U+D800 */
+    assert_false(VALID("\xf0\x8f\xbf\xbf"));       /* overlong */
+    assert_false(VALID("\xf4\x90\x80\x80"));       /* U+110000 */
+    assert_false(VALID("\xf5\x80\x80\x80"));
+    assert_false(VALID("\xc3"));                   /* cut short */
+    assert_false(VALID("\xe2\x82"));
+    assert_false(VALID("\xe2\x82x"));
+    assert_false(VALID("ok \xf0\x9f\x99"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_cap),
+        cmocka_unit_test(test_utf8_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
