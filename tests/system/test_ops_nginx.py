@@ -159,3 +159,35 @@ def test_two_instances_share_and_one_stops_without_loss(nginx, spawn):
     assert failures == [], failures[:5]
     assert ok[0] > 50
     assert util.get(n.url + "/healthz").status_code == 200
+
+
+def post(url, data, ctype="application/json"):
+    with util.requests.Session() as s:
+        s.trust_env = False
+        return s.post(url, data=data, timeout=10 * SLOW,
+                      headers={"Content-Type": ctype, "Connection": "close"})
+
+
+def test_nginx_own_errors_are_json(nginx, spawn):
+    # A body over client_max_body_size, or no instance to answer: nginx
+    # answers itself, in JSON like llmfork's errors (OpenAI's shape on the
+    # gateway's routes), not with its HTML page.
+    srv = spawn(args=["-w", "1"])
+    n = nginx([srv.port]).start()
+    big = b"x" * (2 * 1024 * 1024)
+
+    def check(status, body):
+        for path in ("/chat", "/chat/stream", "/"):
+            r = post(n.url + path, body)
+            assert r.status_code == status, (path, r.status_code, r.text[:200])
+            assert r.headers["Content-Type"] == "application/json", r.headers
+            assert isinstance(r.json()["error"], str) and r.json()["error"]
+        r = post(n.url + "/v1/chat/completions", body)
+        assert r.status_code == status, (r.status_code, r.text[:200])
+        assert {"message", "type", "code"} <= set(r.json()["error"]), r.text
+    check(413, big)
+    # llmfork's own errors still pass through as they are
+    r = post(n.url + "/chat", b"{}", ctype="text/plain")
+    assert r.status_code == 415 and "Content-Type" in r.json()["error"]
+    assert srv.stop() == 0
+    check(502, b"{}")
