@@ -340,6 +340,11 @@ static int conn_body_start(struct conn *c)
     if (kind == HTTP_BODY_NONE)
         return conn_dispatch(c);
     c->chunked = kind == HTTP_BODY_CHUNKED;
+    /* HTTP/1.0 has no chunked coding: an intermediary of that version
+     * framed this body some other way, so nothing after it on the
+     * connection can be trusted (RFC 9112 6.1: close after it). */
+    if (c->chunked && r->head.minor == 0)
+        c->close_after = 1;
     c->body_left = len;
     r->body_cap = c->chunked ? 1024 : (size_t)len + 1;
     r->body = malloc(r->body_cap);

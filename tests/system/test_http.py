@@ -122,3 +122,18 @@ def test_absolute_form_target(spawn):
                            (b"http://x/no/such", 404)):
         r = util.raw_request(srv.port, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target)
         assert r is not None and r.status == status, (target, r and r.status)
+
+
+def test_http10_chunked_body_closes_the_connection(spawn):
+    # RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means its
+    # framing is faulty; the body is read, then the connection closes even
+    # with keep-alive asked for, so nothing pipelined after it is served.
+    srv = spawn()
+    with util.connect(srv.port) as s:
+        s.sendall(b"POST /_test/echo HTTP/1.0\r\nConnection: keep-alive\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                  b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        r = util.read_response(s)
+        assert r.status == 200 and r.body == b"hello"
+        assert r.headers.get("connection") == "close", r.headers
+        assert util.read_response(s, buf=r.rest) is None
