@@ -8,9 +8,9 @@
  * HTTP/2 over TLS, multiplexed, when fetch_opts.http2 is set. TLS peers are
  * always verified. curl's proxy environment variables (http_proxy,
  * https_proxy, no_proxy, ...) are honoured. Only http and https; redirects
- * are not followed (a 3xx is a response like any other); no
- * Accept-Encoding is sent unless the caller adds one, and then the body
- * arrives as the server encoded it.
+ * are not followed (a 3xx is a response like any other). Bodies are
+ * asked for uncompressed (Accept-Encoding: identity); one that comes
+ * gzip, deflate, br or zstd encoded anyway is decoded before on_data.
  *
  * A transfer:
  *

@@ -146,6 +146,10 @@ int fetch_easy_setup(CURL *e, const struct fetch_req *req,
     /* h2: wait for a connection being set up rather than open another */
     SET(CURLOPT_PIPEWAIT, o->http2 ? 1L : 0L);
     SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    /* Nothing is asked for compressed, but a server or a gateway in front
+     * of it may compress anyway (RFC 9110 12.5.3); the option makes curl
+     * decode such a body, so the apps always get the JSON or SSE itself. */
+    SET(CURLOPT_ACCEPT_ENCODING, "identity");
     if (connect_ms > 0)
         SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     if (o->ca_file != NULL)

@@ -1,0 +1,85 @@
+"""Fidelity to what Azure OpenAI and OpenAI really send, not to the mock's
+habits: a raw upstream (rawup.py) answers with verbatim bytes, and each
+route must give its client the answer or a clear error.
+"""
+import gzip
+import json
+
+import pytest
+
+from rawup import RawUpstream, chunked, head, sse, whole
+from upstream import chat_body, oai_body, post, serve
+
+CFR = {"hate": {"filtered": False, "severity": "safe"},
+       "self_harm": {"filtered": False, "severity": "safe"},
+       "sexual": {"filtered": False, "severity": "safe"},
+       "violence": {"filtered": False, "severity": "safe"}}
+# Azure's first chunk: no choices, the prompt's filter results.
+PROMPT_FILTER = {"choices": [], "created": 0, "id": "", "model": "", "object": "",
+                 "prompt_filter_results": [{"prompt_index": 0,
+                                            "content_filter_results": CFR}]}
+USAGE = {"choices": [], "created": 1727300000, "id": "chatcmpl-AB",
+         "model": "gpt-4o-2024-08-06", "object": "chat.completion.chunk",
+         "usage": {"completion_tokens": 3, "prompt_tokens": 9, "total_tokens": 12}}
+WORDS = ("Hel", "lo ", "wörld 🌍")
+
+
+def chunk(delta, finish=None, cfr=CFR):
+    """An Azure chat.completion.chunk with one choice."""
+    return {"choices": [{"content_filter_results": cfr, "delta": delta,
+                         "finish_reason": finish, "index": 0, "logprobs": None}],
+            "created": 1727300000, "id": "chatcmpl-AB",
+            "model": "gpt-4o-2024-08-06", "object": "chat.completion.chunk",
+            "system_fingerprint": "fp_1"}
+
+
+def azure_stream(words=WORDS):
+    """An Azure stream with include_usage, event by event."""
+    return ([sse(PROMPT_FILTER),
+             sse(chunk({"content": "", "refusal": None, "role": "assistant"}, cfr={}))] +
+            [sse(chunk({"content": w})) for w in words] +
+            [sse(chunk({}, "stop", cfr={})), sse(USAGE), b"data: [DONE]\n\n"])
+
+
+def completion(message, finish="stop"):
+    return {"choices": [{"finish_reason": finish, "index": 0, "logprobs": None,
+                         "message": message}],
+            "created": 1727300000, "id": "chatcmpl-AB", "model": "gpt-4o-2024-08-06",
+            "object": "chat.completion",
+            "usage": {"completion_tokens": 2, "prompt_tokens": 9, "total_tokens": 11}}
+
+
+def start(spawn, response, pieces=(), provider="azure"):
+    up = RawUpstream(response, pieces)
+    return serve(spawn, up, provider, conf="max_retries = 0\n"), up
+
+
+def contents(r):
+    lines = r.ndjson()
+    assert lines[0]["delta"] == {"role": "assistant"}, lines
+    assert all("error" not in l for l in lines), lines
+    return "".join(l["delta"].get("content", "") for l in lines[1:])
+
+
+# ---- Content-Encoding -------------------------------------------------------
+
+def test_gzip_stream_is_decoded(spawn):
+    """A server may compress without being asked (RFC 9110 12.5.3): the
+    stream is decoded before it is parsed."""
+    srv, up = start(spawn, head(extra=["Content-Encoding: gzip"]),
+                    chunked([gzip.compress(b"".join(azure_stream()))]))
+    r = post(srv.port, "/chat/stream", chat_body("hi"))
+    assert r.status == 200 and r.complete, r.body
+    assert contents(r) == "".join(WORDS)
+
+
+def test_gzip_whole_answer_is_decoded(spawn):
+    msg = {"role": "assistant", "content": "Hi there", "refusal": None}
+    srv, up = start(spawn, whole(200, completion(msg), "OK", gz=True))
+    r = post(srv.port, "/chat", chat_body("hi"))
+    assert r.status == 200, r.body
+    assert r.json()["message"]["content"] == "Hi there"
+    r = post(srv.port, "/v1/chat/completions", oai_body("hi", stream=False))
+    assert r.status == 200, r.body
+    assert r.json()["choices"][0]["message"]["content"] == "Hi there"
+    assert b"accept-encoding: identity" in up.requests[-1][0].lower()
