@@ -152,11 +152,16 @@ static int on_chunk_tree(struct chat *ch, const struct sse_event *ev)
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(delta, "content");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(delta,
                                                       "reasoning_content");
+    const cJSON *no = cJSON_GetObjectItemCaseSensitive(delta, "refusal");
     if (cJSON_IsString(t) && t->valuestring[0])
         write_thought(ch, t->valuestring, strlen(t->valuestring));
     if (cJSON_IsString(c) && c->valuestring[0])
         reasoning_feed(&ch->rs, c->valuestring, strlen(c->valuestring),
                        emit_split, ch);
+    /* A refusal comes instead of content: it is the answer to show
+     * (OpenAI's advice), not silence. */
+    if (cJSON_IsString(no) && no->valuestring[0])
+        write_delta(ch, no->valuestring, strlen(no->valuestring));
     cJSON_Delete(o);
     return 0;
 }
@@ -289,6 +294,11 @@ static void reply_whole(struct chat *ch)
         cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(up, "choices"), 0),
         "message");
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
+
+    /* content is null when the model refused: the refusal is the answer */
+    if (!cJSON_IsString(content) && cJSON_IsString(refusal))
+        content = refusal;
 
     if (!cJSON_IsString(content)) {
         struct relay_error e = { .status = 502 };

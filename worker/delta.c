@@ -29,7 +29,7 @@ struct pick {
 
 enum {
     SEEN_CHOICES = 1, SEEN_DELTA = 2, SEEN_FINISH = 4, SEEN_CONTENT = 8,
-    SEEN_REASONING = 16,
+    SEEN_REASONING = 16, SEEN_REFUSAL = 32,
 };
 
 typedef int (*member_fn)(struct cur *c, const char *k, size_t kn, int kesc,
@@ -381,6 +381,8 @@ static int delta_member(struct cur *c, const char *k, size_t kn, int kesc,
         return string(c, &pk->d->content, &pk->d->content_len,
                       &pk->d->escaped);
     if (first(pk, SEEN_REASONING, k, kn, "reasoning_content") && at(c, '"'))
+        return string(c, &s, &n, &esc) || n > 0 ? -1 : 0;
+    if (first(pk, SEEN_REFUSAL, k, kn, "refusal") && at(c, '"'))
         return string(c, &s, &n, &esc) || n > 0 ? -1 : 0;
     return skip_value(c);
 }

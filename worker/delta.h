@@ -14,7 +14,7 @@
  * an invalid surrogate in any string, an escaped key on the path read, a
  * top-level "error", "choices" that is not an array or whose first item
  * is not an object, a "delta" that is neither an object nor null, a
- * non-empty string "reasoning_content", and finish_reason
+ * non-empty string "reasoning_content" or "refusal", and finish_reason
  * "content_filter" or escaped. Where a key repeats, the first counts, as
  * with cJSON_GetObjectItemCaseSensitive.
  *

@@ -83,3 +83,29 @@ def test_gzip_whole_answer_is_decoded(spawn):
     assert r.status == 200, r.body
     assert r.json()["choices"][0]["message"]["content"] == "Hi there"
     assert b"accept-encoding: identity" in up.requests[-1][0].lower()
+
+
+# ---- what the model says instead of content ---------------------------------
+
+REFUSAL = "I'm sorry, I can't help with that."
+
+
+def test_refusal_stream_is_the_answer(spawn):
+    """OpenAI streams a refusal in delta.refusal with content null: the
+    client gets its text, not an empty answer."""
+    srv, up = start(spawn, head(), chunked([
+        sse(chunk({"role": "assistant", "content": None, "refusal": ""})),
+        sse(chunk({"content": None, "refusal": REFUSAL[:9]})),
+        sse(chunk({"refusal": REFUSAL[9:]})),
+        sse(chunk({}, "stop")), b"data: [DONE]\n\n"]), provider="openai")
+    r = post(srv.port, "/chat/stream", chat_body("hi"))
+    assert r.status == 200 and r.complete, r.body
+    assert contents(r) == REFUSAL
+
+
+def test_refusal_whole_is_the_answer(spawn):
+    msg = {"role": "assistant", "content": None, "refusal": REFUSAL}
+    srv, up = start(spawn, whole(200, completion(msg), "OK"), provider="openai")
+    r = post(srv.port, "/chat", chat_body("hi"))
+    assert r.status == 200, r.body
+    assert r.json()["message"]["content"] == REFUSAL

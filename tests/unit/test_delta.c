@@ -1,8 +1,8 @@
 /*
  * test_delta — the chunk fast path against cJSON, which it must agree
  * with: whenever delta_scan() says DELTA_OK, cJSON parses the same bytes,
- * finds no "error", no content_filter, no reasoning_content, and the same
- * choices[0].delta.content once decoded. Checked on a table of real and
+ * finds no "error", no content_filter, no reasoning_content or refusal,
+ * and the same choices[0].delta.content once decoded. Checked on a table of real and
  * odd chunks, then on every truncation and on single-byte mutations of
  * real chunks (OpenAI's and Azure's shapes). Each of those is scanned
  * twice, in full and with a memo primed by the real chunk, and both
@@ -41,7 +41,7 @@ static const char azure[] =
 static int oracle(const char *s, size_t n, char **text)
 {
     cJSON *o = cJSON_ParseWithLength(s, n);
-    const cJSON *ch, *d, *c, *t, *fin;
+    const cJSON *ch, *d, *c, *t, *r, *fin;
     int plain;
 
     *text = NULL;
@@ -51,9 +51,11 @@ static int oracle(const char *s, size_t n, char **text)
     d = cJSON_GetObjectItemCaseSensitive(ch, "delta");
     c = cJSON_GetObjectItemCaseSensitive(d, "content");
     t = cJSON_GetObjectItemCaseSensitive(d, "reasoning_content");
+    r = cJSON_GetObjectItemCaseSensitive(d, "refusal");
     fin = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
     plain = !cJSON_GetObjectItemCaseSensitive(o, "error") &&
             !(cJSON_IsString(t) && t->valuestring[0]) &&
+            !(cJSON_IsString(r) && r->valuestring[0]) &&
             !(cJSON_IsString(fin) &&
               strcmp(fin->valuestring, "content_filter") == 0);
     if (cJSON_IsString(c))
@@ -183,6 +185,9 @@ static void test_left_to_cjson(void **state)
     expect("{\"choices\":[{\"delta\":{},\"finish_reason\":"
            "\"content_filter\"}]}", DELTA_OTHER, NULL);
     expect("{\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm\"}}]}",
+           DELTA_OTHER, NULL);
+    /* a refusal (content null) is the answer, for chat.c to show */
+    expect("{\"choices\":[{\"delta\":{\"content\":null,\"refusal\":\"No.\"}}]}",
            DELTA_OTHER, NULL);
     expect("{\"choices\":{\"0\":{}}}", DELTA_OTHER, NULL);
     expect("{\"choices\":[\"x\"]}", DELTA_OTHER, NULL);
