@@ -121,6 +121,9 @@ static void emit_split(void *arg, int thinking, const char *p, size_t n)
         write_delta(arg, p, n);
 }
 
+static const char filtered_msg[] =
+    "the answer was stopped by the model provider's content filter";
+
 /* A chunk the fast path left alone (an error, a filter stop, thinking,
  * anything odd): read with cJSON. Returns as on_event. */
 static int on_chunk_tree(struct chat *ch, const struct sse_event *ev)
@@ -143,8 +146,7 @@ static int on_chunk_tree(struct chat *ch, const struct sse_event *ev)
     const cJSON *fin = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
     if (cJSON_IsString(fin) && strcmp(fin->valuestring, "content_filter") == 0) {
         /* Azure stopped the answer: say so rather than end as if whole. */
-        write_error_line(ch, "the answer was stopped by the model provider's "
-                         "content filter");
+        write_error_line(ch, filtered_msg);
         cJSON_Delete(o);
         return -1;
     }
@@ -290,17 +292,25 @@ static void reply_whole(struct chat *ch)
     size_t len;
     const char *body = relay_body(&ch->rl, &len);
     cJSON *up = cJSON_ParseWithLength(body, len);
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(up, "choices"), 0),
-        "message");
+    const cJSON *choice = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(up, "choices"), 0);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
+    const cJSON *fin = cJSON_GetObjectItemCaseSensitive(choice,
+                                                        "finish_reason");
 
     /* content is null when the model refused: the refusal is the answer */
     if (!cJSON_IsString(content) && cJSON_IsString(refusal))
         content = refusal;
 
-    if (!cJSON_IsString(content)) {
+    if (cJSON_IsString(fin) && strcmp(fin->valuestring, "content_filter") == 0) {
+        /* Azure filtered the answer: no content, or only its start. The
+         * same 400 as a filtered prompt, not a partial answer as whole. */
+        struct relay_error e = { .status = 400 };
+        snprintf(e.msg, sizeof(e.msg), "%s", filtered_msg);
+        reply_error(ch, &e);
+    } else if (!cJSON_IsString(content)) {
         struct relay_error e = { .status = 502 };
         snprintf(e.msg, sizeof(e.msg), "the model's answer had no content");
         reply_error(ch, &e);

@@ -109,3 +109,33 @@ def test_refusal_whole_is_the_answer(spawn):
     r = post(srv.port, "/chat", chat_body("hi"))
     assert r.status == 200, r.body
     assert r.json()["message"]["content"] == REFUSAL
+
+
+@pytest.mark.parametrize("content", [None, "The start of"])
+def test_answer_filtered_whole(spawn, content):
+    """Azure's non-streaming answer stopped by the output filter: no content
+    (or its start) and finish_reason content_filter. The client hears it
+    was filtered, as a stream's client does, not 'no content' nor a cut
+    answer as if whole."""
+    msg = {"role": "assistant"}
+    if content:
+        msg["content"] = content
+    body = completion(msg, "content_filter")
+    body["choices"][0]["content_filter_results"] = {
+        "hate": {"filtered": True, "severity": "high"}}
+    srv, up = start(spawn, whole(200, body, "OK"))
+    r = post(srv.port, "/chat", chat_body("hi"))
+    assert r.status == 400, r.body
+    assert "content filter" in r.json()["error"], r.body
+
+
+def test_answer_filtered_stream(spawn):
+    srv, up = start(spawn, head(), chunked(azure_stream()[:3] + [
+        sse(chunk({}, "content_filter", cfr={"hate": {"filtered": True,
+                                                      "severity": "high"}})),
+        b"data: [DONE]\n\n"]))
+    r = post(srv.port, "/chat/stream", chat_body("hi"))
+    assert r.status == 200 and r.complete, r.body
+    lines = r.ndjson()
+    assert lines[1]["delta"]["content"] == WORDS[0]
+    assert "content filter" in lines[-1]["error"], lines
