@@ -98,14 +98,27 @@ static void gw_free(struct relay *rl)
     free(g);
 }
 
+/* The upstream's request id goes back as OpenAI's x-request-id: the SDKs
+ * keep it (_request_id) for the support requests both providers ask it
+ * in. Azure sends apim-request-id, and x-request-id not always. */
+static void pass_request_id(struct gw *g, struct model_call *c)
+{
+    const char *id = model_header(c, "x-request-id");
+
+    if (id == NULL || *id == '\0')
+        id = model_header(c, "apim-request-id");
+    if (id != NULL && *id != '\0')
+        http_resp_header(g->rl.req, "x-request-id", id);
+}
+
 static void on_headers(struct model_call *c, int status, void *arg)
 {
     struct gw *g = arg;
-    (void)c;
 
     g->rl.status = status;
     if (status >= 400 || !g->stream)
         return;
+    pass_request_id(g, c);
     http_resp_header(g->rl.req, "Cache-Control", "no-cache");
     http_resp_header(g->rl.req, "X-Accel-Buffering", "no");
     http_resp_start(g->rl.req, 200, "text/event-stream; charset=utf-8");
@@ -143,8 +156,9 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
 {
     struct gw *g = arg;
     struct relay_error e;
-    (void)c;
 
+    if (!g->rl.started)
+        pass_request_id(g, c);
     if (relay_error(&g->rl, res, &e)) {
         if (g->rl.started) {
             stream_error(g, &e);

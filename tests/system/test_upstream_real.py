@@ -139,3 +139,36 @@ def test_answer_filtered_stream(spawn):
     lines = r.ndjson()
     assert lines[1]["delta"]["content"] == WORDS[0]
     assert "content filter" in lines[-1]["error"], lines
+
+
+# ---- the gateway: what the openai SDKs read --------------------------------
+
+RATE_LIMITED = {"error": {"code": "429", "message": "Requests to the "
+                          "ChatCompletions_Create Operation under Azure OpenAI API "
+                          "version 2024-10-21 have exceeded token rate limit. "
+                          "Please retry after 6 seconds."}}
+
+
+@pytest.mark.parametrize("kind", ["stream", "whole", "error", "azure"])
+def test_gateway_passes_the_request_id(spawn, kind):
+    """The SDKs keep x-request-id as the response's _request_id; Azure's
+    answers carry apim-request-id."""
+    ids = ["x-request-id: req-7f3a", "apim-request-id: apim-9c1d"]
+    if kind == "stream":
+        srv, up = start(spawn, head(extra=ids), chunked(azure_stream()))
+    elif kind == "whole":
+        srv, up = start(spawn, whole(200, completion({"role": "assistant",
+                                                      "content": "Hi"}), "OK",
+                                     extra=ids))
+    elif kind == "error":
+        srv, up = start(spawn, whole(429, RATE_LIMITED, "Too Many Requests",
+                                     extra=ids + ["retry-after: 6"]))
+    else:
+        srv, up = start(spawn, whole(200, completion({"role": "assistant",
+                                                      "content": "Hi"}), "OK",
+                                     extra=ids[1:]))
+    r = post(srv.port, "/v1/chat/completions",
+             oai_body("hi", stream=kind == "stream"))
+    assert r.status == (429 if kind == "error" else 200), r.body
+    assert r.headers.get("x-request-id") == ("apim-9c1d" if kind == "azure"
+                                             else "req-7f3a"), r.headers
