@@ -125,8 +125,12 @@ int relay_collect(struct relay *rl, const char *p, size_t n)
 {
     if (!rl->body && !(rl->body = evbuffer_new()))
         return -1;
-    if (rl->body_nul || evbuffer_get_length(rl->body) + n > RELAY_BODY_MAX)
+    if (rl->body_nul)
         return -1;
+    if (evbuffer_get_length(rl->body) + n > RELAY_BODY_MAX) {
+        rl->overflow = 1;
+        return -1;
+    }
     return evbuffer_add(rl->body, p, n);
 }
 
@@ -229,7 +233,15 @@ int relay_error(struct relay *rl, const struct fetch_result *res,
     memset(e, 0, sizeof(*e));
     switch (res->rc) {
     case FETCH_OK:
-        return 0;
+        if (!rl->overflow)
+            return 0;
+        /* A cut answer is not an answer: never pass on part of it. */
+        e->status = 502;
+        e->type = "upstream_error";
+        e->code = "upstream_too_large";
+        snprintf(e->msg, sizeof(e->msg), "the model's answer is larger "
+                 "than this server takes (%d MiB)", RELAY_BODY_MAX >> 20);
+        return 1;
     case FETCH_EHTTP:
         http_failure(rl, res->status, e);
         return 1;

@@ -35,6 +35,7 @@ struct relay {
     unsigned paused : 1;
     unsigned gone : 1;          /* the client went away */
     unsigned body_nul : 1;      /* relay_body() closed the body */
+    unsigned overflow : 1;      /* body bytes were dropped at the bound */
     unsigned ended : 1;         /* the client response has ended */
     /* Frees the app's per-request state (the relay is embedded in it). */
     void (*destroy)(struct relay *rl);
@@ -66,8 +67,9 @@ int relay_collect(struct relay *rl, const char *p, size_t n);
 const char *relay_body(struct relay *rl, size_t *len);
 
 /* The error the client should see for a finished call that failed
- * (transport error or HTTP status >= 400): its HTTP status, an OpenAI
- * error "type"/"code" and a message. Returns 0 when res is a success. */
+ * (transport error or HTTP status >= 400, or a body cut at
+ * RELAY_BODY_MAX): its HTTP status, an OpenAI error "type"/"code" and a
+ * message. Returns 0 when res is a success. */
 struct relay_error {
     int status;
     const char *type;

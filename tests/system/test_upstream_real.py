@@ -172,3 +172,16 @@ def test_gateway_passes_the_request_id(spawn, kind):
     assert r.status == (429 if kind == "error" else 200), r.body
     assert r.headers.get("x-request-id") == ("apim-9c1d" if kind == "azure"
                                              else "req-7f3a"), r.headers
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/chat"])
+def test_answer_past_the_body_bound(spawn, path):
+    """A whole answer past RELAY_BODY_MAX (4 MiB: long logprobs do it) is
+    an error, not its first 4 MiB sent as a 200 (invalid JSON)."""
+    msg = {"role": "assistant", "content": "x" * (5 << 20)}
+    srv, up = start(spawn, whole(200, completion(msg), "OK"), provider="openai")
+    body = oai_body("hi", stream=False) if path.startswith("/v1") else chat_body("hi")
+    r = post(srv.port, path, body)
+    assert r.status == 502, (r.status, r.body[:200])
+    err = r.json()["error"]
+    assert "larger" in (err["message"] if isinstance(err, dict) else err), err
