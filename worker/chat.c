@@ -198,7 +198,7 @@ static int on_event(const struct sse_event *ev, void *arg)
 
     if (ev->done) {
         ch->done_seen = 1;
-        return 0;
+        return 1;               /* the answer is whole: see end_at_done */
     }
     if (delta_scan(ev->data, ev->data_len, &d, &ch->memo) != DELTA_OK)
         return on_chunk_tree(ch, ev);
@@ -227,6 +227,21 @@ static void on_headers(struct model_call *c, int status, void *arg)
         start_stream(ch);
 }
 
+/* [DONE] ends the answer: the client's stream ends now, not when the
+ * upstream ends its response, which a server or a proxy may hold open
+ * (the client then waited, and got an idle timeout's error after a whole
+ * answer). The call runs out on its own, so that its connection is
+ * reused; nothing it does reaches the client any more. */
+static void end_at_done(struct chat *ch)
+{
+    reasoning_finish(&ch->rs, emit_split, ch);
+    if (ch->rl.paused) {        /* no drain will come to resume it */
+        ch->rl.paused = 0;
+        model_resume(ch->rl.call);
+    }
+    relay_finish(&ch->rl);
+}
+
 static void on_data(struct model_call *c, const char *p, size_t n, void *arg)
 {
     struct chat *ch = arg;
@@ -237,7 +252,9 @@ static void on_data(struct model_call *c, const char *p, size_t n, void *arg)
     }
     if (ch->rl.ended)
         return;
-    if (sse_feed(&ch->sse, p, n) != SSE_OK) {
+    if (sse_feed(&ch->sse, p, n) != SSE_OK && ch->done_seen) {
+        end_at_done(ch);
+    } else if (ch->sse.status != SSE_OK) {
         if (ch->sse.status == SSE_ETOOBIG)
             write_error_line(ch, "the model sent an oversized event");
         /* The call ends now: the client's stream is complete. */

@@ -8,7 +8,8 @@ against what the services send, not against its own mock's habits.
     up.requests                          # [(head bytes, body bytes)]
 
 Each piece is sent with its own send() and a short pause, so llmfork reads
-them apart; close=True closes the connection after the last piece.
+them apart; a threading.Event among them holds the response there until
+the test sets it; close=True closes the connection after the last piece.
 """
 import gzip
 import json
@@ -93,6 +94,9 @@ class RawUpstream:
             while self._read_request(c):
                 c.sendall(self.response)
                 for p in self.pieces:
+                    if isinstance(p, threading.Event):
+                        p.wait(60)      # held until the test sets it
+                        continue
                     time.sleep(self.pause)
                     c.sendall(p)
                 if self.close:

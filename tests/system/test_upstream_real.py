@@ -4,6 +4,7 @@ route must give its client the answer or a clear error.
 """
 import gzip
 import json
+import threading
 
 import pytest
 
@@ -185,3 +186,24 @@ def test_answer_past_the_body_bound(spawn, path):
     assert r.status == 502, (r.status, r.body[:200])
     err = r.json()["error"]
     assert "larger" in (err["message"] if isinstance(err, dict) else err), err
+
+
+# ---- the end of a stream ----------------------------------------------------
+
+def test_stream_ends_at_done_while_the_upstream_lingers(spawn):
+    """data: [DONE] ends the answer: the client's stream ends then, whole,
+    while the upstream still holds its response open (a proxy may), not
+    after an idle timeout with an error line."""
+    hold = threading.Event()
+    pieces = chunked(azure_stream())
+    srv, up = start(spawn, head(), pieces[:-1] + [hold, pieces[-1]])
+    try:
+        r = post(srv.port, "/chat/stream", chat_body("hi"), timeout=10)
+    finally:
+        hold.set()
+    assert r.status == 200 and r.complete, r.body
+    assert contents(r) == "".join(WORDS)
+    # the call ran out behind it; the worker goes on serving
+    up.pieces = pieces
+    r = post(srv.port, "/chat/stream", chat_body("hi"))
+    assert contents(r) == "".join(WORDS)
