@@ -3,8 +3,9 @@
  * provider (LiteLLM-style):
  *
  *   POST /v1/chat/completions
+ *   POST /openai/v1/chat/completions          (Azure's v1 API shape)
  *   POST /openai/deployments/{deployment}/chat/completions?api-version=...
- *   GET  /v1/models
+ *   GET  /v1/models, /openai/v1/models
  *
  * Clients authenticate with "Authorization: Bearer KEY" or "api-key: KEY"
  * against gateway_keys (compared in constant time); the provider's key
@@ -40,8 +41,28 @@ struct gw {
     unsigned stream : 1;
 };
 
-static void send_oai_error(struct http_req *r, int status, const char *type,
-                           const char *code, const char *msg)
+/* OpenAI's error object; param "" is null. */
+static void oai_error_json(struct evbuffer *b, const char *type,
+                           const char *code, const char *param,
+                           const char *msg)
+{
+    evbuffer_add_printf(b, "{\"error\":{\"message\":\"");
+    json_esc_append(b, msg, strlen(msg));
+    evbuffer_add_printf(b, "\",\"type\":\"%s\",\"param\":", type);
+    if (param[0]) {
+        evbuffer_add(b, "\"", 1);
+        json_esc_append(b, param, strlen(param));
+        evbuffer_add(b, "\"", 1);
+    } else {
+        evbuffer_add(b, "null", 4);
+    }
+    evbuffer_add(b, ",\"code\":\"", 9);
+    json_esc_append(b, code, strlen(code));
+    evbuffer_add(b, "\"}}", 3);
+}
+
+static void send_error(struct http_req *r, int status, const char *type,
+                       const char *code, const char *param, const char *msg)
 {
     struct evbuffer *b = evbuffer_new();
 
@@ -49,13 +70,16 @@ static void send_oai_error(struct http_req *r, int status, const char *type,
         http_resp_error(r, 500, "out of memory");
         return;
     }
-    evbuffer_add_printf(b, "{\"error\":{\"message\":\"");
-    json_esc_append(b, msg, strlen(msg));
-    evbuffer_add_printf(b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}",
-                        type, code);
+    oai_error_json(b, type, code, param, msg);
     http_resp_send(r, status, "application/json", evbuffer_pullup(b, -1),
                    evbuffer_get_length(b));
     evbuffer_free(b);
+}
+
+static void send_oai_error(struct http_req *r, int status, const char *type,
+                           const char *code, const char *msg)
+{
+    send_error(r, status, type, code, "", msg);
 }
 
 /* 1 when key matches one of gateway_keys; every key is compared. */
@@ -111,6 +135,16 @@ static void pass_request_id(struct gw *g, struct model_call *c)
         http_resp_header(g->rl.req, "x-request-id", id);
 }
 
+/* The SDKs wait retry-after-ms before retrying a 429, finer than
+ * Retry-After's seconds: pass it on when the provider sent it. */
+static void pass_retry_after_ms(struct gw *g, struct model_call *c, int status)
+{
+    const char *ms = status == 429 ? model_header(c, "retry-after-ms") : NULL;
+
+    if (ms != NULL && ms[strspn(ms, "0123456789.")] == '\0' && *ms)
+        http_resp_header(g->rl.req, "retry-after-ms", ms);
+}
+
 static void on_headers(struct model_call *c, int status, void *arg)
 {
     struct gw *g = arg;
@@ -143,10 +177,9 @@ static void stream_error(struct gw *g, const struct relay_error *e)
 
     if (!b)
         return;
-    evbuffer_add_printf(b, "data: {\"error\":{\"message\":\"");
-    json_esc_append(b, e->msg, strlen(e->msg));
-    evbuffer_add_printf(b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}"
-                        "\n\n", e->type, e->code);
+    evbuffer_add(b, "data: ", 6);
+    oai_error_json(b, e->type, e->code, e->param, e->msg);
+    evbuffer_add(b, "\n\n", 2);
     relay_write(&g->rl, evbuffer_pullup(b, -1), evbuffer_get_length(b));
     evbuffer_free(b);
 }
@@ -165,7 +198,8 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
         } else {
             if (e.retry_after)
                 http_resp_header(g->rl.req, "Retry-After", e.retry_after);
-            send_oai_error(g->rl.req, e.status, e.type, e.code, e.msg);
+            pass_retry_after_ms(g, c, e.status);
+            send_error(g->rl.req, e.status, e.type, e.code, e.param, e.msg);
             g->rl.ended = 1;
         }
     } else if (!g->rl.started) {
@@ -302,7 +336,10 @@ static int gw_startup(struct app_ctx *ctx)
         return app_fail(ctx, "gateway: %s", err), -1;
     if (app_route(ctx, "POST", "/v1/chat/completions", handle_v1, app) < 0 ||
         app_route(ctx, "POST", "/openai/deployments/*", handle_azure, app) < 0 ||
-        app_route(ctx, "GET", "/v1/models", handle_models, app) < 0)
+        app_route(ctx, "GET", "/v1/models", handle_models, app) < 0 ||
+        app_route(ctx, "POST", "/openai/v1/chat/completions", handle_v1,
+                  app) < 0 ||
+        app_route(ctx, "GET", "/openai/v1/models", handle_models, app) < 0)
         return app_fail(ctx, "gateway: cannot add routes"), -1;
     return 0;
 }

@@ -147,9 +147,10 @@ const char *relay_body(struct relay *rl, size_t *len)
     return s ? s : "";
 }
 
-/* The upstream's own error message and code, from its JSON error body. */
+/* The upstream's own error message, code and param, from its JSON error
+ * body: the code and param go into e. */
 static void upstream_detail(struct relay *rl, char *msg, size_t n,
-                            char *code, size_t cn)
+                            struct relay_error *e)
 {
     size_t len;
     const char *body = relay_body(rl, &len);
@@ -157,12 +158,15 @@ static void upstream_detail(struct relay *rl, char *msg, size_t n,
     cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
     cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "message");
     cJSON *c = cJSON_GetObjectItemCaseSensitive(err, "code");
+    cJSON *p = cJSON_GetObjectItemCaseSensitive(err, "param");
 
-    msg[0] = code[0] = '\0';
+    msg[0] = '\0';
     if (cJSON_IsString(m))
         snprintf(msg, n, "%s", m->valuestring);
     if (cJSON_IsString(c))
-        snprintf(code, cn, "%s", c->valuestring);
+        snprintf(e->code_buf, sizeof(e->code_buf), "%s", c->valuestring);
+    if (cJSON_IsString(p))
+        snprintf(e->param, sizeof(e->param), "%s", p->valuestring);
     cJSON_Delete(root);
 }
 
@@ -189,9 +193,10 @@ static void retry_after(struct relay *rl, struct relay_error *e)
 
 static void http_failure(struct relay *rl, int status, struct relay_error *e)
 {
-    char up[400], code[64];
+    char up[400];
+    const char *code = e->code_buf;
 
-    upstream_detail(rl, up, sizeof(up), code, sizeof(code));
+    upstream_detail(rl, up, sizeof(up), e);
     e->type = "upstream_error";
     e->code = "upstream_error";
     if (status == 429) {
@@ -217,7 +222,8 @@ static void http_failure(struct relay *rl, int status, struct relay_error *e)
     } else if (status == 400) {
         e->status = 400;
         e->type = "invalid_request_error";
-        e->code = code[0] ? "upstream_bad_request" : "bad_request";
+        /* The SDKs' users branch on it (context_length_exceeded, ...). */
+        e->code = code[0] ? code : "bad_request";
         snprintf(e->msg, sizeof(e->msg), "the model provider rejected the "
                  "request%s%s", up[0] ? ": " : "", up);
     } else {
@@ -225,6 +231,8 @@ static void http_failure(struct relay *rl, int status, struct relay_error *e)
         snprintf(e->msg, sizeof(e->msg), "the model provider failed (HTTP "
                  "%d)%s%s", status, up[0] ? ": " : "", up);
     }
+    if (e->status != 400)
+        e->param[0] = '\0';    /* it names a field of the client's request */
 }
 
 int relay_error(struct relay *rl, const struct fetch_result *res,

@@ -75,6 +75,8 @@ struct relay_error {
     const char *type;
     const char *code;
     char msg[512];
+    char code_buf[64];          /* the upstream's own code, for a 400 */
+    char param[64];             /* the upstream's "param"; "": null */
     const char *retry_after;    /* upstream Retry-After for 429, or NULL */
     char retry_buf[24];         /* Retry-After made from retry-after-ms */
 };

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from rawup import RawUpstream, chunked, head, sse, whole
-from upstream import chat_body, oai_body, post, serve
+from upstream import chat_body, get, oai_body, post, serve
 
 CFR = {"hate": {"filtered": False, "severity": "safe"},
        "self_harm": {"filtered": False, "severity": "safe"},
@@ -173,6 +173,49 @@ def test_gateway_passes_the_request_id(spawn, kind):
     assert r.status == (429 if kind == "error" else 200), r.body
     assert r.headers.get("x-request-id") == ("apim-9c1d" if kind == "azure"
                                              else "req-7f3a"), r.headers
+
+
+# OpenAI's answer to a prompt past the context window (openai-python's
+# tests and API reference: BadRequestError, code context_length_exceeded).
+TOO_LONG = {"error": {"message": "This model's maximum context length is 128000 "
+                      "tokens. However, your messages resulted in 130512 tokens. "
+                      "Please reduce the length of the messages.",
+                      "type": "invalid_request_error", "param": "messages",
+                      "code": "context_length_exceeded"}}
+
+
+def test_gateway_keeps_the_providers_code_and_param(spawn):
+    """SDK users branch on error.code (context_length_exceeded) and read
+    error.param: a 400's are the provider's, not the gateway's own."""
+    srv, up = start(spawn, whole(400, TOO_LONG, "Bad Request"), provider="openai")
+    r = post(srv.port, "/v1/chat/completions", oai_body("hi", stream=False))
+    assert r.status == 400, r.body
+    err = r.json()["error"]
+    assert (err["code"], err["param"], err["type"]) == (
+        "context_length_exceeded", "messages", "invalid_request_error"), err
+    assert "maximum context length" in err["message"], err
+
+
+def test_gateway_passes_retry_after_ms_on_a_429(spawn):
+    """The SDKs wait retry-after-ms (finer than Retry-After) before retrying."""
+    srv, up = start(spawn, whole(429, RATE_LIMITED, "Too Many Requests",
+                                 extra=["retry-after-ms: 1500", "retry-after: 2"]))
+    r = post(srv.port, "/v1/chat/completions", oai_body("hi", stream=False))
+    assert r.status == 429, r.body
+    assert r.headers.get("retry-after-ms") == "1500", r.headers
+    assert r.headers.get("retry-after") == "2", r.headers
+    assert r.json()["error"]["param"] is None, r.body
+
+
+def test_gateway_serves_azures_v1_paths(spawn):
+    """OpenAI(base_url="https://R.openai.azure.com/openai/v1/") calls
+    /openai/v1/chat/completions and /openai/v1/models."""
+    srv, up = start(spawn, head(), chunked(azure_stream()), provider="azure-v1")
+    r = post(srv.port, "/openai/v1/chat/completions", oai_body("hi"))
+    assert r.status == 200 and b"[DONE]" in r.body, r.body
+    assert up.requests[-1][0].startswith(b"POST /openai/v1/chat/completions "), up.requests
+    r = get(srv.port, "/openai/v1/models")
+    assert r.status == 200 and r.json()["object"] == "list", r.body
 
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/chat"])
