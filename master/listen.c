@@ -206,6 +206,7 @@ static int open_one(struct listener *l, const struct cfg *cfg,
     int fd;
 
     l->owns_path = 0;
+    l->handed_by = 0;
     if (l->addr.kind == ADDR_FD) {
         if (adopt_fd(l, l->addr.fd, cfg->backlog) < 0)
             return fail_msg(err, errlen, "use", l->addr.text);
@@ -213,6 +214,7 @@ static int open_one(struct listener *l, const struct cfg *cfg,
         if (adopt_fd(l, fd, cfg->backlog) < 0)
             return fail_msg(err, errlen, "use", l->addr.text);
         l->owns_path = l->addr.kind == ADDR_UNIX;
+        l->handed_by = getppid();   /* USR2: the old master is our parent */
     } else if (bind_socket(l, cfg) < 0) {
         return fail_msg(err, errlen, "bind", l->addr.text);
     }
@@ -377,7 +379,8 @@ void listen_close(struct listen_set *ls)
     for (int i = 0; i < ls->n; i++) {
         struct listener *l = &ls->l[i];
         close(l->fd);
-        if (l->owns_path)
+        /* Reparented once the old master exits: the file is ours then. */
+        if (l->owns_path && (l->handed_by == 0 || getppid() != l->handed_by))
             unlink(((struct sockaddr_un *)&l->addr.ss)->sun_path);
     }
     ls->n = 0;

@@ -25,6 +25,7 @@
 #define LLMFORK_LISTEN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/addr.h"
 #include "common/cfg.h"
@@ -39,6 +40,9 @@ struct listener {
     struct addr addr;       /* as configured; as found when adopted */
     char url[160];          /* "http://127.0.0.1:8000", "unix:/run/x.sock" */
     int owns_path;          /* unix socket file created by us */
+    pid_t handed_by;        /* the master that handed it over (USR2), whose
+                               socket file it stays while that one lives;
+                               0: ours */
 };
 
 struct listen_set {
@@ -66,7 +70,9 @@ int listen_update(struct listen_set *ls, const struct cfg *cfg,
 /* Copies the fds with that role into fds[LISTEN_MAX]; returns how many. */
 int listen_fds(const struct listen_set *ls, enum listen_role role, int *fds);
 
-/* Closes every fd and removes the unix socket files we created. */
+/* Closes every fd and removes the unix socket files we own: not one an
+ * old master handed over while that master still runs (it still serves
+ * on it: a rolled back or failed upgrade). */
 void listen_close(struct listen_set *ls);
 
 /* Checks that every bind and metrics_bind address parses and that no

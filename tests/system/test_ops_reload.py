@@ -3,6 +3,7 @@ WINCH + TERM to the old master (nginx's and Gunicorn's procedure), with
 0 failed requests and 0 streams cut. TERM under load: in-flight streams
 complete, new connections are refused, exit 0."""
 import os
+import socket
 import signal
 import threading
 import time
@@ -129,3 +130,59 @@ def test_term_under_load_finishes_streams_refuses_new(spawn):
     for st in streams:
         st.join(5)
         assert util.stream_lines_ok(st.lines, 8), st.lines
+
+
+def _unix_healthz(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10 * SLOW)
+    try:
+        s.connect(path)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return util.read_response(s).status
+    finally:
+        s.close()
+
+
+def _new_master(srv, pidfile):
+    srv.signal(signal.SIGUSR2)
+    util.wait_for(lambda: os.path.exists(pidfile + ".oldbin")
+                  and _read_pid(pidfile) not in (0, srv.pid), 10 * SLOW,
+                  what=lambda: "new pid file\n" + srv.log)
+    return _read_pid(pidfile)
+
+
+def test_upgrade_rolled_back_keeps_the_unix_socket(spawn, tmp_path):
+    """deploy.md's rollback: TERM to the new master while the old one
+    serves. The socket file nginx connects to must stay: the new master
+    inherited it and must leave it to the master that still serves."""
+    pidfile = str(tmp_path / "llmfork.pid")
+    sock = str(tmp_path / "llmfork.sock")
+    srv = spawn(args=["--pid", pidfile], binds=["unix:" + sock])
+    new = _new_master(srv, pidfile)
+    util.wait_for(lambda: len(util.children(new)) == 1, 10 * SLOW,
+                  what="the new master's worker")
+    os.kill(new, signal.SIGTERM)
+    util.wait_for(lambda: not util.alive(new) and os.path.exists(pidfile)
+                  and _read_pid(pidfile) == srv.pid, 15 * SLOW,
+                  what=lambda: "the old master's pid file back\n" + srv.log)
+    assert os.path.exists(sock), "the new master removed the old one's socket"
+    assert _unix_healthz(sock) == 200
+    assert srv.stop() == 0
+    assert not os.path.exists(sock)
+
+
+def test_failed_upgrade_keeps_the_unix_socket(spawn, tmp_path):
+    """A new binary whose workers cannot boot exits 3; the old master
+    serves on, on the same socket file."""
+    pidfile = str(tmp_path / "llmfork.pid")
+    sock = str(tmp_path / "llmfork.sock")
+    srv = spawn(config="workers = 1\n", args=["--pid", pidfile],
+                binds=["unix:" + sock])
+    srv.write_config("workers = 1\nuser = no-such-user-llmfork\n")
+    srv.signal(signal.SIGUSR2)
+    util.wait_for(lambda: "this master stays" in srv.log
+                  and _read_pid(pidfile) == srv.pid, 15 * SLOW,
+                  what=lambda: "the new master's failure\n" + srv.log)
+    assert os.path.exists(sock), "the failed master removed the old one's socket"
+    assert _unix_healthz(sock) == 200
+    assert srv.stop() == 0
