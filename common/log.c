@@ -114,6 +114,19 @@ int log_reopen(void)
     return rc;
 }
 
+static int logfile_chown(const struct logfile *lf, uid_t uid, gid_t gid)
+{
+    return lf->path == NULL || fchown(lf->fd, uid, gid) == 0 ? 0 : -1;
+}
+
+int log_chown(uid_t uid, gid_t gid)
+{
+    int rc = logfile_chown(&errlog, uid, gid);
+    if (logfile_chown(&acclog, uid, gid) < 0)
+        rc = -1;
+    return rc;
+}
+
 void log_close(void)
 {
     logfile_set(&errlog, NULL, STDERR_FILENO);

@@ -16,6 +16,7 @@
 #define LLMFORK_LOG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 enum log_level {
     LOG_LVL_DEBUG,
@@ -37,6 +38,11 @@ int log_open(const char *error_path, const char *access_path, int level);
 
 /* USR1: reopen named log files (append). Returns 0 or -1. */
 int log_reopen(void);
+
+/* Gives the named log files (not stderr/stdout) to uid:gid, so that
+ * workers that dropped to that user can reopen them by path on USR1.
+ * Returns 0, or -1 with errno set. */
+int log_chown(uid_t uid, gid_t gid);
 
 /* Closes files (not stdout/stderr). */
 void log_close(void);

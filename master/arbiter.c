@@ -23,6 +23,7 @@
 #include "master/pidfile.h"
 #include "master/proctitle.h"
 #include "master/signals.h"
+#include "master/spawn.h"
 
 #define QUICK_STOP_MS 1000
 
@@ -83,6 +84,7 @@ static void reopen_logs(struct arbiter *a)
 {
     if (log_reopen() < 0)
         log_error("reopening the log files: %m");
+    spawn_chown_logs(&a->cfg);
     for (int i = 0; i < SB_SLOTS; i++)
         if (a->child[i].pid > 0)
             kill(a->child[i].pid, SIGUSR1);

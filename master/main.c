@@ -14,6 +14,7 @@
 #include "master/arbiter.h"
 #include "master/listen.h"
 #include "master/proctitle.h"
+#include "master/spawn.h"
 #include "common/version.h"
 
 /* The process title overwrites argv's memory; a reload re-parses the
@@ -71,6 +72,7 @@ static int serve(struct cfg *cfg, int argc, char **argv)
         cfg_free(cfg);
         return 1;
     }
+    spawn_chown_logs(cfg);
     log_info("Starting llmfork %s", LLMFORK_VERSION);
     if (listen_open(&ls, cfg, err, sizeof(err)) < 0) {
         start_error(cfg, err);

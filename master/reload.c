@@ -12,6 +12,7 @@
 #include "master/arbiter_int.h"
 #include "master/notify.h"
 #include "master/pidfile.h"
+#include "master/spawn.h"
 
 static void log_lines(const char *text)
 {
@@ -91,6 +92,7 @@ void reload_config(struct arbiter *a)
     adopt_removed(a, &removed);
     if (log_open(nc.errorlog, nc.accesslog, nc.loglevel) < 0)
         log_error("reload: cannot open the log files: %m");
+    spawn_chown_logs(&nc);
     apply_pidfile(a, nc.pidfile);
     /* A count set with TTIN/TTOU survives unless the file changed it. */
     if (nc.workers != a->cfg.workers)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/cfg.h"
+#include "common/log.h"
 #include "common/scoreboard.h"
 #include "master/listen.h"
 #include "master/proctitle.h"
@@ -52,6 +53,20 @@ static void drop_privileges(const struct cfg *cfg, struct sb_slot *slot)
         boot_fail(slot, "initgroups(%s): %s", pw->pw_name, strerror(errno));
     if (pw != NULL && setuid(pw->pw_uid) < 0)
         boot_fail(slot, "setuid(%d): %s", (int)pw->pw_uid, strerror(errno));
+}
+
+void spawn_chown_logs(const struct cfg *cfg)
+{
+    struct passwd *pw = cfg->user != NULL ? getpwnam(cfg->user) : NULL;
+    struct group *gr = cfg->group != NULL ? getgrnam(cfg->group) : NULL;
+
+    /* No user: the workers keep our uid and can reopen what we open. An
+     * unknown name is the workers' boot error to report. */
+    if (pw == NULL || (cfg->group != NULL && gr == NULL))
+        return;
+    if (log_chown(pw->pw_uid, gr != NULL ? gr->gr_gid : pw->pw_gid) < 0)
+        log_warn("cannot give the log files to user %s: %m; workers will "
+                 "not be able to reopen them", cfg->user);
 }
 
 static void __attribute__((noreturn))

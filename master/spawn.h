@@ -30,4 +30,10 @@ pid_t spawn_worker(const struct cfg *cfg, struct scoreboard *sb,
                    const struct listen_set *ls,
                    const struct listen_set *closing);
 
+/* With `user` set, gives the log files to the workers' user and group
+ * (nginx and Gunicorn do so too): the workers reopen them by path on
+ * USR1, after the master created the new ones. Call after opening or
+ * reopening the logs, before signalling the workers. */
+void spawn_chown_logs(const struct cfg *cfg);
+
 #endif

@@ -1,7 +1,9 @@
 """The master's signals, with Gunicorn's meanings."""
 import os
+import shutil
 import socket
 import signal
+import tempfile
 import threading
 import time
 
@@ -242,6 +244,39 @@ def test_usr1_reopens_logs(spawn, tmp_path):
                   what="all %d new requests in the new access log" % n)
     assert "after=" not in open(acc + ".1").read()
     assert srv.workers() == sorted(workers)
+
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_usr1_reopens_logs_after_workers_drop_privileges(spawn, tmp_path):
+    """The master (root) reopens first and creates the new files; the
+    workers, now nobody, reopen them by path after it (deploy.md: run as
+    root with user = ...). They must be able to, as with nginx and
+    Gunicorn, or their lines keep going to the rotated file."""
+    logdir = tempfile.mkdtemp(prefix="llmfork-logs-")     # nobody can reach it,
+    os.chmod(logdir, 0o755)                               # as /var/log/llmfork
+    try:
+        acc, err = logdir + "/access.log", logdir + "/error.log"
+        srv = spawn(args=["--user", "nobody", "--group", "nogroup",
+                          "--access-logfile", acc, "--error-logfile", err])
+        util.get(srv.url + "/healthz?before")
+        util.wait_for(lambda: "before" in open(acc).read(), 5 * SLOW, what="log")
+        os.rename(acc, acc + ".1")
+        os.rename(err, err + ".1")
+        srv.signal(signal.SIGUSR1)
+        util.wait_for(lambda: "Handling signal: usr1" in open(err + ".1").read(),
+                      5 * SLOW, what="USR1 handled")
+
+        def after_in_new():
+            util.get(srv.url + "/healthz?after")
+            return os.path.exists(acc) and "after" in open(acc).read()
+        util.wait_for(after_in_new, 5 * SLOW, interval=0.2,
+                      what=lambda: "lines in the new access log\n"
+                      + open(err + ".1").read())
+        assert "Cannot reopen" not in open(err + ".1").read() + open(err).read()
+        assert srv.stop() == 0
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)
 
 
 class NotifySocket:
