@@ -63,6 +63,41 @@ const char *http_reason(int status)
 
 /* ---- the request ---- */
 
+/* X-Forwarded-For in several header lines is one list, in order (RFC 9110
+ * 5.3): HAProxy adds its own line after the one the client sent, so the
+ * last line alone, or the first, is not the chain. Joined here; without
+ * memory for that, the peer stays the client. */
+static void set_forwarded_client(struct http_req *r, const struct conn *c)
+{
+    const struct http_head *h = &r->head;
+    const char *xff = NULL;
+    char *joined = NULL;
+    size_t len = 0;
+    int lines = 0;
+
+    for (int i = 0; i < h->nfields; i++) {
+        if (strcasecmp(h->fields[i].name, "X-Forwarded-For") == 0) {
+            xff = h->fields[i].value;
+            len += strlen(xff) + 2;
+            lines++;
+        }
+    }
+    if (lines > 1 && (xff = joined = malloc(len + 1)) != NULL) {
+        joined[0] = '\0';
+        for (int i = 0; i < h->nfields; i++) {
+            if (strcasecmp(h->fields[i].name, "X-Forwarded-For") != 0)
+                continue;
+            if (joined[0] != '\0')
+                strcat(joined, ", ");
+            strcat(joined, h->fields[i].value);
+        }
+    }
+    if (xff != NULL)
+        forwarded_client(&c->srv->cfg->forwarded_allow_ips, c->client, xff,
+                         r->client, sizeof(r->client));
+    free(joined);
+}
+
 struct http_req *req_new(struct conn *c, const char *head, size_t len,
                          int nfields, int *status)
 {
@@ -93,9 +128,7 @@ struct http_req *req_new(struct conn *c, const char *head, size_t len,
     r->conn = c;
     r->srv = c->srv;
     memcpy(r->client, c->client, sizeof(r->client));
-    forwarded_client(&c->srv->cfg->forwarded_allow_ips, c->client,
-                     http_req_header(r, "X-Forwarded-For"), r->client,
-                     sizeof(r->client));
+    set_forwarded_client(r, c);
     r->keepalive = http_head_keepalive(&r->head);
     r->head_only = strcmp(r->head.method, "HEAD") == 0;
     r->start_us = http_now_us();

@@ -167,6 +167,27 @@ def test_forwarded_for_only_from_trusted_proxies(spawn, tmp_path):
     assert line(acc2, "t=2").startswith("127.0.0.1 "), open(acc2).read()
 
 
+
+def test_forwarded_for_in_several_header_lines_is_one_list(spawn, tmp_path):
+    """HAProxy's option forwardfor adds its own X-Forwarded-For line after
+    the client's: the lines are one list (RFC 9110 5.3), so the client is
+    the nearest proxy's entry, not the line the client wrote itself."""
+    acc = str(tmp_path / "access.log")
+    srv = spawn(args=["-w", "1", "--access-logfile", acc])
+    s = util.connect(srv.port)
+    try:
+        s.sendall(b"GET /healthz?several HTTP/1.1\r\nHost: x\r\n"
+                  b"X-Forwarded-For: 203.0.113.66\r\n"
+                  b"X-Forwarded-For: 198.51.100.7\r\n"
+                  b"Connection: close\r\n\r\n")
+        assert util.read_response(s).status == 200
+    finally:
+        s.close()
+    util.wait_for(lambda: "several" in open(acc).read(), 5 * SLOW, what="log")
+    line = [l for l in open(acc) if "several" in l][0]
+    assert line.startswith("198.51.100.7 "), line
+
+
 # ---- metrics_bind: /metrics on an address of its own ----------------------
 
 def metrics_srv(spawn, mport, workers=2, args=(), **kw):
