@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "common/log.h"
 #include "master/arbiter_int.h"
@@ -124,8 +125,15 @@ int upgrade_reaped(struct arbiter *a, pid_t pid, int status)
 {
     if (pid != a->new_master)
         return 0;
-    log_warn("The new master (pid %d) exited with status %d; this master "
-             "stays", (int)pid, status);
+    /* The exit code says why (2: configuration, 3: a worker cannot boot),
+     * not the raw wait status (768 for 3). */
+    if (WIFSIGNALED(status))
+        log_warn("The new master (pid %d) was killed by SIG%s; this master "
+                 "stays", (int)pid, sigabbrev_np(WTERMSIG(status))
+                 ? sigabbrev_np(WTERMSIG(status)) : "?");
+    else
+        log_warn("The new master (pid %d) exited with code %d; this master "
+                 "stays", (int)pid, WEXITSTATUS(status));
     a->new_master = 0;
     rename_pidfile(a, 0);
     notify_mute(0);

@@ -183,6 +183,7 @@ def test_failed_upgrade_keeps_the_unix_socket(spawn, tmp_path):
     util.wait_for(lambda: "this master stays" in srv.log
                   and _read_pid(pidfile) == srv.pid, 15 * SLOW,
                   what=lambda: "the new master's failure\n" + srv.log)
+    assert "exited with code 3" in srv.log, srv.log     # 3: a worker cannot boot
     assert os.path.exists(sock), "the failed master removed the old one's socket"
     assert _unix_healthz(sock) == 200
     assert srv.stop() == 0
