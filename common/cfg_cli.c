@@ -88,7 +88,11 @@ void cfg_cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **ar
             cfg_report(L, "command line: %.*s: takes no value", len, a);
             continue;
         }
-        if (wants && val == NULL && i + 1 >= argc) {
+        /* The next word is an option, not a value, as argparse reads it:
+         * "--pid --check-config" must not name a pid file and serve.
+         * "--pid=--x" still can. */
+        if (wants && val == NULL &&
+            (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
             cfg_report(L, "command line: %.*s: needs a value", len, a);
             continue;
         }

@@ -216,6 +216,17 @@ def test_environment_and_command_line_errors(cli):
     assert "no-such-option" in out + err
 
 
+def test_an_option_is_not_taken_as_a_value(cli, tmp_path):
+    """`--pid --check-config` is a missing value (argparse's rule), not a
+    pid file named --check-config and a server started for real."""
+    rc, out, err = cli(["--pid", "--check-config", "-b", "127.0.0.1:0"], cwd=tmp_path)
+    assert rc == 2, (rc, out, err)
+    assert re.search(r"^command line: --pid: needs a value", out + err, re.M), out + err
+    assert not (tmp_path / "--check-config").exists()
+    rc, out, err = cli(["--check-config", "--pid=--odd", "-b", "127.0.0.1:0"])
+    assert rc == 0, (rc, out, err)      # an = takes any value
+
+
 def _listening_socket():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
