@@ -208,6 +208,12 @@ static int start(struct arbiter *a, int *sigfd)
         return -1;
     }
     if (a->cfg.pidfile != NULL) {
+        long other = pidfile_owner(a->cfg.pidfile);
+        if (other > 0) {
+            log_error("already running on pid %ld (pid file %s)", other,
+                      a->cfg.pidfile);
+            return -1;
+        }
         if (pidfile_write(a->cfg.pidfile) < 0
             || (a->pid_path = strdup(a->cfg.pidfile)) == NULL) {
             log_error("cannot write pid file %s: %m", a->cfg.pidfile);

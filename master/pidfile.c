@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,17 +37,46 @@ int pidfile_write(const char *path)
     return 0;
 }
 
-void pidfile_remove(const char *path)
+/* The first n bytes of a file as a string, or -1. */
+static ssize_t read_text(const char *path, char *buf, size_t n)
 {
-    char text[32];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return;
-    ssize_t n = read(fd, text, sizeof(text) - 1);
+        return -1;
+    ssize_t got = read(fd, buf, n - 1);
     close(fd);
-    if (n <= 0)
-        return;
-    text[n] = '\0';
-    if (strtol(text, NULL, 10) == (long)getpid())
+    if (got < 0)
+        return -1;
+    buf[got] = '\0';
+    return got;
+}
+
+static long pid_in(const char *path)
+{
+    char text[32];
+
+    return read_text(path, text, sizeof(text)) > 0 ? strtol(text, NULL, 10) : 0;
+}
+
+long pidfile_owner(const char *path)
+{
+    char proc[64], title[256];
+    long pid = pid_in(path);
+    ssize_t n;
+
+    if (pid <= 0 || pid == (long)getpid() || pid == (long)getppid())
+        return 0;
+    if (kill((pid_t)pid, 0) < 0 && errno != EPERM)
+        return 0;
+    snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", pid);
+    if ((n = read_text(proc, title, sizeof(title))) <= 0)
+        return 0;
+    /* argv is NUL-separated; the title (proctitle.h) is one string */
+    return strstr(title, ": master") != NULL ? pid : 0;
+}
+
+void pidfile_remove(const char *path)
+{
+    if (pid_in(path) == (long)getpid())
         unlink(path);
 }

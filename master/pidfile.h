@@ -12,6 +12,13 @@
  * Returns 0, or -1 with errno set. */
 int pidfile_write(const char *path);
 
+/* The pid in path when it is a running llmfork master's (alive, its
+ * process title "NAME: master"), not ours nor our parent's (USR2 hands
+ * over from the parent), else 0. Like Gunicorn, a second master refuses
+ * a pid file in use rather than take it over; a stale one (a crash) is
+ * replaced. */
+long pidfile_owner(const char *path);
+
 /* Removes path if it holds our pid. */
 void pidfile_remove(const char *path);
 

@@ -4,6 +4,7 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import time
 
 import pytest
@@ -188,6 +189,25 @@ def test_pidfile_written_and_removed(spawn, tmp_path):
     assert int(pidfile.read_text().strip()) == srv.pid
     assert srv.stop() == 0
     assert not pidfile.exists()
+
+
+def test_a_pid_file_in_use_is_refused_and_a_stale_one_replaced(spawn, cli, tmp_path):
+    """Gunicorn's rule: a second master on the same pid file refuses to
+    start (taking the file over, it would delete it on its way out and
+    leave the first master without one); a crashed master's is replaced."""
+    pidfile = tmp_path / "ll.pid"
+    srv = spawn(args=["--pid", str(pidfile)])
+    rc, out, err = cli(["--pid", str(pidfile), "-b", "127.0.0.1:0", "-w", "1"])
+    assert rc != 0, (rc, out, err)
+    assert "already running on pid %d" % srv.pid in out + err, out + err
+    assert int(pidfile.read_text()) == srv.pid
+    assert srv.stop() == 0
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    pidfile.write_text("%d\n" % dead.pid)
+    srv = spawn(args=["--pid", str(pidfile)])
+    assert int(pidfile.read_text()) == srv.pid
+    assert srv.stop() == 0
 
 
 def test_process_titles(spawn):
