@@ -1,6 +1,7 @@
 /* json — JSON string escaping for fixed-shape output (see json.h). */
 #include "common/json.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <event2/buffer.h>
 
@@ -121,6 +122,11 @@ int json_utf8_valid(const char *s, size_t len)
     size_t i = 0;
 
     while (i < len) {
+        uint64_t w;
+        if (len - i >= 8 && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080u))) {
+            i += 8;             /* eight ASCII bytes at once */
+            continue;
+        }
         if (p[i] < 0x80) {
             i++;
             continue;

@@ -15,6 +15,11 @@ static int build_headers(const struct fetch_req *req, int has_body,
     struct curl_slist *l;
     const char *const *h;
 
+    /* Listed, the line is copied; from CURLOPT_ACCEPT_ENCODING alone curl
+     * would print it anew for every transfer (~2k instructions). */
+    if ((l = curl_slist_append(*hdrs, "Accept-Encoding: identity")) == NULL)
+        return -1;
+    *hdrs = l;
     /* a body must not wait a round trip for "100 Continue" */
     if (has_body) {
         if ((l = curl_slist_append(*hdrs, "Expect:")) == NULL)
@@ -146,9 +151,10 @@ int fetch_easy_setup(CURL *e, const struct fetch_req *req,
     /* h2: wait for a connection being set up rather than open another */
     SET(CURLOPT_PIPEWAIT, o->http2 ? 1L : 0L);
     SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    /* Nothing is asked for compressed, but a server or a gateway in front
-     * of it may compress anyway (RFC 9110 12.5.3); the option makes curl
-     * decode such a body, so the apps always get the JSON or SSE itself. */
+    /* Nothing is asked for compressed (build_headers), but a server or a
+     * gateway in front of it may compress anyway (RFC 9110 12.5.3); the
+     * option makes curl decode such a body, so the apps always get the
+     * JSON or SSE itself. */
     SET(CURLOPT_ACCEPT_ENCODING, "identity");
     if (connect_ms > 0)
         SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);

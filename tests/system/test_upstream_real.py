@@ -83,7 +83,8 @@ def test_gzip_whole_answer_is_decoded(spawn):
     r = post(srv.port, "/v1/chat/completions", oai_body("hi", stream=False))
     assert r.status == 200, r.body
     assert r.json()["choices"][0]["message"]["content"] == "Hi there"
-    assert b"accept-encoding: identity" in up.requests[-1][0].lower()
+    head = up.requests[-1][0].lower()
+    assert b"accept-encoding: identity\r\n" in head and head.count(b"accept-encoding") == 1, head
 
 
 # ---- what the model says instead of content ---------------------------------
