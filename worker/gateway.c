@@ -135,16 +135,6 @@ static void pass_request_id(struct gw *g, struct model_call *c)
         http_resp_header(g->rl.req, "x-request-id", id);
 }
 
-/* The SDKs wait retry-after-ms before retrying a 429, finer than
- * Retry-After's seconds: pass it on when the provider sent it. */
-static void pass_retry_after_ms(struct gw *g, struct model_call *c, int status)
-{
-    const char *ms = status == 429 ? model_header(c, "retry-after-ms") : NULL;
-
-    if (ms != NULL && ms[strspn(ms, "0123456789.")] == '\0' && *ms)
-        http_resp_header(g->rl.req, "retry-after-ms", ms);
-}
-
 static void on_headers(struct model_call *c, int status, void *arg)
 {
     struct gw *g = arg;
@@ -198,7 +188,9 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
         } else {
             if (e.retry_after)
                 http_resp_header(g->rl.req, "Retry-After", e.retry_after);
-            pass_retry_after_ms(g, c, e.status);
+            /* the SDKs wait it, finer than Retry-After's seconds */
+            if (e.retry_after_ms)
+                http_resp_header(g->rl.req, "retry-after-ms", e.retry_after_ms);
             send_error(g->rl.req, e.status, e.type, e.code, e.param, e.msg);
             g->rl.ended = 1;
         }

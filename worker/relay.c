@@ -171,23 +171,27 @@ static void upstream_detail(struct relay *rl, char *msg, size_t n,
 }
 
 /* The client's Retry-After: the upstream's, else its retry-after-ms
- * rounded up to whole seconds (OpenAI may send only the latter). */
+ * rounded up to whole seconds (OpenAI may send only the latter); and
+ * retry-after-ms itself when it is a number, which the SDKs prefer. */
 static void retry_after(struct relay *rl, struct relay_error *e)
 {
-    const char *ra, *ms;
+    const char *ms;
+    char *end;
+    double v;
 
     if (!rl->call)
         return;
-    if ((ra = model_header(rl->call, "retry-after")) != NULL) {
-        e->retry_after = ra;
-    } else if ((ms = model_header(rl->call, "retry-after-ms")) != NULL) {
-        char *end;
-        double v = strtod(ms, &end);
-        if (end != ms && v >= 0 && v < 86400000.0) {
-            snprintf(e->retry_buf, sizeof(e->retry_buf), "%ld",
-                     (long)((v + 999.0) / 1000.0));
-            e->retry_after = e->retry_buf;
-        }
+    e->retry_after = model_header(rl->call, "retry-after");
+    ms = model_header(rl->call, "retry-after-ms");
+    if (ms == NULL || (v = strtod(ms, &end), end == ms) || v < 0 ||
+        v >= 86400000.0)
+        return;
+    if (*end == '\0')
+        e->retry_after_ms = ms;
+    if (e->retry_after == NULL) {
+        snprintf(e->retry_buf, sizeof(e->retry_buf), "%ld",
+                 (long)((v + 999.0) / 1000.0));
+        e->retry_after = e->retry_buf;
     }
 }
 

@@ -79,6 +79,7 @@ struct relay_error {
     char param[64];             /* the upstream's "param"; "": null */
     const char *retry_after;    /* upstream Retry-After for 429, or NULL */
     char retry_buf[24];         /* Retry-After made from retry-after-ms */
+    const char *retry_after_ms; /* upstream retry-after-ms for 429, or NULL */
 };
 int relay_error(struct relay *rl, const struct fetch_result *res,
                 struct relay_error *e);
