@@ -37,7 +37,7 @@ int pidfile_write(const char *path)
     return 0;
 }
 
-/* The first n bytes of a file as a string, or -1. */
+/* Up to n - 1 bytes of a file, NUL-terminated into buf; their count or -1. */
 static ssize_t read_text(const char *path, char *buf, size_t n)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
