@@ -198,3 +198,33 @@ void log_access_line(const char *line, size_t len)
     if (acclog.fd >= 0)
         write_all(acclog.fd, line, len);
 }
+
+static int log_needs_escape(unsigned char c)
+{
+    return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+}
+
+size_t log_escape(char *dst, size_t n, const char *src)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = 0, w = 0;      /* w: written; stays behind once short */
+
+    for (const unsigned char *s = (const unsigned char *)src; *s; s++) {
+        size_t need = log_needs_escape(*s) ? 4 : 1;
+        if (w == len && len + need < n) {
+            if (need == 1) {
+                dst[w] = (char)*s;
+            } else {
+                dst[w] = '\\';
+                dst[w + 1] = 'x';
+                dst[w + 2] = hex[*s >> 4];
+                dst[w + 3] = hex[*s & 15];
+            }
+            w += need;
+        }
+        len += need;
+    }
+    if (n > 0)
+        dst[w] = '\0';
+    return len;
+}

@@ -65,4 +65,13 @@ int log_access_enabled(void);
 /* Writes one already-formatted access line (must end in '\n'). */
 void log_access_line(const char *line, size_t len);
 
+/* Copies src into dst (n bytes, NUL-terminated when n > 0) with '"', '\\',
+ * bytes below 0x20 and bytes from 0x7f up written as \xHH, as nginx
+ * escapes its access log: what a client sends cannot end a quoted field or
+ * a line, nor put terminal escapes in front of whoever reads the log.
+ * Returns the escaped length without the NUL, like snprintf, so a caller
+ * whose dst was short knows what to ask for; an escape that does not fit
+ * whole is left out. */
+size_t log_escape(char *dst, size_t n, const char *src);
+
 #endif

@@ -6,6 +6,8 @@
 #include "worker/http_int.h"
 
 #include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,19 +221,79 @@ struct access {
     double secs;
 };
 
+/* A line being built into buf (n bytes): writes what fits and counts all,
+ * as snprintf does, so a short buffer tells access_write what to allocate. */
+struct line {
+    char *buf;
+    size_t n, len;
+};
+
+static char *line_at(const struct line *l, size_t *room)
+{
+    *room = l->len < l->n ? l->n - l->len : 0;
+    return *room > 0 ? l->buf + l->len : NULL;
+}
+
+static void line_fmt(struct line *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void line_fmt(struct line *l, const char *fmt, ...)
+{
+    size_t room;
+    char *at = line_at(l, &room);
+    va_list ap;
+
+    va_start(ap, fmt);
+    int k = vsnprintf(at, room, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        l->len += (size_t)k;
+}
+
+static void line_put(struct line *l, const char *s)
+{
+    size_t room, k = strlen(s);
+    char *at = line_at(l, &room);
+
+    if (k < room)
+        memcpy(at, s, k + 1);
+    l->len += k;
+}
+
+/* What the client wrote, escaped (log_escape): a '"' or a byte nginx would
+ * not log raw cannot end a field early and forge the rest of the line. */
+static void line_esc(struct line *l, const char *s)
+{
+    size_t room;
+    char *at = line_at(l, &room);
+
+    l->len += log_escape(at, room, s);
+}
+
 static int access_format(char *buf, size_t n, const struct access *a)
 {
     char t[40], bytes[24] = "-";
+    struct line l = { buf, n, 0 };
 
     access_time(t, sizeof(t));
     if (a->bytes > 0)
         snprintf(bytes, sizeof(bytes), "%" PRIu64, a->bytes);
-    if (a->method == NULL)
-        return snprintf(buf, n, "%s - - [%s] \"-\" %d %s \"-\" \"-\" %.6f\n",
-                        a->client, t, a->status, bytes, a->secs);
-    return snprintf(buf, n, "%s - - [%s] \"%s %s HTTP/1.%d\" %d %s \"%s\" \"%s\" %.6f\n",
-                    a->client, t, a->method, a->target, a->minor, a->status,
-                    bytes, a->ref ? a->ref : "-", a->ua ? a->ua : "-", a->secs);
+    line_esc(&l, a->client);
+    line_fmt(&l, " - - [%s] \"", t);
+    if (a->method == NULL) {
+        line_put(&l, "-");
+    } else {
+        line_esc(&l, a->method);
+        line_put(&l, " ");
+        line_esc(&l, a->target);
+        line_fmt(&l, " HTTP/1.%d", a->minor);
+    }
+    line_fmt(&l, "\" %d %s \"", a->status, bytes);
+    line_esc(&l, a->ref ? a->ref : "-");
+    line_put(&l, "\" \"");
+    line_esc(&l, a->ua ? a->ua : "-");
+    line_fmt(&l, "\" %.6f\n", a->secs);
+    return l.len > INT_MAX ? -1 : (int)l.len;
 }
 
 static void access_write(const struct access *a)

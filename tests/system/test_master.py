@@ -185,6 +185,37 @@ def test_access_log_format(spawn, tmp_path):
     assert m and m["s"] == "404" and int(m["b"]) == len(r.content) and m["a"] == "ua-404"
 
 
+def test_access_log_escapes_what_the_client_wrote(spawn, tmp_path):
+    """A '"' in the user agent, or bytes >= 0x80 in the target or the referer,
+    must not end a field early and forge the rest of the line: nginx writes
+    '"', '\\', controls and bytes >= 0x7f as \\xHH, and so does llmfork. One
+    line per request, every field where a combined-format parser finds it."""
+    log = str(tmp_path / "access.log")
+    srv = spawn(args=["--access-logfile", log])
+    forged = b'evil" 200 1 "http://forged/" "forged-agent'
+    evil = (b'GET /healthz?q="x\xc3\xa9\\ HTTP/1.1\r\nHost: x\r\n'
+            b"Referer: http://r/\xe2\x82\xac\tz\r\nUser-Agent: " + forged + b"\r\n"
+            b"Connection: close\r\n\r\n")
+    assert util.raw_request(srv.port, evil).status == 200
+    assert util.get(srv.url + "/healthz?plain", headers={"User-Agent": "ua-plain"}).status_code == 200
+    find_access(log, "/healthz?plain")
+    with open(log, "rb") as f:
+        raw = f.read()
+    assert max(raw) < 0x80, raw
+    lines = [l for l in raw.decode("ascii").splitlines()
+             if '"GET /healthz HTTP/1.1"' not in l]     # spawn's readiness probes
+    assert len(lines) == 2, lines
+    m = ACCESS_RE.match([l for l in lines if "?q=" in l][0])
+    assert m, lines
+    assert m["r"] == r"GET /healthz?q=\x22x\xC3\xA9\x5C HTTP/1.1", m["r"]
+    assert m["s"] == "200"
+    assert m["f"] == r"http://r/\xE2\x82\xAC\x09z", m["f"]
+    assert m["a"] == r"evil\x22 200 1 \x22http://forged/\x22 \x22forged-agent", m["a"]
+    assert re.fullmatch(r" \d+\.\d{6}", m["rest"]), m["rest"]
+    m = ACCESS_RE.match([l for l in lines if "?plain" in l][0])
+    assert m and m["r"] == "GET /healthz?plain HTTP/1.1" and m["a"] == "ua-plain", lines
+
+
 def test_access_log_requests_rejected_before_parsing(spawn, tmp_path):
     """A request line or head the server cannot read is answered (400, 431)
     and logged as nginx logs it: "-" for the request, the status, the

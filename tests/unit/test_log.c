@@ -182,6 +182,27 @@ static void test_access_log(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* nginx's access-log escaping; a short buffer gets whole escapes only and
+ * the full length back, as snprintf. */
+static void test_escape(void **state)
+{
+    char out[64];
+    (void)state;
+
+    assert_int_equal(log_escape(out, sizeof(out), "curl/8.0 (x; y)"), 15);
+    assert_string_equal(out, "curl/8.0 (x; y)");
+    const char *evil = "a\"b\\c\td\n\x01\x7f\xc3\xa9";
+    assert_int_equal(log_escape(out, sizeof(out), evil), 36);
+    assert_string_equal(out, "a\\x22b\\x5Cc\\x09d\\x0A\\x01\\x7F\\xC3\\xA9");
+    assert_int_equal(log_escape(out, 4, "ab\"c"), 7);
+    assert_string_equal(out, "ab");             /* not a cut "\\x2" */
+    assert_int_equal(log_escape(out, 7, "ab\"c"), 7);
+    assert_string_equal(out, "ab\\x22");
+    assert_int_equal(log_escape(NULL, 0, "\""), 4);
+    assert_int_equal(log_escape(out, sizeof(out), ""), 0);
+    assert_string_equal(out, "");
+}
+
 static void test_long_message_is_one_line(void **state)
 {
     (void)state;
@@ -240,6 +261,7 @@ int main(void)
         cmocka_unit_test_setup(test_level_names, fresh),
         cmocka_unit_test_setup(test_reopen, fresh),
         cmocka_unit_test_setup(test_access_log, fresh),
+        cmocka_unit_test_setup(test_escape, fresh),
         cmocka_unit_test_setup(test_long_message_is_one_line, fresh),
         cmocka_unit_test_setup(test_processes_do_not_interleave, fresh),
     };
