@@ -23,7 +23,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SB_SLOTS 512            /* > 2x the most workers: HUP overlaps gens */
+/* > 2x the most workers (cfg's 255): one HUP's two generations fit.
+ * HUPs closer together than graceful_timeout, with streams open, can
+ * still stack more; then the master starts what fits, keeps the older
+ * generation serving and starts the rest as slots free (supervise.c). */
+#define SB_SLOTS 512
 #define SB_ERRLEN 256
 
 enum sb_state {

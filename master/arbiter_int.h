@@ -48,6 +48,7 @@ struct arbiter {
     struct child child[SB_SLOTS];
     struct backoff backoff[MAX_WORKERS + 1];    /* by worker number */
     int nchildren;
+    int slots_short;                /* no free scoreboard slot: logged */
     int target;                     /* workers wanted */
     int generation;
     int64_t reload_ms;              /* a reload's start; 0: none pending */

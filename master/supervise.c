@@ -42,12 +42,39 @@ void supervise_signal_all(struct arbiter *a, int sig, int64_t grace_ms)
             supervise_kill(&a->child[i], sig, grace_ms);
 }
 
-static void spawn(struct arbiter *a, int number)
+/* Every scoreboard slot is taken: workers of older generations still
+ * draining hold them (HUPs closer together than graceful_timeout, with
+ * streams open). Said once, not per worker per tick: the missing workers
+ * start as the draining ones exit, and the older generation keeps serving
+ * meanwhile (retire_old_generation). */
+static void slots_full(struct arbiter *a, int number)
+{
+    int draining = 0;
+
+    if (a->slots_short)
+        return;
+    for (int i = 0; i < SB_SLOTS; i++)
+        draining += a->child[i].pid > 0 && a->child[i].retiring;
+    log_error("No free scoreboard slot for worker %d: all %d are taken "
+              "(%d workers, %d of them draining); the missing workers start "
+              "as draining ones exit. HUPs closer together than "
+              "graceful_timeout stack up generations", number, SB_SLOTS,
+              a->nchildren, draining);
+    a->slots_short = 1;
+}
+
+/* Returns 0, or -1 when no slot is free (no point trying more now). */
+static int spawn(struct arbiter *a, int number)
 {
     int i = sb_claim(a->sb);
     if (i < 0) {
-        log_error("no free scoreboard slot for worker %d", number);
-        return;
+        slots_full(a, number);
+        return -1;
+    }
+    if (a->slots_short) {
+        log_info("A scoreboard slot is free again; starting the missing "
+                 "workers");
+        a->slots_short = 0;
     }
     struct sb_slot *slot = &a->sb->slot[i];
     int64_t now = sb_now_ms();
@@ -61,7 +88,7 @@ static void spawn(struct arbiter *a, int number)
         log_error("fork for worker %d: %m", number);
         sb_release(a->sb, i);
         a->backoff[number].not_before_ms = now + BACKOFF_MIN_MS;
-        return;
+        return 0;
     }
     slot->pid = pid;
     a->child[i] = (struct child){ .pid = pid, .number = number,
@@ -69,6 +96,7 @@ static void spawn(struct arbiter *a, int number)
                                   .started_ms = now };
     a->nchildren++;
     log_info("Booting worker with pid: %d (worker %d)", (int)pid, number);
+    return 0;
 }
 
 static void log_exit(const struct child *c, int status)
@@ -208,21 +236,43 @@ void supervise_deadlines(struct arbiter *a, int64_t now)
     }
 }
 
-/* After a reload, the old generation keeps serving until every new worker
- * accepts (or the boot allowance, `timeout`, is spent); then it drains. */
-static void retire_old_generation(struct arbiter *a, int64_t now,
-                                  int all_ready)
+/* The oldest worker of an older generation still serving, or NULL. */
+static struct child *oldest_serving(struct arbiter *a)
 {
-    int64_t bound = (a->cfg.timeout > 0 ? a->cfg.timeout : 30) * 1000LL;
+    struct child *old = NULL;
 
-    if (!all_ready && now - a->reload_ms < bound)
-        return;
     for (int i = 0; i < SB_SLOTS; i++) {
         struct child *c = &a->child[i];
-        if (c->pid > 0 && !c->retiring && c->generation != a->generation)
-            supervise_kill(c, SIGTERM, arbiter_graceful_ms(a));
+        if (c->pid > 0 && !c->retiring && c->generation != a->generation
+            && (old == NULL || c->generation < old->generation
+                || (c->generation == old->generation
+                    && c->started_ms < old->started_ms)))
+            old = c;
     }
-    a->reload_ms = 0;
+    return old;
+}
+
+/* After a reload, the old generation keeps serving until every new worker
+ * accepts; then it drains. Past the boot allowance (`timeout`) with new
+ * workers still missing (full scoreboard, a crash loop), old workers
+ * drain one for each new one accepting, oldest first, so the count
+ * serving never drops below what is wanted because of the reload. */
+static void retire_old_generation(struct arbiter *a, int64_t now,
+                                  int want, int ready)
+{
+    int64_t bound = (a->cfg.timeout > 0 ? a->cfg.timeout : 30) * 1000LL;
+    int keep = want - ready, serving = 0;
+    struct child *c;
+
+    if (ready < want && now - a->reload_ms < bound)
+        return;
+    for (int i = 0; i < SB_SLOTS; i++)
+        serving += a->child[i].pid > 0 && !a->child[i].retiring
+                   && a->child[i].generation != a->generation;
+    for (; serving > keep && (c = oldest_serving(a)) != NULL; serving--)
+        supervise_kill(c, SIGTERM, arbiter_graceful_ms(a));
+    if (serving == 0)
+        a->reload_ms = 0;
 }
 
 /* Old listeners go once no worker of an older generation is left. */
@@ -239,7 +289,7 @@ static void close_old_listeners(struct arbiter *a)
 void supervise_manage(struct arbiter *a, int64_t now)
 {
     int busy[MAX_WORKERS + 1] = { 0 }, ready[MAX_WORKERS + 1] = { 0 };
-    int want = a->winched ? 0 : a->target, all_ready = 1;
+    int want = a->winched ? 0 : a->target, nready = 0, nbusy = 0, room = 1;
 
     a->sb->master.target = want;
 
@@ -256,17 +306,20 @@ void supervise_manage(struct arbiter *a, int64_t now)
                                            __ATOMIC_RELAXED) == SB_READY;
     }
     for (int n = 1; n <= want; n++) {
-        if (!busy[n] && now >= a->backoff[n].not_before_ms)
-            spawn(a, n);
-        all_ready &= ready[n];
+        if (!busy[n] && room && now >= a->backoff[n].not_before_ms)
+            room = spawn(a, n) == 0;
+        nready += ready[n];
+        nbusy += busy[n];
     }
-    if (all_ready && !a->ready_sent) {
+    if (nbusy == want)
+        a->slots_short = 0;     /* none missing (TTOU): a new shortage is news */
+    if (nready == want && !a->ready_sent) {
         notify_send("READY=1\nMAINPID=%d\nSTATUS=%d workers\n",
                     (int)getpid(), want);
         a->ready_sent = 1;
     }
     if (a->reload_ms != 0)
-        retire_old_generation(a, now, all_ready);
+        retire_old_generation(a, now, want, nready);
     close_old_listeners(a);
 }
 

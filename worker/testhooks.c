@@ -10,11 +10,18 @@
  *   GET  /_test/crash            abort()
  *   GET  /_test/pid              the worker's pid
  *   POST /_test/echo             the request body back, with its type
+ *   GET  /_test/slots?hold=1|0   takes every free scoreboard slot (1), or
+ *                                gives back the ones it took (0); answers
+ *                                how many: what workers of older
+ *                                generations still draining do to the
+ *                                master, without hundreds of processes
  *
  * LLMFORK_TEST_BOOT_FAIL=msg makes startup fail with msg (exit 3 tests).
  * Each stream owns its timer and state; both are freed when it ends.
  */
 #include "worker/app.h"
+
+#include "common/scoreboard.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +70,41 @@ static void t_echo(struct http_req *r, void *state)
     const char *type = http_req_header(r, "Content-Type");
     (void)state;
     http_resp_send(r, 200, type ? type : "application/octet-stream", body, len);
+}
+
+/* A slot taken here reads as a draining worker's (the master skips any
+ * slot not free); pid -1 marks it ours, no worker has that pid. */
+static int slot_take(struct sb_slot *s)
+{
+    int32_t free_state = SB_FREE;
+
+    if (!__atomic_compare_exchange_n(&s->state, &free_state, SB_DRAINING, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return 0;
+    s->pid = -1;
+    return 1;
+}
+
+static int slot_give_back(struct sb_slot *s)
+{
+    if (s->pid != -1 || s->state != SB_DRAINING)
+        return 0;
+    s->pid = 0;
+    __atomic_store_n(&s->state, SB_FREE, __ATOMIC_RELEASE);
+    return 1;
+}
+
+static void t_slots(struct http_req *r, void *state)
+{
+    struct scoreboard *sb = sb_attached();
+    int hold = query_long(http_req_query(r), "hold", 1) != 0, n = 0;
+    char buf[32];
+    (void)state;
+
+    for (int i = 0; sb != NULL && i < SB_SLOTS; i++)
+        n += hold ? slot_take(&sb->slot[i]) : slot_give_back(&sb->slot[i]);
+    int len = snprintf(buf, sizeof(buf), "%d\n", n);
+    http_resp_send(r, 200, "text/plain", buf, (size_t)len);
 }
 
 struct ticker {
@@ -153,7 +195,8 @@ static int testhooks_startup(struct app_ctx *ctx)
         app_route(ctx, "GET", "/_test/stream", t_stream, NULL) < 0 ||
         app_route(ctx, "GET", "/_test/crash", t_crash, NULL) < 0 ||
         app_route(ctx, "GET", "/_test/pid", t_pid, NULL) < 0 ||
-        app_route(ctx, "POST", "/_test/echo", t_echo, NULL) < 0) {
+        app_route(ctx, "POST", "/_test/echo", t_echo, NULL) < 0 ||
+        app_route(ctx, "GET", "/_test/slots", t_slots, NULL) < 0) {
         app_fail(ctx, "out of memory");
         return -1;
     }

@@ -167,6 +167,39 @@ def test_term_answers_or_refuses_never_drops(spawn):
         len(dropped), len(failures), dropped[:3])
 
 
+def test_hup_with_every_scoreboard_slot_taken(spawn):
+    """Workers of older generations still draining can hold every one of
+    the 512 scoreboard slots: HUPs closer together than graceful_timeout
+    while streams are open stack generations (three of 171 workers, or
+    five of 103, are more than 512; workers may be 255). The master must keep
+    the old generation serving past the boot allowance (timeout) rather
+    than retire it for a new one that cannot start, say so once instead of
+    a line per missing worker per tick, and start the new workers when
+    slots come free. The test build's /_test/slots takes the free slots
+    as draining workers would, without hundreds of processes."""
+    srv = spawn(config="workers = 1\ntimeout = 2\n", workers=1)
+    old = srv.workers()
+    assert util.get(srv.url + "/_test/slots?hold=1").text.strip() == "511"
+    s = util.connect(srv.port)      # a stream the old worker is serving
+    try:
+        s.sendall(b"GET /_test/stream?n=100&ms=100 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096)
+        srv.signal(signal.SIGHUP)
+        util.wait_for(lambda: "starting generation" in srv.log, 5 * SLOW, what="the reload")
+        time.sleep(3 * SLOW)    # past timeout = 2, and 30 ticks of 100 ms
+        assert srv.workers() == old, srv.log
+        for _ in range(4):      # the old worker still accepts
+            assert util.get(srv.url + "/healthz", timeout=2 * SLOW).status_code == 200
+    finally:
+        s.close()
+    assert srv.log.count("No free scoreboard slot") == 1, srv.log
+    assert util.get(srv.url + "/_test/slots?hold=0").text.strip() == "511"
+    new = srv.wait_workers(1, exclude=old, timeout=10 * SLOW)
+    assert util.worker_number(new[0]) == 1
+    assert "A scoreboard slot is free again" in srv.log
+    assert util.get(srv.url + "/healthz").status_code == 200
+
+
 def test_hup_with_bad_config_keeps_old_workers(spawn):
     srv = spawn(config="workers = 2\nkeepalive = 2\n", workers=2)
     old = srv.workers()
