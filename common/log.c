@@ -204,25 +204,35 @@ static int log_needs_escape(unsigned char c)
     return c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
 }
 
+/* Runs of bytes that need no escape (nearly all of a line) are copied
+ * whole: the access line is written for every request. */
 size_t log_escape(char *dst, size_t n, const char *src)
 {
     static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)src;
     size_t len = 0, w = 0;      /* w: written; stays behind once short */
 
-    for (const unsigned char *s = (const unsigned char *)src; *s; s++) {
-        size_t need = log_needs_escape(*s) ? 4 : 1;
-        if (w == len && len + need < n) {
-            if (need == 1) {
-                dst[w] = (char)*s;
-            } else {
-                dst[w] = '\\';
-                dst[w + 1] = 'x';
-                dst[w + 2] = hex[*s >> 4];
-                dst[w + 3] = hex[*s & 15];
-            }
-            w += need;
+    for (;;) {
+        const unsigned char *run = s;
+        while (*s != '\0' && !log_needs_escape(*s))
+            s++;
+        size_t k = (size_t)(s - run);
+        if (w == len && len + k < n) {
+            memcpy(dst + w, run, k);
+            w += k;
         }
-        len += need;
+        len += k;
+        if (*s == '\0')
+            break;
+        if (w == len && len + 4 < n) {
+            dst[w] = '\\';
+            dst[w + 1] = 'x';
+            dst[w + 2] = hex[*s >> 4];
+            dst[w + 3] = hex[*s & 15];
+            w += 4;
+        }
+        len += 4;
+        s++;
     }
     if (n > 0)
         dst[w] = '\0';

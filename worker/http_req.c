@@ -279,14 +279,18 @@ static int access_format(char *buf, size_t n, const struct access *a)
     if (a->bytes > 0)
         snprintf(bytes, sizeof(bytes), "%" PRIu64, a->bytes);
     line_esc(&l, a->client);
-    line_fmt(&l, " - - [%s] \"", t);
+    line_put(&l, " - - [");
+    line_put(&l, t);
+    line_put(&l, "] \"");
     if (a->method == NULL) {
         line_put(&l, "-");
     } else {
+        char ver[] = " HTTP/1.0";      /* the parser took one digit */
+        ver[sizeof(ver) - 2] = (char)('0' + (a->minor % 10));
         line_esc(&l, a->method);
         line_put(&l, " ");
         line_esc(&l, a->target);
-        line_fmt(&l, " HTTP/1.%d", a->minor);
+        line_put(&l, ver);
     }
     line_fmt(&l, "\" %d %s \"", a->status, bytes);
     line_esc(&l, a->ref ? a->ref : "-");

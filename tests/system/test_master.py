@@ -197,6 +197,7 @@ def test_access_log_escapes_what_the_client_wrote(spawn, tmp_path):
             b"Referer: http://r/\xe2\x82\xac\tz\r\nUser-Agent: " + forged + b"\r\n"
             b"Connection: close\r\n\r\n")
     assert util.raw_request(srv.port, evil).status == 200
+    assert util.raw_request(srv.port, b"GET /healthz?v10 HTTP/1.0\r\n\r\n").status == 200
     assert util.get(srv.url + "/healthz?plain", headers={"User-Agent": "ua-plain"}).status_code == 200
     find_access(log, "/healthz?plain")
     with open(log, "rb") as f:
@@ -204,7 +205,7 @@ def test_access_log_escapes_what_the_client_wrote(spawn, tmp_path):
     assert max(raw) < 0x80, raw
     lines = [l for l in raw.decode("ascii").splitlines()
              if '"GET /healthz HTTP/1.1"' not in l]     # spawn's readiness probes
-    assert len(lines) == 2, lines
+    assert len(lines) == 3, lines
     m = ACCESS_RE.match([l for l in lines if "?q=" in l][0])
     assert m, lines
     assert m["r"] == r"GET /healthz?q=\x22x\xC3\xA9\x5C HTTP/1.1", m["r"]
@@ -214,6 +215,8 @@ def test_access_log_escapes_what_the_client_wrote(spawn, tmp_path):
     assert re.fullmatch(r" \d+\.\d{6}", m["rest"]), m["rest"]
     m = ACCESS_RE.match([l for l in lines if "?plain" in l][0])
     assert m and m["r"] == "GET /healthz?plain HTTP/1.1" and m["a"] == "ua-plain", lines
+    m = ACCESS_RE.match([l for l in lines if "?v10" in l][0])
+    assert m and m["r"] == "GET /healthz?v10 HTTP/1.0" and m["a"] == "-", lines
 
 
 def test_access_log_requests_rejected_before_parsing(spawn, tmp_path):
