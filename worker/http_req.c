@@ -234,9 +234,7 @@ static char *line_at(const struct line *l, size_t *room)
     return *room > 0 ? l->buf + l->len : NULL;
 }
 
-static void line_fmt(struct line *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
+__attribute__((format(printf, 2, 3)))
 static void line_fmt(struct line *l, const char *fmt, ...)
 {
     size_t room;
