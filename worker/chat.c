@@ -432,10 +432,11 @@ static void rag_ready(void *arg, char *body, size_t len, cJSON *context)
     start_call(ch, body, len);
 }
 
-static void rag_fail(void *arg, int status, const char *msg)
+static void rag_fail(void *arg, int status, const char *msg,
+                     const char *retry_after)
 {
     struct chat *ch = arg;
-    struct relay_error e = { .status = status };
+    struct relay_error e = { .status = status, .retry_after = retry_after };
 
     ch->rag = NULL;
     snprintf(e.msg, sizeof(e.msg), "%s", msg);

@@ -82,7 +82,8 @@ void embed_free(struct embed *e)
     free(e);
 }
 
-static void on_reply(void *arg, cJSON *reply, int status, const char *msg)
+static void on_reply(void *arg, cJSON *reply, int status, const char *msg,
+                     const char *retry_after)
 {
     struct embed_call *ec = arg;
     cJSON *first = cJSON_GetArrayItem(
@@ -91,9 +92,9 @@ static void on_reply(void *arg, cJSON *reply, int status, const char *msg)
 
     if (reply && !cJSON_IsArray(v))
         ec->cb(ec->arg, NULL, 502, "the embedding model's reply had no "
-               "data[0].embedding");
+               "data[0].embedding", NULL);
     else
-        ec->cb(ec->arg, v, status, msg);
+        ec->cb(ec->arg, v, status, msg, retry_after);
     if (!cJSON_IsArray(v))
         cJSON_Delete(v);
     cJSON_Delete(reply);

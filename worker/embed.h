@@ -24,9 +24,10 @@ struct entra;
 struct embed;
 struct embed_call;
 
-/* vector: an array of numbers, or NULL with status and msg. */
+/* vector: an array of numbers, or NULL with status, msg and retry_after
+ * (a 429's Retry-After, else NULL), as jsoncall.h gives them. */
 typedef void (*embed_cb)(void *arg, struct cJSON *vector, int status,
-                         const char *msg);
+                         const char *msg, const char *retry_after);
 
 /* entra: the worker's token source (borrowed, may be NULL), used by
  * azure providers without a key. NULL and err when the provider cannot

@@ -52,6 +52,24 @@ static void service_message(cJSON *reply, char *out, size_t n)
              cJSON_IsString(m) ? m->valuestring : "");
 }
 
+/* A 429's wait for the client, in whole seconds: Retry-After, else
+ * retry-after-ms rounded up (Azure OpenAI sends both, OpenAI may send only
+ * the latter); NULL when the service sent neither, or nonsense. */
+static const char *retry_after(struct fetch *f, char *buf, size_t n)
+{
+    const char *s = fetch_header(f, "retry-after");
+    const char *ms = fetch_header(f, "retry-after-ms");
+    char *end;
+    double v;
+
+    if (s && *s)
+        return s;
+    if (!ms || (v = strtod(ms, &end), end == ms) || v < 0 || v >= 86400000.0)
+        return NULL;
+    snprintf(buf, n, "%ld", (long)((v + 999.0) / 1000.0));
+    return buf;
+}
+
 static void on_done(struct fetch *f, const struct fetch_result *res,
                     void *arg)
 {
@@ -59,12 +77,12 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
     size_t len = evbuffer_get_length(jc->body);
     cJSON *reply = cJSON_ParseWithLength(
         len ? (const char *)evbuffer_pullup(jc->body, -1) : "", len);
-    char msg[600], detail[400];
+    char msg[600], detail[400], wait[24];
+    const char *after = NULL;
     int status = 502;
-    (void)f;
 
     if (res->rc == FETCH_OK && reply) {
-        jc->cb(jc->arg, reply, 200, NULL);
+        jc->cb(jc->arg, reply, 200, NULL, NULL);
         reply = NULL;
     } else {
         if (res->rc == FETCH_OK)
@@ -74,7 +92,13 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
                  (res->status == 401 || res->status == 403))
             snprintf(msg, sizeof(msg), "%s refused this server's credentials"
                      " (HTTP %d)", jc->what, res->status);
-        else if (res->rc == FETCH_EHTTP) {
+        else if (res->rc == FETCH_EHTTP && res->status == 429) {
+            service_message(reply, detail, sizeof(detail));
+            status = 429;
+            after = retry_after(f, wait, sizeof(wait));
+            snprintf(msg, sizeof(msg), "%s is busy; retry later%s", jc->what,
+                     detail);
+        } else if (res->rc == FETCH_EHTTP) {
             service_message(reply, detail, sizeof(detail));
             snprintf(msg, sizeof(msg), "%s failed (HTTP %d)%s", jc->what,
                      res->status, detail);
@@ -84,7 +108,7 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
             snprintf(msg, sizeof(msg), "%s %s: %s", jc->what, status == 504
                      ? "timed out" : "could not be reached", res->msg);
         }
-        jc->cb(jc->arg, NULL, status, msg);
+        jc->cb(jc->arg, NULL, status, msg, after);
     }
     cJSON_Delete(reply);
     call_free(jc);
@@ -125,7 +149,7 @@ static void on_token(const char *token, const char *err, void *arg)
         return;
     snprintf(msg, sizeof(msg), "%s: %s", jc->what,
              token ? "the call could not be started" : err);
-    jc->cb(jc->arg, NULL, 502, msg);
+    jc->cb(jc->arg, NULL, 502, msg, NULL);
     call_free(jc);
 }
 

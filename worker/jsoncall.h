@@ -3,7 +3,9 @@
  * service, the embeddings API) on the worker's loop: the body collected
  * (bounded), parsed, and a failure mapped to the status and message the
  * chat client gets (502, or 504 for timeouts, naming the service; the
- * service's own error message is passed on, except for 401/403).
+ * service's own error message is passed on, except for 401/403). A 429
+ * that outlived fetch's retries stays a 429 with the service's
+ * Retry-After, as a busy model's does: the client should wait, not give up.
  *
  * A service without a key may take Entra ID tokens (worker/entra.h): the
  * call then sends "Authorization: Bearer T" for the service's scope,
@@ -47,9 +49,11 @@ int jsoncall_svc_url(struct jsoncall_svc *svc, const char *base,
 void jsoncall_svc_free(struct jsoncall_svc *svc);
 
 /* reply: the parsed body of a 2xx reply, else NULL with status (the
- * client's) and msg set. */
+ * client's) and msg set; retry_after: for a 429, the seconds the client
+ * should wait (the service's Retry-After, else its retry-after-ms rounded
+ * up), else NULL. msg and retry_after are valid during the call. */
 typedef void (*jsoncall_cb)(void *arg, struct cJSON *reply, int status,
-                            const char *msg);
+                            const char *msg, const char *retry_after);
 
 /* POSTs body (a tree, taken and deleted here; NULL for out of memory)
  * to svc with Content-Type and auth (or a token). Returns NULL when the

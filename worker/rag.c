@@ -153,10 +153,16 @@ static void run_free(struct rag_run *run)
     free(run);
 }
 
+static void fail_after(struct rag_run *run, int status, const char *msg,
+                       const char *retry_after)
+{
+    run->cbs->fail(run->arg, status, msg, retry_after);
+    run_free(run);
+}
+
 static void fail(struct rag_run *run, int status, const char *msg)
 {
-    run->cbs->fail(run->arg, status, msg);
-    run_free(run);
+    fail_after(run, status, msg, NULL);
 }
 
 /* A model call's body: system prompt, the past, then one user message. */
@@ -267,7 +273,7 @@ static void answer(struct rag_run *run, const cJSON *docs)
 /* ---- 2. the search ------------------------------------------------------ */
 
 static void on_search(void *arg, const cJSON *docs, int status,
-                      const char *msg)
+                      const char *msg, const char *retry_after)
 {
     struct rag_run *run = arg;
     cJSON *results = cJSON_Duplicate(docs, 1);
@@ -275,7 +281,7 @@ static void on_search(void *arg, const cJSON *docs, int status,
     run->sc = NULL;
     if (!docs) {
         cJSON_Delete(results);
-        fail(run, status, msg);
+        fail_after(run, status, msg, retry_after);
         return;
     }
     thought(run, "Search results", results, NULL, run->search_ms);
@@ -366,7 +372,7 @@ static void on_rewrite_done(struct model_call *c, const struct fetch_result *res
     if (relay_error(&run->rl, res, &e)) {
         run->rl.call = NULL;
         cJSON_Delete(sent);
-        fail(run, e.status, e.msg);
+        fail_after(run, e.status, e.msg, e.retry_after);
         return;
     }
     run->rl.call = NULL;
@@ -387,7 +393,8 @@ static const struct model_cbs rewrite_cbs = {
     on_rewrite_headers, on_rewrite_data, on_rewrite_done,
 };
 
-static void on_embed(void *arg, cJSON *vector, int status, const char *msg)
+static void on_embed(void *arg, cJSON *vector, int status, const char *msg,
+                     const char *retry_after)
 {
     struct rag_run *run = arg;
     cJSON *props = cJSON_CreateObject();
@@ -395,7 +402,7 @@ static void on_embed(void *arg, cJSON *vector, int status, const char *msg)
     run->ec = NULL;
     if (!vector) {
         cJSON_Delete(props);
-        fail(run, status, msg);
+        fail_after(run, status, msg, retry_after);
         return;
     }
     run->vector = vector;

@@ -22,7 +22,8 @@
  *                 steps show as such)
  *
  * Failures of any step end the run with the status and message for the
- * client (502/504, 429 for a busy model, 400 for a rejected request).
+ * client (502/504, 400 for a rejected request, 429 with the Retry-After
+ * for a busy model, embeddings deployment or search service).
  *
  * Search and embeddings without keys take Entra ID tokens (search.h,
  * embed.h) from the model's token source: with provider azure or azure-v1
@@ -51,7 +52,10 @@ struct rag_run;
 
 struct rag_cbs {
     void (*ready)(void *arg, char *body, size_t len, struct cJSON *context);
-    void (*fail)(void *arg, int status, const char *msg);
+    /* retry_after: the Retry-After for a 429, else NULL; valid during
+     * the call. */
+    void (*fail)(void *arg, int status, const char *msg,
+                 const char *retry_after);
 };
 
 /* NULL and err when the search settings are incomplete. */

@@ -77,16 +77,17 @@ void search_free(struct search *s)
     free(s);
 }
 
-static void on_reply(void *arg, cJSON *reply, int status, const char *msg)
+static void on_reply(void *arg, cJSON *reply, int status, const char *msg,
+                     const char *retry_after)
 {
     struct search_call *sc = arg;
     const cJSON *docs = cJSON_GetObjectItemCaseSensitive(reply, "value");
 
     if (reply && !cJSON_IsArray(docs))
         sc->cb(sc->arg, NULL, 502, "the search service's reply had no "
-               "\"value\" array");
+               "\"value\" array", NULL);
     else
-        sc->cb(sc->arg, docs, status, msg);
+        sc->cb(sc->arg, docs, status, msg, retry_after);
     cJSON_Delete(reply);
     free(sc);
 }

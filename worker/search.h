@@ -35,9 +35,10 @@ struct search;
 struct search_call;
 
 /* docs: the reply's "value" array (the callee's until the callback
- * returns), or NULL with status and msg for the client. */
+ * returns), or NULL with status, msg and retry_after (a 429's Retry-After,
+ * else NULL) for the client, as jsoncall.h gives them. */
 typedef void (*search_cb)(void *arg, const struct cJSON *docs, int status,
-                          const char *msg);
+                          const char *msg, const char *retry_after);
 
 /* entra: the worker's token source (borrowed, may be NULL), used when
  * AZURE_SEARCH_KEY is empty. NULL and err when the settings are

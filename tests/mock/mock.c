@@ -5,6 +5,7 @@
  *   build/llmfork-mock [--listen HOST:PORT] [--port-file FILE] [--key K]...
  *                      [--tokens N] [--delay-ms MS] [--ttft-ms MS]
  *                      [--fault SPEC] [--index FILE]
+ *                      [--search-fault SPEC] [--embed-fault SPEC]
  *
  *   --listen     default 127.0.0.1:0 (port 0: the kernel picks a free one)
  *   --port-file  the bound port is written there (atomically, with a
@@ -17,6 +18,9 @@
  *   --index      a search index to serve (JSON {"name","value":[docs]},
  *                e.g. tests/mock/index.json); see tests/mock/search.c for
  *                the search and embeddings endpoints
+ *   --search-fault, --embed-fault   an HTTP status fault (NNN[:ms=N], as
+ *                x-mock-fault below) every search / embeddings request
+ *                gets, in that service's error shape (tests/mock/search.c)
  *   --token      Entra ID token endpoints and checks (tests/mock/token.h)
  * SIGTERM / SIGINT stop it cleanly.
  *
@@ -145,7 +149,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
-struct mock_opts mock_opts = { 20, 10, 0, NULL };
+struct mock_opts mock_opts = { .tokens = 20, .delay_ms = 10 };
 
 #define KEYS_MAX 16
 static const char *keys[KEYS_MAX];
@@ -173,7 +177,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: llmfork-mock [--listen HOST:PORT] [--port-file FILE]"
                " [--key K]... [--tokens N] [--delay-ms MS] [--ttft-ms MS]"
-               " [--fault SPEC] [--index FILE]\n");
+               " [--fault SPEC] [--index FILE] [--search-fault SPEC]"
+               " [--embed-fault SPEC]\n");
 }
 
 static int opt_int(const char *s, int *out)
@@ -296,6 +301,8 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
         { "fault", required_argument, NULL, 'F' },
         { "token", required_argument, NULL, 'T' },
         { "index", required_argument, NULL, 'i' },
+        { "search-fault", required_argument, NULL, 'S' },
+        { "embed-fault", required_argument, NULL, 'E' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -320,6 +327,13 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
             bad |= fault_parse(optarg, &dummy);
             break;
         case 'i': bad |= search_load(optarg); break;
+        case 'S':
+        case 'E':
+            bad |= fault_parse(optarg, c == 'S' ? &mock_opts.search_fault
+                                                : &mock_opts.embed_fault) ||
+                   (c == 'S' ? mock_opts.search_fault.kind
+                             : mock_opts.embed_fault.kind) > FAULT_STATUS;
+            break;
         case 'T': bad |= token_config(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: bad = 1; break;

@@ -165,6 +165,8 @@ void search_free(void);
 struct mock_opts {
     int tokens, delay_ms, ttft_ms;
     const char *fault;          /* --fault: the default x-mock-fault */
+    struct fault search_fault;  /* --search-fault: kind NONE or STATUS */
+    struct fault embed_fault;   /* --embed-fault: likewise */
 };
 extern struct mock_opts mock_opts;
 

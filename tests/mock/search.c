@@ -16,14 +16,17 @@
  *        Score: query words (case-folded, 3+ letters) counted in content;
  *        a vector query adds the cosine with the document's fake vector.
  *        Errors as the service sends them: {"error":{"code":"","message"}}
- *        (400 bad body or filter, 403 bad key, 404 unknown index).
+ *        (400 bad body or filter, 403 bad key, 404 unknown index); with
+ *        --search-fault NNN[:ms=N] every search gets that status in this
+ *        shape, with Retry-After (seconds) when ms is set (429: 1000).
  *   POST /openai/deployments/{dep}/embeddings?api-version=V   (Azure)
  *   POST /v1/embeddings, /embeddings ("model" required)       (OpenAI)
  *        auth as search, but with --token require the token must be for
  *        https://cognitiveservices.azure.com, as the chat endpoints'.
  *        input: a string or strings; dimensions (default 1536). Vectors
  *        are deterministic: hashed words, normalised, so texts sharing
- *        words are close.
+ *        words are close. --embed-fault NNN[:ms=N]: every embeddings
+ *        request gets that fault as the chat endpoints would (x-mock-fault).
  *
  * Ownership: the index (a cJSON tree) lives from search_load to
  * search_free. Replies are built per request and freed after sending.
@@ -468,6 +471,23 @@ static void embeddings(struct evhttp_request *req, const cJSON *body,
     reply_json(req, 200, o);
 }
 
+/* --search-fault: the status in the search service's error shape. */
+static void search_fault_reply(struct evhttp_request *req,
+                               const struct fault *f)
+{
+    char v[24], msg[120];
+
+    if (f->retry_ms >= 0) {
+        snprintf(v, sizeof(v), "%d", (f->retry_ms + 999) / 1000);
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", v);
+    }
+    snprintf(msg, sizeof(msg), "Mock fault: the search service answered "
+             "HTTP %d.", f->status);
+    mock_stats.faults++;
+    reply_error(req, f->status, msg);
+}
+
 /* ---- routing ---------------------------------------------------------- */
 
 /* "/indexes/NAME/docs/search" or "/indexes('NAME')/docs/search.post.search" */
@@ -528,7 +548,13 @@ int search_route(struct evhttp_request *req, const char *path,
              !authorised(req, keys, nkeys, is_search ? TOKEN_AUD_SEARCH
                                                      : TOKEN_AUD_COGNITIVE))
         reply_error(req, is_search ? 403 : 401, "Access denied: invalid key.");
-    else if (is_search)
+    else if (is_search && mock_opts.search_fault.kind == FAULT_STATUS)
+        search_fault_reply(req, &mock_opts.search_fault);
+    else if (!is_search && mock_opts.embed_fault.kind == FAULT_STATUS) {
+        mock_stats.faults++;
+        fault_reply(req, dep[0] ? FL_AZURE : FL_OPENAI,
+                    &mock_opts.embed_fault);
+    } else if (is_search)
         search(req, name, body);
     else if (!dep[0] && !*field_str(body, "model"))
         reply_error(req, 400, "you must provide a model parameter");

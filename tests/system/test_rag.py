@@ -157,6 +157,28 @@ def test_search_failures_are_clear_errors(spawn, smock):
     assert r.status == 502 and "search service could not be reached" in r.json()["error"]
 
 
+@pytest.mark.parametrize("fault,who", [("--search-fault", "the search service"),
+                                       ("--embed-fault", "the embedding model"),
+                                       (None, "the model")])
+def test_a_busy_step_is_a_429_with_its_retry_after(spawn, tmp_path, fault, who):
+    """A throttled search service, embeddings deployment or rewrite call
+    (429 with Retry-After, after fetch's retries) reaches the client as
+    the chat app's 429 with that Retry-After, as a busy answer call does,
+    not as a 502 (or a 429 without the header)."""
+    args = ("--index", INDEX) + ((fault, "429:ms=3000") if fault else ())
+    m = Mock(tmp_path, *args, name="busy")
+    srv = serve(spawn, m, "azure", conf=CONF, env=rag_env(m))
+    q = QUESTION if fault else say(QUESTION, fault="429:ms=3000")
+    for path in ("/chat", "/chat/stream"):
+        r = post(srv.port, path, chat_body(q))
+        assert r.status == 429, r.body
+        assert r.headers.get("retry-after") == "3", r.headers
+        err = r.json()["error"]
+        assert err.startswith(who + " is busy; retry later"), err
+    srv.stop()
+    stop_clean(m)
+
+
 def test_rewrite_failure_and_bad_question(srv, smock):
     r = post(srv.port, "/chat/stream", chat_body(say(QUESTION, fault=500)))
     assert r.status == 502, r.body
