@@ -112,6 +112,8 @@ struct cfg {
     char *search_semantic_config;   /* NULL = no semantic ranker */
     int search_captions;        /* bool: semantic captions as sources */
     char *search_vector_field;
+    char *search_content_field;     /* KB_FIELDS_CONTENT: the source's text */
+    char *search_sourcepage_field;  /* KB_FIELDS_SOURCEPAGE: its citation */
     char *embedding_deployment; /* AZURE_OPENAI_EMB_DEPLOYMENT; NULL = text only */
     int embedding_dimensions;   /* AZURE_OPENAI_EMB_DIMENSIONS; 0 = model's */
 };

@@ -182,6 +182,12 @@ const struct cfg_key cfg_keys[] = {
       NULL, NULL, "BOOL", "semantic captions as the sources' text" },
     { "search_vector_field", K_STR, F(search_vector_field), "embedding", 1, 0,
       NULL, NULL, NULL, "FIELD", "vector field of the index" },
+    { "search_content_field", K_STR, F(search_content_field), "content", 1, 0,
+      NULL, "KB_FIELDS_CONTENT", NULL, "FIELD", "field holding a source's"
+      " text" },
+    { "search_sourcepage_field", K_STR, F(search_sourcepage_field),
+      "sourcepage", 1, 0, NULL, "KB_FIELDS_SOURCEPAGE", NULL, "FIELD",
+      "field naming a source (its [citation])" },
     { "embedding_deployment", K_STR, F(embedding_deployment), NULL, 0, 0, NULL,
       "AZURE_OPENAI_EMB_DEPLOYMENT", NULL, "NAME", "embedding deployment (or"
       " model); empty = text search only" },

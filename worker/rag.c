@@ -198,8 +198,10 @@ static char *call_body(struct rag_run *run, const char *system,
  * on one line as the prompt wants it. */
 static char *source_text(const struct cfg *c, const cJSON *doc)
 {
-    const cJSON *page = cJSON_GetObjectItemCaseSensitive(doc, "sourcepage");
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(doc, "content");
+    const cJSON *page = cJSON_GetObjectItemCaseSensitive(
+        doc, c->search_sourcepage_field);
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(
+        doc, c->search_content_field);
     const cJSON *caps = cJSON_GetObjectItemCaseSensitive(doc,
                                                          "@search.captions");
     const cJSON *cap;
@@ -248,8 +250,9 @@ static void answer(struct rag_run *run, const cJSON *docs)
             continue;
         fprintf(f, "\n%s", s);
         cJSON_AddItemToArray(text, cJSON_CreateString(s));
-        cJSON_AddItemToArray(cites, cJSON_CreateString(cJSON_GetObjectItem(
-            d, "sourcepage")->valuestring));
+        cJSON_AddItemToArray(cites, cJSON_CreateString(
+            cJSON_GetObjectItemCaseSensitive(
+                d, run->g->cfg->search_sourcepage_field)->valuestring));
         free(s);
     }
     fclose(f);

@@ -96,10 +96,16 @@ static cJSON *query_body(const struct cfg *c, const char *text,
                          const cJSON *vector)
 {
     cJSON *b = cJSON_CreateObject(), *vq, *v;
+    char *select = NULL;
 
+    if (asprintf(&select, "%s,%s", c->search_sourcepage_field,
+                 c->search_content_field) < 0)
+        select = NULL;
     cJSON_AddStringToObject(b, "search", text);
     cJSON_AddNumberToObject(b, "top", c->search_top);
-    cJSON_AddStringToObject(b, "select", "sourcepage,content");
+    if (select)
+        cJSON_AddStringToObject(b, "select", select);
+    free(select);
     if (c->search_filter)
         cJSON_AddStringToObject(b, "filter", c->search_filter);
     if (c->search_semantic_config) {

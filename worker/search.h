@@ -10,13 +10,14 @@
  * search_filter, search_semantic_config (queryType semantic with that
  * configuration; search_captions adds extractive captions),
  * search_vector_field. The request body:
- *   {"search": TEXT, "top": N, "select": "sourcepage,content",
+ *   {"search": TEXT, "top": N, "select": "SOURCEPAGE,CONTENT",
  *    ["filter": F,] ["queryType": "semantic", "semanticConfiguration": C,
  *    ["captions": "extractive|highlight-false",]]
  *    ["vectorQueries": [{"kind": "vector", "vector": [...],
  *                        "fields": FIELD, "k": 50}]]}
- * The index is expected to have the sample's fields: sourcepage (the
- * citation) and content.
+ * SOURCEPAGE and CONTENT are search_sourcepage_field and
+ * search_content_field (KB_FIELDS_SOURCEPAGE, KB_FIELDS_CONTENT; the
+ * sample's sourcepage and content by default): the citation and the text.
  *
  * Ownership: struct search (per worker) owns its URL and header lines;
  * it borrows the entra, which must outlive it.

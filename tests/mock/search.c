@@ -13,10 +13,12 @@
  *        semanticConfiguration; adds @search.rerankerScore), captions
  *        "extractive..." (adds @search.captions), vectorQueries
  *        [{kind:"vector", vector:[...], fields, k}].
- *        Score: query words (case-folded, 3+ letters) counted in content;
- *        a vector query adds the cosine with the document's fake vector.
+ *        Score: query words (case-folded, 3+ letters) counted in content
+ *        (or the index file's "text_field"); a vector query adds the
+ *        cosine with the document's fake vector.
  *        Errors as the service sends them: {"error":{"code":"","message"}}
- *        (400 bad body or filter, 403 bad key, 404 unknown index); with
+ *        (400 bad body or filter, or a select naming a field no document
+ *        has, 403 bad key, 404 unknown index); with
  *        --search-fault NNN[:ms=N] every search gets that status in this
  *        shape, with Retry-After (seconds) when ms is set (429: 1000).
  *   POST /openai/deployments/{dep}/embeddings?api-version=V   (Azure)
@@ -48,6 +50,15 @@
 #define DEFAULT_DIMS 1536
 
 static cJSON *index_doc;        /* {"name": ..., "value": [...]} */
+
+/* The field searched and embedded: the index's "text_field" (the mock's
+ * stand-in for a schema's searchable field), else "content". */
+static const char *text_field(void)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(index_doc, "text_field");
+
+    return cJSON_IsString(f) ? f->valuestring : "content";
+}
 
 int search_load(const char *file)
 {
@@ -227,7 +238,7 @@ static int filter_match(const cJSON *doc, const char *filter)
 
 static double text_score(const cJSON *doc, const char *query)
 {
-    const char *content = field_str(doc, "content");
+    const char *content = field_str(doc, text_field());
     char w[64];
     double s = 0;
 
@@ -244,7 +255,7 @@ static double vector_score(const cJSON *doc, const double *qv, int dims)
 
     if (!dv)
         return 0;
-    fake_vector(field_str(doc, "content"), dv, dims);
+    fake_vector(field_str(doc, text_field()), dv, dims);
     for (int i = 0; i < dims; i++)
         s += dv[i] * qv[i];
     free(dv);
@@ -254,7 +265,7 @@ static double vector_score(const cJSON *doc, const double *qv, int dims)
 /* The first sentence of content holding a query word, else its start. */
 static cJSON *caption(const cJSON *doc, const char *query)
 {
-    const char *content = field_str(doc, "content"), *s = content;
+    const char *content = field_str(doc, text_field()), *s = content;
     cJSON *arr = cJSON_CreateArray(), *c = cJSON_CreateObject();
 
     while (*s) {
@@ -372,6 +383,45 @@ static cJSON *result(const struct query *q, const struct hit *h, double max)
     return r;
 }
 
+/* The index's fields: those its documents have (the mock has no schema). */
+static int has_field(const char *field)
+{
+    const cJSON *d;
+
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(index_doc, "value"))
+        if (cJSON_GetObjectItemCaseSensitive(d, field))
+            return 1;
+    return 0;
+}
+
+/* As the service answers a select naming a field the index lacks: 400,
+ * "Invalid expression: Could not find a property named 'X' on type
+ * 'search.document'.\r\nParameter name: $select". 0 when all exist. */
+static int select_unknown(const char *select, char *msg, size_t n)
+{
+    char field[128];
+    const char *p = select;
+
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *f = p, *end = p + len;
+
+        while (f < end && *f == ' ')
+            f++;
+        while (end > f && end[-1] == ' ')
+            end--;
+        snprintf(field, sizeof(field), "%.*s", (int)(end - f), f);
+        if (*field && strcmp(field, "*") && !has_field(field)) {
+            snprintf(msg, n, "Invalid expression: Could not find a property "
+                     "named '%s' on type 'search.document'.\r\nParameter "
+                     "name: $select", field);
+            return 1;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 static void search(struct evhttp_request *req, const char *name,
                    const cJSON *body)
 {
@@ -389,6 +439,9 @@ static void search(struct evhttp_request *req, const char *name,
         reply_error(req, 404, msg);
     } else if ((bad = query_parse(body, &q))) {
         reply_error(req, 400, bad);
+    } else if (select_unknown(q.select, msg, sizeof(msg))) {
+        free(q.vector);
+        reply_error(req, 400, msg);
     } else {
         cJSON_ArrayForEach(d, docs) {
             int f = *q.filter ? filter_match(d, q.filter) : 1;

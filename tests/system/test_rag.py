@@ -179,6 +179,41 @@ def test_a_busy_step_is_a_429_with_its_retry_after(spawn, tmp_path, fault, who):
     stop_clean(m)
 
 
+def test_an_index_with_other_field_names(spawn, tmp_path):
+    """An index whose fields are not the sample's (the portal's "Import and
+    vectorize data" makes chunk and title): the search's select names them
+    once KB_FIELDS_CONTENT / KB_FIELDS_SOURCEPAGE say so; before, the
+    service's 400 for the unknown field is a clear 502."""
+    index = tmp_path / "wizard.json"
+    index.write_text(json.dumps({"name": "wizard", "text_field": "chunk", "value": [
+        {"chunk_id": "c1", "title": "plans.pdf",
+         "chunk": "Northwind Health Plus covers emergency services."},
+        {"chunk_id": "c2", "title": "handbook.pdf",
+         "chunk": "Vacation accrues at 1.5 days per month."}]}))
+    m = Mock(tmp_path, "--index", str(index), name="wizard")
+    env = rag_env(m, AZURE_SEARCH_INDEX="wizard", AZURE_OPENAI_EMB_DEPLOYMENT=None)
+    srv = serve(spawn, m, "azure", conf=CONF, env=env)
+    r = post(srv.port, "/chat", chat_body(QUESTION))
+    assert r.status == 502, r.body
+    err = r.json()["error"]
+    assert "search service failed (HTTP 400)" in err, err
+    assert "property named 'sourcepage'" in err, err
+    srv.stop()
+    env.update(KB_FIELDS_CONTENT="chunk", KB_FIELDS_SOURCEPAGE="title")
+    srv = serve(spawn, m, "azure", conf=CONF, env=env)
+    r = post(srv.port, "/chat", chat_body(QUESTION))
+    assert r.status == 200, r.body
+    out = r.json()
+    assert out["context"]["data_points"]["citations"] == ["plans.pdf"]
+    assert out["context"]["data_points"]["text"] == [
+        "plans.pdf: Northwind Health Plus covers emergency services."]
+    assert "[plans.pdf]" in out["message"]["content"]
+    search = [b for p, b, _ in calls(m) if p.startswith("/indexes/")][-1]
+    assert search["select"] == "title,chunk"
+    srv.stop()
+    stop_clean(m)
+
+
 def test_rewrite_failure_and_bad_question(srv, smock):
     r = post(srv.port, "/chat/stream", chat_body(say(QUESTION, fault=500)))
     assert r.status == 502, r.body
