@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/cfg.h"
+#include "common/log.h"
 #include "worker/chatreq.h"
 #include "worker/embed.h"
 #include "worker/entra.h"
@@ -48,6 +49,8 @@ struct rag {
     struct search *s;
     struct embed *e;            /* NULL: text search only */
     struct entra *entra;        /* a reference: the model's token source */
+    unsigned plain_rewrite : 1; /* the model refused the rewrite's
+                                   temperature 0 or max_tokens */
 };
 
 struct rag_run {
@@ -66,6 +69,7 @@ struct rag_run {
     cJSON *thoughts;
     struct timespec t0;
     long rewrite_ms, embed_ms, search_ms;   /* when each step started */
+    unsigned plain : 1;         /* this rewrite went without them */
 };
 
 /* Entra ID is needed when search has no key, or when the embeddings go to
@@ -364,6 +368,9 @@ static char *rewritten(struct rag_run *run)
     return q;
 }
 
+static int refused_sampling(const struct relay_error *e);
+static int rewrite_again(struct rag_run *run);
+
 static void on_rewrite_done(struct model_call *c, const struct fetch_result *res,
                             void *arg)
 {
@@ -375,6 +382,8 @@ static void on_rewrite_done(struct model_call *c, const struct fetch_result *res
     if (relay_error(&run->rl, res, &e)) {
         run->rl.call = NULL;
         cJSON_Delete(sent);
+        if (!run->plain && refused_sampling(&e) && rewrite_again(run) == 0)
+            return;
         fail_after(run, e.status, e.msg, e.retry_after);
         return;
     }
@@ -395,6 +404,67 @@ static void on_rewrite_done(struct model_call *c, const struct fetch_result *res
 static const struct model_cbs rewrite_cbs = {
     on_rewrite_headers, on_rewrite_data, on_rewrite_done,
 };
+
+/* The rewrite call's body: temperature 0 and a short answer, as the
+ * sample asks, unless plain: reasoning models (o1, o3, o4-mini, gpt-5 ...)
+ * refuse max_tokens and any temperature but 1, and need room to think
+ * before they answer. The client's overrides stay otherwise. */
+static char *rewrite_body(struct rag_run *run, int plain, cJSON **sent,
+                          size_t *len)
+{
+    struct chat_input keep = run->in;
+    char *user = NULL, *body;
+
+    if (asprintf(&user, "Generate search query for: %s", run->question) < 0)
+        return NULL;
+    run->in.has_temperature = !plain;
+    run->in.temperature = 0;
+    run->in.has_max_tokens = !plain;
+    run->in.max_tokens = REWRITE_MAX_TOKENS;
+    body = call_body(run, rewrite_prompt, user, 0, sent, len);
+    run->in = keep;
+    free(user);
+    return body;
+}
+
+static int start_rewrite(struct rag_run *run)
+{
+    cJSON *sent = NULL;
+    size_t len = 0;
+    char *body;
+
+    run->plain = run->g->plain_rewrite;
+    body = rewrite_body(run, run->plain, &sent, &len);
+    /* Parked first in thoughts until the rewrite's step is written. */
+    if (!cJSON_GetArraySize(run->thoughts))
+        cJSON_AddItemToArray(run->thoughts, sent ? sent : cJSON_CreateArray());
+    else
+        cJSON_Delete(sent);
+    run->rl.call = body ? model_start(run->g->m, body, len, 0, 0,
+                                      &rewrite_cbs, run) : NULL;
+    return run->rl.call ? 0 : -1;
+}
+
+/* The model's 400 for the rewrite's temperature or max_tokens: the
+ * answer for a reasoning model, which the rewrite asks again without
+ * them (and so does every later rewrite of this worker). */
+static int refused_sampling(const struct relay_error *e)
+{
+    return e->status == 400 && (!strcmp(e->param, "temperature") ||
+                                !strcmp(e->param, "max_tokens"));
+}
+
+static int rewrite_again(struct rag_run *run)
+{
+    if (!run->g->plain_rewrite)
+        log_info("rag: the model refused the search query's temperature "
+                 "or max_tokens (a reasoning model); asking without them "
+                 "from now on");
+    run->g->plain_rewrite = 1;
+    relay_free(&run->rl);
+    memset(&run->rl, 0, sizeof(run->rl));
+    return start_rewrite(run);
+}
 
 static void on_embed(void *arg, cJSON *vector, int status, const char *msg,
                      const char *retry_after)
@@ -446,9 +516,6 @@ struct rag_run *rag_start(struct rag *g, const struct chat_input *in,
                           char *err, size_t errlen)
 {
     struct rag_run *run = calloc(1, sizeof(*run));
-    cJSON *sent = NULL;
-    char *user = NULL, *body = NULL;
-    size_t len = 0;
 
     err[0] = '\0';
     if (!run)
@@ -458,28 +525,15 @@ struct rag_run *rag_start(struct rag *g, const struct chat_input *in,
     run->arg = arg;
     run->stream = stream;
     clock_gettime(CLOCK_MONOTONIC, &run->t0);
-    if (take_input(run, in, err, errlen) < 0 ||
-        asprintf(&user, "Generate search query for: %s", run->question) < 0) {
+    if (take_input(run, in, err, errlen) < 0 || start_rewrite(run) < 0) {
         run_free(run);
         return NULL;
     }
-    run->in.has_temperature = 1;
-    run->in.temperature = 0;
-    run->in.has_max_tokens = 1;
-    run->in.max_tokens = REWRITE_MAX_TOKENS;
-    body = call_body(run, rewrite_prompt, user, 0, &sent, &len);
-    run->in = *in;              /* the answer keeps the client's overrides */
-    run->in.messages = run->in.context = run->in.session_state = NULL;
-    free(user);
-    /* Parked first in thoughts until the rewrite's step is written. */
-    cJSON_AddItemToArray(run->thoughts, sent ? sent : cJSON_CreateArray());
-    run->rl.call = body ? model_start(g->m, body, len, 0, 0, &rewrite_cbs, run)
-                        : NULL;
-    if (run->rl.call && g->e) {
+    if (g->e) {
         run->embed_ms = now_ms(run);
         run->ec = embed_start(g->e, run->question, on_embed, run);
     }
-    if (!run->rl.call || (g->e && !run->ec)) {
+    if (g->e && !run->ec) {
         run_free(run);
         return NULL;
     }

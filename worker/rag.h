@@ -3,7 +3,9 @@
  * the chat app when rag = search. Per question:
  *
  *   1. the model rewrites the conversation's last question into a search
- *      query (non-streaming, temperature 0, the sample's rewrite prompt);
+ *      query (non-streaming, temperature 0, the sample's rewrite prompt;
+ *      a reasoning model refuses temperature 0 and max_tokens with a 400
+ *      naming them, and then gets, from this worker, neither);
  *      at the same time, when an embedding deployment is configured, the
  *      original question is embedded for the vector query (a design
  *      choice: embedding the question rather than the rewritten query lets

@@ -278,6 +278,49 @@ static void job_fill(struct job *j, const cJSON *body, const struct route *r,
                 : r->deployment[0] ? r->deployment : DEFAULT_MODEL);
 }
 
+/* Reasoning models (o1, o3, o4-mini, gpt-5 ...; gpt-5-chat is not one),
+ * by the model's name or, on Azure, the deployment's. */
+static int reasoning_model(const char *name)
+{
+    static const char *const families[] = { "o1", "o3", "o4", "gpt-5" };
+
+    if (!strncmp(name, "gpt-5-chat", 10))
+        return 0;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (!strncmp(name, families[i], strlen(families[i])))
+            return 1;
+    return 0;
+}
+
+/* As OpenAI and Azure OpenAI refuse a reasoning model's max_tokens and
+ * any temperature but 1: 400 in OpenAI's shape, on Azure too, with param
+ * and code. 0 if the body has neither. */
+static int reasoning_refusal(struct evhttp_request *req, const char *name,
+                             const cJSON *body)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "temperature");
+    char msg[200];
+
+    if (!reasoning_model(name))
+        return 0;
+    if (cJSON_GetObjectItemCaseSensitive(body, "max_tokens")) {
+        error_reply(req, FL_OPENAI, 400, "Unsupported parameter: 'max_tokens'"
+                    " is not supported with this model. Use "
+                    "'max_completion_tokens' instead.", "invalid_request_error",
+                    "max_tokens", "unsupported_parameter");
+        return -1;
+    }
+    if (cJSON_IsNumber(t) && t->valuedouble != 1) {
+        snprintf(msg, sizeof msg, "Unsupported value: 'temperature' does not "
+                 "support %g with this model. Only the default (1) value is "
+                 "supported.", t->valuedouble);
+        error_reply(req, FL_OPENAI, 400, msg, "invalid_request_error",
+                    "temperature", "unsupported_value");
+        return -1;
+    }
+    return 0;
+}
+
 /* 0 if the body is a usable request; otherwise the 400 has been sent. */
 static int validate(struct evhttp_request *req, const struct route *r,
                     const cJSON *body)
@@ -304,7 +347,8 @@ static int validate(struct evhttp_request *req, const struct route *r,
                     "invalid_request_error", NULL, NULL);
         return -1;
     }
-    return 0;
+    return reasoning_refusal(req, cJSON_IsString(model) ? model->valuestring
+                                                        : r->deployment, body);
 }
 
 /* After routing and auth: body, controls, faults, then the job. The body

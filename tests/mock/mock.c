@@ -33,6 +33,9 @@
  *        not found"}}; "model" optional (defaults to the deployment name)
  *   POST /openai/v1/chat/completions                        Azure (v1 API)
  *        auth as Azure; "model" required
+ *   A reasoning model (model or deployment named o1*, o3*, o4*, gpt-5*,
+ *   not gpt-5-chat*) refuses max_tokens and a temperature other than 1
+ *   with the real 400s (OpenAI's body, param and code, on Azure too).
  *   GET  /_mock/stats     {"requests","completed","cancelled","active",
  *                          "errors","faults","connections",
  *                          "by_path":{path:n},

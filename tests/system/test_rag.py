@@ -214,6 +214,31 @@ def test_an_index_with_other_field_names(spawn, tmp_path):
     stop_clean(m)
 
 
+def test_a_reasoning_model_answers(spawn, smock):
+    """A reasoning model (o1, o3, o4-mini, gpt-5) refuses the rewrite's
+    max_tokens and temperature 0 with a 400 naming the param: the rewrite
+    is asked again without them, and from then on this worker asks
+    without them at once. Before, every question was that 400."""
+    srv = serve(spawn, smock, "azure", conf=CONF,
+                env=rag_env(smock, AZURE_OPENAI_CHAT_DEPLOYMENT="o4-mini"))
+    chat = "/openai/deployments/o4-mini/chat/completions"
+    for n, path in enumerate(("/chat", "/chat/stream", "/chat")):
+        smock.reset()
+        r = post(srv.port, path, chat_body(QUESTION))
+        assert r.status == 200, r.body
+        text = (r.json()["message"]["content"] if path == "/chat" else
+                "".join(l["delta"].get("content") or "" for l in r.ndjson()[1:]))
+        assert "[%s]" % TOP_SOURCE in text, text
+        sent = [(b, q) for p, b, q in calls(smock) if p == chat]
+        rewrites = [b for b, _ in sent if not b["stream"] and
+                    last_user(b).startswith("Generate search query for:")]
+        assert len(rewrites) == (2 if n == 0 else 1), sent
+        plain = rewrites[-1]
+        assert "max_tokens" not in plain and "temperature" not in plain, plain
+        assert len(sent) == len(rewrites) + 1       # then the answer
+    assert "asking without them" in srv.log
+
+
 def test_rewrite_failure_and_bad_question(srv, smock):
     r = post(srv.port, "/chat/stream", chat_body(say(QUESTION, fault=500)))
     assert r.status == 502, r.body
