@@ -13,6 +13,7 @@
 #include "worker/embed.h"
 #include "worker/entra.h"
 #include "worker/model.h"
+#include "worker/reasoning.h"
 #include "worker/relay.h"
 #include "worker/search.h"
 
@@ -340,8 +341,33 @@ static void on_rewrite_data(struct model_call *c, const char *p, size_t n,
     relay_collect(&run->rl, p, n);
 }
 
-/* The model's query, trimmed; the question itself when it gave none ("0",
- * as the prompt allows). */
+static void keep_answer(void *arg, int thinking, const char *p, size_t n)
+{
+    if (!thinking)
+        fwrite(p, 1, n, arg);
+}
+
+/* content without a thinking model's "<think>...</think>" (DeepSeek-R1
+ * thinks in the content): the query is what follows. NULL: no memory. */
+static char *answer_part(const char *content)
+{
+    struct reasoning rs;
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+
+    if (!f)
+        return NULL;
+    reasoning_init(&rs);
+    reasoning_feed(&rs, content, strlen(content), keep_answer, f);
+    reasoning_finish(&rs, keep_answer, f);
+    if (fclose(f))
+        return free(out), NULL;
+    return out;
+}
+
+/* The model's query, without its thinking, trimmed; the question itself
+ * when it gave none ("0", as the prompt allows). */
 static char *rewritten(struct rag_run *run)
 {
     size_t len;
@@ -351,7 +377,9 @@ static char *rewritten(struct rag_run *run)
         cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
             cJSON_GetObjectItemCaseSensitive(up, "choices"), 0), "message"),
         "content");
-    const char *s = cJSON_IsString(content) ? content->valuestring : NULL;
+    char *answer = cJSON_IsString(content) ? answer_part(content->valuestring)
+                                           : NULL;
+    const char *s = answer;
     char *q = NULL;
 
     if (s) {
@@ -364,6 +392,7 @@ static char *rewritten(struct rag_run *run)
         q = (n == 0 || (n == 1 && s[0] == '0')) ? strdup(run->question)
                                                 : strndup(s, n);
     }
+    free(answer);
     cJSON_Delete(up);
     return q;
 }

@@ -8,7 +8,8 @@
  *                     delta.reasoning_content (message.reasoning_content
  *                     when not streaming), then the canned answer
  *   the RAG prompts (azure-search-openai-demo's shapes), recognised in the
- *   last user message:
+ *   last user message (with reasoning=think or field, after the thinking,
+ *   as a reasoning model answers them):
  *     "Generate search query for: Q"  -> answers Q without any "[...]"
  *                                        (the sample's rewrite prompt says
  *                                        to strip bracketed text)
@@ -188,21 +189,26 @@ static int build(struct script *sc, const char *mode, const cJSON *body,
         "<th", "ink>\n", THINKING, "\n</thi", "nk>\n\n",
     };
     struct evbuffer *b = evbuffer_new();
+    const char *rag = NULL;     /* a RAG prompt's answer, after thinking */
     int rc = -1;
 
     if (!b)
         return -1;
-    if (!mode && rag_answer(body, b)) {
-        evbuffer_add(b, "", 1);
-        rc = add_words(sc, "content", (char *)evbuffer_pullup(b, -1), "");
+    if (rag_answer(body, b) && !evbuffer_add(b, "", 1))
+        rag = (const char *)evbuffer_pullup(b, -1);
+    if (!mode && rag) {
+        rc = add_words(sc, "content", rag, "");
     } else if (mode && !strcmp(mode, "think")) {
         rc = 0;
         for (size_t i = 0; i < sizeof(think) / sizeof(think[0]) && !rc; i++)
             rc = add_delta(sc, "content", think[i], strlen(think[i]), "");
-        rc = rc ? rc : canned_words(sc, tokens, "");
+        rc = rc ? rc : rag ? add_words(sc, "content", rag, "")
+                           : canned_words(sc, tokens, "");
     } else if (mode && !strcmp(mode, "field")) {
         rc = add_words(sc, "reasoning_content", THINKING, ",\"content\":null");
-        rc = rc ? rc : canned_words(sc, tokens, ",\"reasoning_content\":null");
+        rc = rc ? rc : rag ? add_words(sc, "content", rag,
+                                       ",\"reasoning_content\":null")
+                           : canned_words(sc, tokens, ",\"reasoning_content\":null");
         sc->reasoning = escaped(THINKING, strlen(THINKING));
     } else {
         rc = 0;                 /* the canned answer */

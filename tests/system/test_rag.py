@@ -239,6 +239,17 @@ def test_a_reasoning_model_answers(spawn, smock):
     assert "asking without them" in srv.log
 
 
+@pytest.mark.parametrize("mode", ["think", "field"])
+def test_a_thinking_model_s_query_is_its_answer(srv, smock, mode):
+    """DeepSeek-R1 thinks inside the content ("<think>...</think>" first):
+    the search gets the query after the thinking, not the thinking."""
+    r = post(srv.port, "/chat", chat_body(say(QUESTION, reasoning=mode)))
+    assert r.status == 200, r.body
+    search = [b for p, b, _ in calls(smock) if p.startswith("/indexes/")][-1]
+    assert search["search"] == QUESTION, search["search"]
+    assert "[%s]" % TOP_SOURCE in r.json()["message"]["content"]
+
+
 def test_rewrite_failure_and_bad_question(srv, smock):
     r = post(srv.port, "/chat/stream", chat_body(say(QUESTION, fault=500)))
     assert r.status == 502, r.body
