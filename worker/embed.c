@@ -54,6 +54,8 @@ static int setup(struct embed *e, const struct cfg *c, struct entra *entra,
     if (azure && !key) {
         e->svc.entra = entra;
         e->svc.scope = ENTRA_SCOPE_COGNITIVE;
+        e->svc.token_hint = "with an Entra ID token this identity needs the "
+            "Cognitive Services OpenAI User role on the resource";
     }
     return 0;
 }

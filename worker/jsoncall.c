@@ -18,6 +18,7 @@ struct jsoncall {
     struct entra_wait *w;       /* waiting for a token */
     char *json;                 /* the request body until the POST starts */
     struct evbuffer *body;      /* the reply */
+    unsigned with_token : 1;    /* sent with an Entra ID token */
     jsoncall_cb cb;
     void *arg;
     char what[64];
@@ -91,7 +92,10 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
         else if (res->rc == FETCH_EHTTP &&
                  (res->status == 401 || res->status == 403))
             snprintf(msg, sizeof(msg), "%s refused this server's credentials"
-                     " (HTTP %d)", jc->what, res->status);
+                     " (HTTP %d)%s%s", jc->what, res->status,
+                     jc->with_token && jc->svc->token_hint ? ": " : "",
+                     jc->with_token && jc->svc->token_hint
+                     ? jc->svc->token_hint : "");
         else if (res->rc == FETCH_EHTTP && res->status == 429) {
             service_message(reply, detail, sizeof(detail));
             status = 429;
@@ -133,6 +137,7 @@ static int send_body(struct jsoncall *jc, const char *token)
         return -1;
     if (bearer)
         headers[1] = bearer;
+    jc->with_token = bearer != NULL;
     jc->json = NULL;
     jc->f = fetch_start(&req, &cbs, jc);
     free(bearer);

@@ -39,6 +39,9 @@ struct jsoncall_svc {
     char *auth;
     struct entra *entra;
     const char *scope;
+    /* Added to a 401/403 met with a token (static, may be NULL): what the
+     * service needs before it takes one, which its refusal does not say. */
+    const char *token_hint;
 };
 
 /* url = base without its trailing slashes, then the formatted path.

@@ -37,6 +37,11 @@ struct search *search_init(const struct cfg *c, struct entra *entra,
     s->svc.what = "the search service";
     s->svc.entra = keyed ? NULL : entra;
     s->svc.scope = ENTRA_SCOPE_SEARCH;
+    /* A new search service takes API keys only, and says no more than
+     * 401/403 to a token. */
+    s->svc.token_hint = "with an Entra ID token the service must allow "
+        "role-based access (Keys: role-based access control, or both) and "
+        "this identity needs the Search Index Data Reader role";
     if (c->search_endpoint)
         ep = strdup(c->search_endpoint);
     else if (c->search_service &&

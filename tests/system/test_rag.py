@@ -420,3 +420,32 @@ def test_search_on_entra_while_the_model_uses_a_key(spawn, tmp_path):
                 assert req["headers"]["authorization"] == "Bearer " + KEY
     finally:
         stop_clean(m)
+
+
+def test_a_refused_token_says_what_the_search_service_needs(spawn, tmp_path):
+    """A new search service takes API keys only: llmfork's token is refused
+    with a bare 401/403. The client's error says what to enable."""
+    m = Mock(tmp_path, "--index", INDEX, "--token", "secret=" + SECRET,
+             "--search-fault", "403", name="kmock")
+    try:
+        env = rag_env(m, **NO_KEYS)
+        env.update({"AZURE_TENANT_ID": "tenant-9", "AZURE_CLIENT_ID": "client-9",
+                    "AZURE_CLIENT_SECRET": SECRET, "AZURE_AUTHORITY_HOST": m.url,
+                    "AZURE_OPENAI_API_KEY": KEY})
+        srv = serve(spawn, m, "azure", conf=CONF, env=env)
+        r = post(srv.port, "/chat/stream", chat_body(QUESTION))
+        assert r.status == 502, r.body
+        err = r.json()["error"]
+        assert err.startswith("the search service refused this server's "
+                              "credentials (HTTP 403): with an Entra ID token"), err
+        assert "role-based access" in err and "Search Index Data Reader" in err
+        srv.stop()
+        # with a key, the hint about tokens would mislead
+        srv = serve(spawn, m, "azure", conf=CONF,
+                    env=rag_env(m, AZURE_OPENAI_EMB_DEPLOYMENT=None))
+        r = post(srv.port, "/chat", chat_body(QUESTION))
+        assert r.status == 502, r.body
+        assert r.json()["error"] == ("the search service refused this server's "
+                                     "credentials (HTTP 403)")
+    finally:
+        stop_clean(m)
