@@ -167,16 +167,17 @@ def test_a_busy_step_is_a_429_with_its_retry_after(spawn, tmp_path, fault, who):
     not as a 502 (or a 429 without the header)."""
     args = ("--index", INDEX) + ((fault, "429:ms=3000") if fault else ())
     m = Mock(tmp_path, *args, name="busy")
-    srv = serve(spawn, m, "azure", conf=CONF, env=rag_env(m))
-    q = QUESTION if fault else say(QUESTION, fault="429:ms=3000")
-    for path in ("/chat", "/chat/stream"):
-        r = post(srv.port, path, chat_body(q))
-        assert r.status == 429, r.body
-        assert r.headers.get("retry-after") == "3", r.headers
-        err = r.json()["error"]
-        assert err.startswith(who + " is busy; retry later"), err
-    srv.stop()
-    stop_clean(m)
+    try:
+        srv = serve(spawn, m, "azure", conf=CONF, env=rag_env(m))
+        q = QUESTION if fault else say(QUESTION, fault="429:ms=3000")
+        for path in ("/chat", "/chat/stream"):
+            r = post(srv.port, path, chat_body(q))
+            assert r.status == 429, r.body
+            assert r.headers.get("retry-after") == "3", r.headers
+            err = r.json()["error"]
+            assert err.startswith(who + " is busy; retry later"), err
+    finally:
+        stop_clean(m)
 
 
 def test_an_index_with_other_field_names(spawn, tmp_path):
@@ -191,6 +192,13 @@ def test_an_index_with_other_field_names(spawn, tmp_path):
         {"chunk_id": "c2", "title": "handbook.pdf",
          "chunk": "Vacation accrues at 1.5 days per month."}]}))
     m = Mock(tmp_path, "--index", str(index), name="wizard")
+    try:
+        check_field_settings(spawn, m)
+    finally:
+        stop_clean(m)
+
+
+def check_field_settings(spawn, m):
     env = rag_env(m, AZURE_SEARCH_INDEX="wizard", AZURE_OPENAI_EMB_DEPLOYMENT=None)
     srv = serve(spawn, m, "azure", conf=CONF, env=env)
     r = post(srv.port, "/chat", chat_body(QUESTION))
@@ -210,8 +218,6 @@ def test_an_index_with_other_field_names(spawn, tmp_path):
     assert "[plans.pdf]" in out["message"]["content"]
     search = [b for p, b, _ in calls(m) if p.startswith("/indexes/")][-1]
     assert search["select"] == "title,chunk"
-    srv.stop()
-    stop_clean(m)
 
 
 def test_a_reasoning_model_answers(spawn, smock):
