@@ -80,6 +80,13 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
         listeners_enable(s, 1);
 }
 
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    req_reap(arg);
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
     struct http_server *s = arg;
@@ -112,6 +119,7 @@ struct http_server *http_server_new(struct event_base *base,
                       ? (size_t)cfg->limit_request_field_size : 0;
     evtimer_assign(&s->retry, base, on_retry, s);
     event_assign(&s->done_ev, base, -1, 0, on_done, s);
+    event_assign(&s->reap_ev, base, -1, 0, on_reap, s);
     return s;
 }
 
@@ -189,6 +197,8 @@ void http_server_free(struct http_server *s)
     s->draining = 0;
     while (s->conns != NULL)
         conn_close(s->conns);
+    req_reap(s);        /* those ended as their connections closed too */
+    event_del(&s->reap_ev);
     event_del(&s->done_ev);
     free(s->lev);
     free(s);

@@ -19,6 +19,16 @@
  *    (http_resp_send, http_resp_error or http_resp_end), even if the client
  *    went away first: writes after a disconnect are dropped and return -1.
  *    Strings returned by http_req_* live as long as the request.
+ *  - After the end the request is freed once the app's callback returns
+ *    to the loop. Until then a call that breaks the rules (a second
+ *    answer, start twice, a write or header after the end) is ignored
+ *    with an error in the log ("GET /x: http_resp_send after the response
+ *    ended (ignored)"); http_resp_send after http_resp_start cuts the
+ *    stream off (no last chunk, connection closed). Keeping the pointer
+ *    past that callback is a use after free like any other.
+ *  - A request the app never ends stays open until its client leaves,
+ *    and its memory is held until the app ends it (register
+ *    http_req_on_close and end it there).
  */
 #ifndef LLMFORK_HTTP_H
 #define LLMFORK_HTTP_H
@@ -55,8 +65,9 @@ void http_server_free(struct http_server *s);
 
 /* ---- the request ---- */
 const char *http_req_method(const struct http_req *r);
-const char *http_req_path(const struct http_req *r);     /* no query */
-const char *http_req_query(const struct http_req *r);    /* after '?', or "" */
+/* The path as sent (not percent-decoded), without the query. */
+const char *http_req_path(const struct http_req *r);
+const char *http_req_query(const struct http_req *r);    /* after '?', or "", raw */
 const char *http_req_target(const struct http_req *r);   /* as sent */
 /* First header with that name (case-insensitive), or NULL. */
 const char *http_req_header(const struct http_req *r, const char *name);

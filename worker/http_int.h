@@ -8,7 +8,10 @@
  * evbuffer, and the request it is reading. Once a request is dispatched the
  * app holds it until it ends the response; the request then frees itself.
  * If the connection closes first it sets req->conn = NULL, req->gone = 1,
- * and leaves the request to the app.
+ * and leaves the request to the app. An ended request goes on its
+ * server's ended list and is freed by reap_ev once the app's callback
+ * has returned, so a second answer in that callback is caught, not a
+ * write into freed memory.
  *
  * Only event callbacks in http_conn.c (and drain/free in http.c) free a
  * connection. API calls from apps (http_resp_*) never do: on a write
@@ -51,6 +54,8 @@ struct http_server {
     void (*done)(void *);
     void *done_arg;
     struct event done_ev;
+    struct event reap_ev;       /* frees the ended requests (req_reap) */
+    struct http_req *ended;     /* ended, not yet freed: owned here */
 };
 
 enum { ARMED_R = 1, ARMED_W = 2, ARMED_C = 4, ARMED_T = 8 };
@@ -109,6 +114,8 @@ struct http_req {
     http_req_cb on_close, on_drain;
     void *close_arg, *drain_arg;
     int want_drain;
+    int ended;                  /* response ended; freed by req_reap */
+    struct http_req *next_ended;
     /* head text and fields follow in the same allocation */
 };
 
@@ -116,6 +123,8 @@ struct http_req {
 struct http_req *req_new(struct conn *c, const char *head, size_t len,
                          int nfields, int *status);
 void req_free(struct http_req *r);
+/* Frees the requests that ended since the last call (s->ended). */
+void req_reap(struct http_server *s);
 /* The connection is going away under a dispatched request. */
 void req_detach(struct http_req *r);
 /* Pending output fell: fire on_drain if it is due. */

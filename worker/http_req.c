@@ -145,6 +145,15 @@ void req_free(struct http_req *r)
     free(r);
 }
 
+void req_reap(struct http_server *s)
+{
+    while (s->ended != NULL) {
+        struct http_req *r = s->ended;
+        s->ended = r->next_ended;
+        req_free(r);
+    }
+}
+
 void req_detach(struct http_req *r)
 {
     r->conn = NULL;
@@ -440,20 +449,41 @@ static size_t json_error(char *buf, size_t n, const char *msg)
     return o;
 }
 
+/* Not freed here but once the app's callback has returned (reap_ev):
+ * an app that answers twice or writes after the end in the same callback
+ * is then told so in the log (req_ended) instead of writing into freed
+ * memory and taking the worker, and every client on it, down. */
 static void req_end(struct http_req *r)
 {
+    struct http_server *s = r->srv;
     access_log(r);
     sb_count_request(r->path, r->status, http_now_us() - r->start_us);
-    if (r->streaming && r->srv->slot)
-        r->srv->slot->streams--;
+    if (r->streaming && s->slot)
+        s->slot->streams--;
     if (r->conn)
         conn_response_done(r->conn);
-    req_free(r);
+    r->conn = NULL;
+    r->ended = 1;
+    if (s->ended == NULL)
+        event_active(&s->reap_ev, EV_TIMEOUT, 1);
+    r->next_ended = s->ended;
+    s->ended = r;
+}
+
+/* 1 (and an error in the log) when the app calls a response function on
+ * a request whose response has ended: the call is ignored. */
+static int req_ended(const struct http_req *r, const char *call)
+{
+    if (!r->ended)
+        return 0;
+    log_error("%s %s: %s after the response ended (ignored)",
+              r->head.method, r->path, call);
+    return 1;
 }
 
 int http_resp_header(struct http_req *r, const char *name, const char *value)
 {
-    if (r->started || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+    if (req_ended(r, "http_resp_header") || r->started || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
         return -1;
     if (r->hdrs == NULL && (r->hdrs = evbuffer_new()) == NULL)
         return -1;
@@ -465,6 +495,19 @@ int http_resp_header(struct http_req *r, const char *name, const char *value)
 void http_resp_send(struct http_req *r, int status, const char *content_type,
                     const void *body, size_t len)
 {
+    if (req_ended(r, "http_resp_send"))
+        return;
+    if (r->streaming) {
+        /* The head and maybe chunks are out: a second head would be
+         * read as body. Cut the stream off (no last chunk, close), so
+         * the client sees it broke instead of a garbled answer. */
+        log_error("%s %s: http_resp_send after http_resp_start: "
+                  "stream cut off", r->head.method, r->path);
+        if (r->conn)
+            r->conn->close_after = 1;
+        req_end(r);
+        return;
+    }
     r->status = status;
     if (r->conn != NULL) {
         int nobody = status < 200 || status == 204 || status == 304;
@@ -483,6 +526,8 @@ void http_resp_send(struct http_req *r, int status, const char *content_type,
 void http_resp_error(struct http_req *r, int status, const char *msg)
 {
     char buf[512];
+    if (req_ended(r, "http_resp_error"))
+        return;
     size_t n = json_error(buf, sizeof(buf), msg);
     http_resp_send(r, status, "application/json", buf, n);
 }
@@ -505,6 +550,13 @@ void http_error_raw(struct conn *c, int status, const char *msg)
 
 void http_resp_start(struct http_req *r, int status, const char *content_type)
 {
+    if (req_ended(r, "http_resp_start"))
+        return;
+    if (r->streaming) {
+        log_error("%s %s: http_resp_start called twice (ignored)",
+                  r->head.method, r->path);
+        return;
+    }
     r->status = status;
     r->streaming = 1;
     if (r->srv->slot)
@@ -559,6 +611,13 @@ static void add_chunk(struct evbuffer *out, const void *data, size_t len)
 int http_resp_write(struct http_req *r, const void *data, size_t len)
 {
     struct conn *c = r->conn;
+    if (req_ended(r, "http_resp_write"))
+        return -1;
+    if (!r->streaming) {
+        log_error("%s %s: http_resp_write before http_resp_start (ignored)",
+                  r->head.method, r->path);
+        return -1;
+    }
     if (c == NULL || c->broken || !r->started)
         return -1;
     if (len == 0 || r->head_only)
@@ -586,6 +645,8 @@ void http_resp_on_drain(struct http_req *r, http_req_cb cb, void *arg)
 
 void http_resp_end(struct http_req *r)
 {
+    if (req_ended(r, "http_resp_end"))
+        return;
     if (!r->streaming) {
         log_error("%s %s: response ended before it started",
                   r->head.method, r->path);

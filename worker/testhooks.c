@@ -15,6 +15,10 @@
  *                                how many: what workers of older
  *                                generations still draining do to the
  *                                master, without hundreds of processes
+ *   GET  /_test/misuse?do=W      an app that breaks the response rules
+ *                                (W: twice, write_after_end, end_twice,
+ *                                start_twice, send_after_start,
+ *                                write_before_start), all in the handler
  *
  * LLMFORK_TEST_BOOT_FAIL=msg makes startup fail with msg (exit 3 tests).
  * Each stream owns its timer and state; both are freed when it ends.
@@ -107,6 +111,37 @@ static void t_slots(struct http_req *r, void *state)
     http_resp_send(r, 200, "text/plain", buf, (size_t)len);
 }
 
+/* Each case answers once correctly, then breaks a rule of http.h. */
+static void t_misuse(struct http_req *r, void *state)
+{
+    const char *q = http_req_query(r);
+    (void)state;
+    if (strcmp(q, "do=twice") == 0) {
+        http_resp_send(r, 200, "text/plain", "one\n", 4);
+        http_resp_send(r, 200, "text/plain", "two\n", 4);
+        http_resp_error(r, 500, "three");
+        return;
+    }
+    if (strcmp(q, "do=write_before_start") == 0) {
+        http_resp_write(r, "x\n", 2);
+        http_resp_send(r, 200, "text/plain", "one\n", 4);
+        return;
+    }
+    http_resp_start(r, 200, "text/plain");
+    if (strcmp(q, "do=start_twice") == 0)
+        http_resp_start(r, 201, "text/plain");
+    http_resp_write(r, "one\n", 4);
+    if (strcmp(q, "do=send_after_start") == 0) {
+        http_resp_send(r, 500, "text/plain", "two\n", 4);
+        return;
+    }
+    http_resp_end(r);
+    if (strcmp(q, "do=write_after_end") == 0)
+        http_resp_write(r, "two\n", 4);
+    if (strcmp(q, "do=end_twice") == 0)
+        http_resp_end(r);
+}
+
 struct ticker {
     struct http_req *req;
     struct event *timer;
@@ -196,7 +231,8 @@ static int testhooks_startup(struct app_ctx *ctx)
         app_route(ctx, "GET", "/_test/crash", t_crash, NULL) < 0 ||
         app_route(ctx, "GET", "/_test/pid", t_pid, NULL) < 0 ||
         app_route(ctx, "POST", "/_test/echo", t_echo, NULL) < 0 ||
-        app_route(ctx, "GET", "/_test/slots", t_slots, NULL) < 0) {
+        app_route(ctx, "GET", "/_test/slots", t_slots, NULL) < 0 ||
+        app_route(ctx, "GET", "/_test/misuse", t_misuse, NULL) < 0) {
         app_fail(ctx, "out of memory");
         return -1;
     }
