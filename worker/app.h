@@ -25,6 +25,19 @@
  *   }
  *   const struct app hello_app = { "hello", hello_startup, NULL };
  *
+ * Registering: declare it in apps.h (extern const struct app hello_app;)
+ * and add &hello_app to app_table in worker/worker.c, before static_app;
+ * a new worker/hello.c is built by make as it is. worker/testhooks.c is
+ * a small app of this kind the system tests use: a timer-driven stream
+ * with backpressure (http_resp_on_drain) and close handling
+ * (http_req_on_close). Outbound calls go through fetch.h: pause the
+ * transfer when http_resp_write returns 1, resume it in the drain
+ * callback, cancel it in the close callback.
+ *
+ * Handlers and callbacks run on the worker's loop: one that blocks stalls
+ * every client of that worker, and past `timeout` seconds the master
+ * kills the worker.
+ *
  * Ownership: routes live in the worker's router (freed at exit). The
  * app_ctx is owned by the worker and valid from startup to shutdown.
  */

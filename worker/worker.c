@@ -26,8 +26,6 @@
 /* Linked only into build/llmfork-test (worker/testhooks.c). */
 extern const struct app testhooks_app __attribute__((weak));
 
-#define MAX_APPS 8
-
 struct worker {
     const struct cfg *cfg;
     struct sb_slot *slot;
@@ -46,16 +44,23 @@ struct worker {
     int draining_servers;       /* not drained yet */
 };
 
+/* The apps every worker runs, in routing order: the first route that
+ * matches wins, so static_app (every GET no other route takes) stays
+ * last. A new app: its struct app (app.h), declared in apps.h, added
+ * here; the Makefile compiles every .c file in worker/. */
+static const struct app *const app_table[] = {
+    &health_app, &metrics_app, &chat_app, &gateway_app,
+    &testhooks_app,             /* NULL outside build/llmfork-test */
+    &static_app,
+};
+#define MAX_APPS ((int)(sizeof(app_table) / sizeof(app_table[0])))
+
 static int app_list(const struct app **v)
 {
     int n = 0;
-    v[n++] = &health_app;
-    v[n++] = &metrics_app;
-    v[n++] = &chat_app;
-    v[n++] = &gateway_app;
-    if (&testhooks_app != NULL)
-        v[n++] = &testhooks_app;
-    v[n++] = &static_app;
+    for (int i = 0; i < MAX_APPS; i++)
+        if (app_table[i] != NULL)
+            v[n++] = app_table[i];
     return n;
 }
 
