@@ -171,3 +171,83 @@ test('keyboard: Shift+Enter is a new line, Enter sends; fits a phone', async () 
   assert.ok(overflow <= 360, `page is ${overflow} px wide at 360`);
   await closePage(page);
 });
+
+// No raw JSON, no browser jargon ("Failed to fetch", "network error").
+async function assertPlainAlert(answer, re) {
+  const text = await answer.getByRole('alert').textContent();
+  assert.match(text, re);
+  assert.doesNotMatch(text, /[{}]|Failed to fetch|network error/, text);
+}
+
+test('the model unreachable (502), then the server gone: clear messages, usable page', async () => {
+  // The provider at a port nothing listens on.
+  const down = await startLlmfork({
+    env: { LLMFORK_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_API_KEY: 'x' },
+    args: ['--max-retries', '0'],
+  });
+  const page = await browser.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  try {
+    await page.goto(down.url + '/');
+    let answer = await send(page, 'Hello?');
+    await assertPlainAlert(answer, /HTTP 502.*could not be reached/);
+    assert.equal(await page.getByLabel('Message').inputValue(), 'Hello?');
+    await down.stop();
+    await page.getByLabel('Message').fill('');
+    answer = await send(page, 'Anyone?');
+    await assertPlainAlert(answer, /^Cannot reach the server\. Check the connection, then send again\.$/);
+    assert.equal(await page.getByLabel('Message').inputValue(), 'Anyone?');
+    assert.ok(await page.getByRole('button', { name: 'Send' }).isVisible());
+  } finally {
+    await down.stop();
+  }
+  await closePage(page);
+});
+
+test('a connection lost mid-answer says so and keeps what came', async () => {
+  const lost = await startLlmfork({ mock, args: ['--max-retries', '0'] });
+  const page = await browser.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  try {
+    await page.goto(lost.url + '/');
+    await page.getByLabel('Message').fill('Tell me a long story [mock tokens=2000 delay_ms=20]');
+    await page.getByLabel('Message').press('Enter');
+    await waitFor(async () => (await lastAnswer(page).locator('.content').textContent()).length > 10,
+      5000, 'the first tokens');
+    lost.kill('SIGQUIT');       // quick stop: the stream ends without its last chunk
+    await waitFor(async () => (await page.locator('.msg.streaming').count()) === 0, 10000,
+      'the answer to end');
+    const answer = lastAnswer(page);
+    await assertPlainAlert(answer, /^The answer broke off: the connection to the server was lost\.$/);
+    assert.ok((await answer.locator('.content').textContent()).length > 10, 'the partial answer stays');
+    assert.ok(await page.getByRole('button', { name: 'Send' }).isVisible());
+  } finally {
+    await lost.stop();
+  }
+  await closePage(page);
+});
+
+test('an empty message sends nothing', async () => {
+  const page = await openPage();
+  const before = (await mock.stats()).requests;
+  await page.getByLabel('Message').fill('   ');
+  await page.getByLabel('Message').press('Enter');
+  await page.getByRole('button', { name: 'Send' }).click();
+  assert.equal(await page.locator('#messages .msg').count(), 0);
+  assert.equal((await mock.stats()).requests, before);
+  assert.ok(await page.getByRole('button', { name: 'Send' }).isVisible());
+  await closePage(page);
+});
+
+test('a 200 that is not NDJSON (a proxy\'s page) is not shown as a parser error', async () => {
+  const page = await openPage();
+  await page.route('**/chat/stream', (r) => r.fulfill({
+    status: 200, contentType: 'text/html', body: '<html><body>Sign in to the Wi-Fi</body></html>\n',
+  }));
+  const answer = await send(page, 'Hello');
+  await assertPlainAlert(answer, /^The server sent something that is not a chat answer\.$/);
+  assert.equal(await page.getByLabel('Message').inputValue(), 'Hello');
+  await closePage(page);
+});

@@ -101,7 +101,8 @@ export async function startMock(args = []) {
 }
 
 // build/llmfork with one worker; args are command-line settings. With
-// mock (a startMock result), the provider is openai at the mock.
+// mock (a startMock result), the provider is openai at the mock. kill(sig)
+// signals the master (SIGQUIT: quick stop, streams cut off).
 export async function startLlmfork({ args = [], env = {}, mock = null } = {}) {
   const up = mock
     ? { LLMFORK_PROVIDER: 'openai', OPENAI_BASE_URL: mock.url + '/v1', OPENAI_API_KEY: 'x' }
@@ -119,7 +120,9 @@ export async function startLlmfork({ args = [], env = {}, mock = null } = {}) {
         return false;
       }
     }, 10000, 'llmfork');
-    if (state === 'up') return { url, port, log: () => p.log, stop: () => stop(p) };
+    if (state === 'up') {
+      return { url, port, log: () => p.log, stop: () => stop(p), kill: (sig) => p.kill(sig) };
+    }
     // Another process may have taken the port between our probe and bind.
     if (attempt >= 3 || !/in use/i.test(p.log)) throw new Error('llmfork exited: ' + p.log);
   }

@@ -91,7 +91,26 @@
     return `${what} (HTTP ${resp.status})${detail ? ': ' + detail : '.'}`;
   }
 
+  // The browser's own words for a lost connection ("Failed to fetch",
+  // "network error") and a parser's ("Unexpected token '<'") mean nothing
+  // to the person chatting: these say what happened and what to do.
+  const UNREACHABLE = 'Cannot reach the server. Check the connection, then send again.';
+  const LOST = 'The answer broke off: the connection to the server was lost.';
+  const UNREADABLE = 'The server sent something that is not a chat answer.';
+
+  // fetch, with a failure to connect as a ChatError (Stop stays an abort).
+  async function post(url, init) {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new ChatError(UNREACHABLE);
+    }
+  }
+
   // Calls onLine(object) for each NDJSON line of a fetch body as it arrives.
+  // A connection lost mid-answer, or a line that is not JSON (a proxy's
+  // HTML page), is a ChatError; Stop stays an AbortError.
   async function readLines(body, onLine) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
@@ -101,7 +120,14 @@
       while ((nl = buf.indexOf('\n')) >= 0 || (final && buf.trim())) {
         const line = nl >= 0 ? buf.slice(0, nl) : buf;
         buf = nl >= 0 ? buf.slice(nl + 1) : '';
-        if (line.trim()) onLine(JSON.parse(line));
+        if (!line.trim()) continue;
+        let obj;
+        try {
+          obj = JSON.parse(line);
+        } catch (e) {
+          throw new ChatError(UNREADABLE);
+        }
+        onLine(obj);
       }
     };
     try {
@@ -115,7 +141,8 @@
       flush(true);
     } catch (e) {
       reader.cancel().catch(() => {});
-      throw e;
+      if (e instanceof ChatError || e.name === 'AbortError') throw e;
+      throw new ChatError(LOST);
     }
   }
 
@@ -140,7 +167,7 @@
     let note = '';              // for the status line; errors speak as alerts
     let failed = false;
     try {
-      const resp = await fetch('chat/stream', {
+      const resp = await post('chat/stream', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/x-ndjson' },
         body: JSON.stringify({ messages: conv, session_state: sessionState }),
@@ -171,7 +198,7 @@
         li.classList.add('stopped');
       } else {
         failed = true;
-        showError(li, e instanceof ChatError ? e.message : 'Network error: ' + e.message);
+        showError(li, e instanceof ChatError ? e.message : 'Something went wrong: ' + e.message);
       }
     }
     controller = null;
