@@ -1,7 +1,8 @@
 /*
  * fetch — see fetch.h. The multi runs on the loop through evcurl.c; the
  * easy handle's options and the mapping of curl's results are in
- * fetch_easy.c. This file is the life of a transfer.
+ * fetch_easy.c; a transfer on fetch's own client is driven by fetch_h1.c
+ * (fetch_int.h is what they share). This file is the life of a transfer.
  *
  * Each transfer has one struct event, f->ev, that does all its own
  * scheduling: its deadlines (first byte, idle, total), the wait before a
@@ -31,45 +32,9 @@
 #include "common/scoreboard.h"
 #include "worker/evcurl.h"
 #include "worker/fetch_easy.h"
+#include "worker/fetch_int.h"
+#include "worker/h1.h"
 #include "worker/retry.h"
-
-enum state {
-    S_WAITING,      /* before an attempt: first one, or a retry's wait */
-    S_RUNNING,      /* the easy handle is in the multi */
-    S_DONE,         /* inside on_done */
-    S_CANCELLED,    /* teardown pending on the next tick */
-};
-
-/* What the transfer's event is waiting for. */
-enum wake { W_NONE, W_ATTEMPT, W_TOTAL, W_FIRST_BYTE, W_IDLE };
-
-struct fetch {
-    struct fetch *prev, *next;          /* g.live, for fetch_cleanup */
-    CURL *easy;
-    struct curl_slist *hdrs;
-    void *body;
-    void (*body_free)(void *);
-    const struct fetch_cbs *cbs;
-    void *arg;
-    struct event ev;
-    int64_t start_ms;                   /* fetch_start */
-    int64_t attempt_ms;                 /* this attempt's start */
-    int64_t last_ms;                    /* last response byte */
-    int64_t wake_ms;                    /* next attempt (S_WAITING) */
-    long first_byte_ms, idle_ms, total_ms;  /* <= 0: none */
-    int max_retries;
-    int attempts;
-    int status;
-    unsigned char state;
-    unsigned in_multi : 1;
-    unsigned kicked : 1;                /* f->ev activated: tick pending */
-    unsigned got_byte : 1;              /* this attempt got a byte */
-    unsigned head_done : 1;             /* this attempt's final head is in */
-    unsigned delivered : 1;             /* a callback reached the caller */
-    unsigned swallow : 1;               /* this attempt will be retried */
-    unsigned want_pause : 1;            /* the caller paused */
-    unsigned curl_paused : 1;           /* curl holds a paused write */
-};
 
 static struct {
     struct evcurl *ec;
@@ -86,7 +51,7 @@ static void finish(struct fetch *f, enum fetch_rc rc, const char *msg);
 static size_t on_header(char *p, size_t size, size_t n, void *ud);
 static size_t on_body(char *p, size_t size, size_t n, void *ud);
 
-static int64_t now_ms(void)
+int64_t fetch_now_ms(void)
 {
     struct timespec ts;
 
@@ -132,7 +97,7 @@ static enum wake next_wake(const struct fetch *f, int64_t *at)
 
 /* Schedules f's event for its next wake-up. Only arms: safe inside curl
  * callbacks. */
-static void arm(struct fetch *f)
+void fetch_arm(struct fetch *f)
 {
     int64_t at, ms;
     struct timeval tv;
@@ -143,7 +108,7 @@ static void arm(struct fetch *f)
         event_del(&f->ev);
         return;
     }
-    ms = at - now_ms();
+    ms = at - fetch_now_ms();
     if (ms < 0)
         ms = 0;
     tv.tv_sec = ms / 1000;
@@ -162,6 +127,8 @@ static void kick(struct fetch *f)
 
 static void detach(struct fetch *f)
 {
+    if (f->h1 != NULL)
+        fetch_h1_stop(f);
     if (f->in_multi) {
         curl_multi_remove_handle(g.multi, f->easy);
         f->in_multi = 0;
@@ -172,6 +139,7 @@ static void fetch_free(struct fetch *f)
 {
     event_del(&f->ev);
     detach(f);
+    fetch_h1_free(f);
     fetch_easy_put(f->easy);
     curl_slist_free_all(f->hdrs);
     if (f->body_free != NULL)
@@ -189,21 +157,32 @@ static void fetch_free(struct fetch *f)
 static void begin_attempt(struct fetch *f)
 {
     f->attempts++;
-    f->attempt_ms = f->last_ms = now_ms();
+    f->attempt_ms = f->last_ms = fetch_now_ms();
     f->got_byte = f->head_done = f->swallow = f->curl_paused = 0;
     f->status = 0;
     f->state = S_RUNNING;
+    if (f->native) {
+        if (fetch_h1_begin(f) != 0)
+            finish(f, FETCH_EINVAL, "out of memory");
+        else
+            fetch_arm(f);
+        return;
+    }
     if (curl_multi_add_handle(g.multi, f->easy) != CURLM_OK) {
         finish(f, FETCH_EINVAL, "curl_multi_add_handle failed");
         return;
     }
     f->in_multi = 1;
-    arm(f);
+    fetch_arm(f);
 }
 
 static void resume_curl(struct fetch *f)
 {
     f->curl_paused = 0;
+    if (f->native) {
+        fetch_h1_resume(f);
+        return;
+    }
     /* May call on_body (and so the caller's on_data) before returning. */
     curl_easy_pause(f->easy, CURLPAUSE_CONT);
 }
@@ -227,8 +206,8 @@ static void tick(evutil_socket_t fd, short what, void *arg)
             return;     /* cancelled or kicked again from on_data */
     }
     w = next_wake(f, &at);
-    if (w == W_NONE || at > now_ms()) {
-        arm(f);
+    if (w == W_NONE || at > fetch_now_ms()) {
+        fetch_arm(f);
         return;
     }
     switch (w) {
@@ -265,7 +244,7 @@ static void finish(struct fetch *f, enum fetch_rc rc, const char *msg)
     fetch_free(f);
 }
 
-static void retry_later(struct fetch *f, CURLcode code)
+static void retry_later(struct fetch *f, const char *msg)
 {
     const char *ms = f->head_done ? fetch_header(f, "retry-after-ms") : NULL;
     const char *s = f->head_done ? fetch_header(f, "retry-after") : NULL;
@@ -274,33 +253,42 @@ static void retry_later(struct fetch *f, CURLcode code)
     char why[32];
 
     if (log_enabled(LOG_LVL_INFO)) {
-        curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
+        if (f->native)
+            url = f->url;
+        else
+            curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
         snprintf(why, sizeof why, "status %d", f->status);
         log_info("upstream retry %d/%d in %ld ms (%s): %s", f->attempts,
-                 f->max_retries, delay,
-                 code != CURLE_OK ? curl_easy_strerror(code) : why,
+                 f->max_retries, delay, msg != NULL ? msg : why,
                  url != NULL ? url : "?");
     }
     detach(f);
     g.stats.retries++;
     sb_count_retry();
     f->state = S_WAITING;
-    f->wake_ms = now_ms() + delay;
-    arm(f);
+    f->wake_ms = fetch_now_ms() + delay;
+    fetch_arm(f);
+}
+
+void fetch_attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
+                       const char *msg)
+{
+    sb_count_upstream(f->head_done ? f->status : 0);
+
+    if (!f->delivered && f->attempts <= f->max_retries &&
+        (f->swallow || retryable)) {
+        retry_later(f, msg);
+        return;
+    }
+    finish(f, rc, msg);
 }
 
 static void attempt_done(struct fetch *f, CURLcode code)
 {
     enum fetch_rc rc = fetch_easy_rc(code, f->status, f->head_done);
 
-    sb_count_upstream(f->head_done ? f->status : 0);
-
-    if (!f->delivered && f->attempts <= f->max_retries &&
-        (f->swallow || fetch_easy_retryable(code, rc))) {
-        retry_later(f, code);
-        return;
-    }
-    finish(f, rc, code != CURLE_OK ? curl_easy_strerror(code) : NULL);
+    fetch_attempt_end(f, rc, fetch_easy_retryable(code, rc),
+                      code != CURLE_OK ? curl_easy_strerror(code) : NULL);
 }
 
 /* evcurl's done callback: outside curl callbacks. */
@@ -324,6 +312,10 @@ static void on_finished(CURL *easy, CURLcode code)
  * request; the pointers it keeps are never read again. */
 static void drop_request(struct fetch *f)
 {
+    if (f->native) {
+        fetch_h1_drop_request(f);
+        return;
+    }
     curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(f->hdrs);
     f->hdrs = NULL;
@@ -334,12 +326,29 @@ static void drop_request(struct fetch *f)
     }
 }
 
-static void deliver_head(struct fetch *f)
+void fetch_got_byte(struct fetch *f)
 {
+    f->last_ms = fetch_now_ms();
+    if (!f->got_byte) {
+        f->got_byte = 1;
+        fetch_arm(f);   /* from the first-byte deadline to the idle one */
+    }
+}
+
+int fetch_head_in(struct fetch *f, int status)
+{
+    f->head_done = 1;
+    f->status = status;
+    if (f->attempts <= f->max_retries &&
+        retry_status(f->status, fetch_header(f, "x-should-retry"))) {
+        f->swallow = 1;
+        return 0;
+    }
     f->delivered = 1;
     drop_request(f);
     if (f->cbs->on_headers != NULL)
         f->cbs->on_headers(f, f->status, f->arg);
+    return f->state == S_RUNNING ? 0 : -1;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
@@ -350,26 +359,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     (void)size;
     if (f->state != S_RUNNING)
         return 0;
-    f->last_ms = now_ms();
-    if (!f->got_byte) {
-        f->got_byte = 1;
-        arm(f);         /* from the first-byte deadline to the idle one */
-    }
+    fetch_got_byte(f);
     /* only the blank line that ends a head matters here */
     if (f->head_done || n > 2 || (p[0] != '\r' && p[0] != '\n'))
         return n;
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200)
         return n;       /* 100 Continue and friends */
-    f->head_done = 1;
-    f->status = (int)status;
-    if (f->attempts <= f->max_retries &&
-        retry_status(f->status, fetch_header(f, "x-should-retry"))) {
-        f->swallow = 1;
-        return n;
-    }
-    deliver_head(f);
-    return f->state == S_RUNNING ? n : 0;
+    return fetch_head_in(f, (int)status) == 0 ? n : 0;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -379,7 +376,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     (void)size;
     if (f->state != S_RUNNING)
         return 0;
-    f->last_ms = now_ms();
+    f->last_ms = fetch_now_ms();
     if (f->swallow)
         return n;
     if (f->want_pause) {
@@ -406,6 +403,19 @@ static int setup_easy(struct fetch *f, const struct fetch_req *req)
         curl_easy_setopt(e, CURLOPT_WRITEDATA, f) != CURLE_OK)
         return -1;
     return 0;
+}
+
+/* fetch's own client for what it serves (h1.h), else a curl handle. */
+static int start_transport(struct fetch *f, const struct fetch_req *req)
+{
+    int r = g.opts.native_http && !fetch_easy_env_proxy() ?
+            fetch_h1_setup(f, req, g.opts.user_agent) : 1;
+
+    if (r <= 0)
+        return r;
+    if ((f->easy = fetch_easy_get()) == NULL)
+        return -1;
+    return setup_easy(f, req);
 }
 
 static int take_body(struct fetch *f, const struct fetch_req *req)
@@ -455,8 +465,7 @@ struct fetch *fetch_start(const struct fetch_req *req,
         return NULL;
     }
     /* from here on fetch_free releases the body */
-    if (take_body(f, req) != 0 || (f->easy = fetch_easy_get()) == NULL ||
-        setup_easy(f, req) != 0) {
+    if (take_body(f, req) != 0 || start_transport(f, req) != 0) {
         fetch_free(f);
         return NULL;
     }
@@ -466,7 +475,8 @@ struct fetch *fetch_start(const struct fetch_req *req,
     f->total_ms = fetch_easy_pick(req->total_ms, g.opts.total_ms);
     f->max_retries = (int)fetch_easy_pick(req->max_retries,
                                           g.opts.max_retries);
-    f->start_ms = f->wake_ms = now_ms();
+    f->connect_ms = fetch_easy_pick(req->connect_ms, g.opts.connect_ms);
+    f->start_ms = f->wake_ms = fetch_now_ms();
     f->state = S_WAITING;
     g.stats.started++;
     kick(f);
@@ -486,6 +496,10 @@ void fetch_cancel(struct fetch *f)
 void fetch_pause(struct fetch *f)
 {
     f->want_pause = 1;
+    if (f->native && f->state == S_RUNNING && !f->curl_paused) {
+        f->curl_paused = 1;     /* h1 holds what comes, as curl would */
+        fetch_h1_pause(f);
+    }
 }
 
 void fetch_resume(struct fetch *f)
@@ -493,7 +507,7 @@ void fetch_resume(struct fetch *f)
     if (!f->want_pause)
         return;
     f->want_pause = 0;
-    f->last_ms = now_ms();      /* the idle clock restarts */
+    f->last_ms = fetch_now_ms();      /* the idle clock restarts */
     if (f->state == S_RUNNING)
         kick(f);                /* unpause curl, re-arm the idle deadline */
 }
@@ -507,6 +521,8 @@ const char *fetch_header(const struct fetch *f, const char *name)
 {
     struct curl_header *h;
 
+    if (f->native)
+        return fetch_h1_header(f, name);
     if (curl_easy_header(f->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
         return NULL;
     return h->value;
@@ -515,9 +531,12 @@ const char *fetch_header(const struct fetch *f, const char *name)
 const void *fetch_header_next(const struct fetch *f, const void *cursor,
                               const char **name, const char **value)
 {
-    struct curl_header *h = curl_easy_nextheader(
-        f->easy, CURLH_HEADER, -1, (struct curl_header *)cursor);
+    struct curl_header *h;
 
+    if (f->native)
+        return fetch_h1_header_next(f, cursor, name, value);
+    h = curl_easy_nextheader(f->easy, CURLH_HEADER, -1,
+                             (struct curl_header *)cursor);
     if (h != NULL) {
         *name = h->name;
         *value = h->value;
@@ -533,6 +552,7 @@ const struct fetch_stats *fetch_stats(void)
 void fetch_trim(void)
 {
     fetch_easy_trim();
+    h1_trim();
 }
 
 /* ---- the worker's multi ---- */
@@ -543,7 +563,7 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
         return -1;
     memset(&g, 0, sizeof g);
     g.base = base;
-    g.rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^
+    g.rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)fetch_now_ms() ^
             0x9e3779b97f4a7c15ULL;
     if (fetch_opts_copy(&g.opts, opts) != 0 ||
         curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -553,6 +573,7 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
     g.multi = evcurl_multi(g.ec);
     if (g.opts.after_io != NULL)
         evcurl_on_after(g.ec, g.opts.after_io, g.opts.after_io_arg);
+    h1_init(base, g.opts.after_io, g.opts.after_io_arg);
     if ((g.opts.max_connects > 0 &&
          curl_multi_setopt(g.multi, CURLMOPT_MAXCONNECTS,
                            g.opts.max_connects) != CURLM_OK) ||
@@ -580,6 +601,7 @@ void fetch_cleanup(void)
         fetch_free(g.live);
     }
     fetch_easy_drain();
+    h1_cleanup();
     evcurl_free(g.ec);
     g.multi = NULL;
     fetch_opts_free(&g.opts);

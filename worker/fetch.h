@@ -1,10 +1,18 @@
 /*
- * fetch — outbound HTTP on the worker's event loop (libcurl multi).
+ * fetch — outbound HTTP on the worker's event loop.
+ *
+ * Two transports behind one API. Plain http:// to an IP address or
+ * localhost (a model server next to llmfork, a sidecar, the bench's mock)
+ * goes through fetch's own HTTP/1.1 client, h1.h, unless
+ * fetch_opts.native_http is 0 or a proxy variable is set; everything
+ * else through libcurl (docs/design-notes.md says why). Retries,
+ * timeouts, pause and the callbacks below are the same on both.
  *
  * One curl multi per worker process, created after fork by fetch_init()
  * and driven by the worker's event_base: curl's sockets become libevent
  * events, curl's timer one evtimer. Connections are reused across
- * transfers through the multi's connection cache. HTTP/1.1 by default;
+ * transfers through the multi's connection cache (h1 keeps its own per
+ * address). HTTP/1.1 by default;
  * HTTP/2 over TLS, multiplexed, when fetch_opts.http2 is set. TLS peers are
  * always verified. curl's proxy environment variables (http_proxy,
  * https_proxy, no_proxy, ...) are honoured. Only http and https; redirects
@@ -154,7 +162,11 @@ struct fetch_opts {
     long idle_ms;
     long total_ms;
     int max_retries;
-    const char *user_agent;     /* NULL: curl sends none */
+    const char *user_agent;     /* NULL: none is sent */
+    int native_http;            /* 1: plain http:// to an IP address or
+                                   localhost goes through fetch's own
+                                   HTTP/1.1 client (h1.h); 0: libcurl
+                                   makes every call */
     void (*after_io)(void *);   /* NULL, or called after each batch of
                                    callbacks (one upstream read), so what
                                    they wrote can go out in one go */

@@ -111,7 +111,7 @@ static void urls_free(void)
 /* Whether curl could find a proxy in the environment: the variables its
  * proxy detection reads (for http and https URLs). Read once; a worker's
  * environment does not change. */
-static int env_proxy(void)
+int fetch_easy_env_proxy(void)
 {
     static const char *const vars[] = {
         "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
@@ -165,7 +165,7 @@ int fetch_easy_setup(CURL *e, const struct fetch_req *req,
     /* Without proxy variables, say "no proxy" outright: otherwise curl
      * reads the environment five times per transfer (~1.5k instructions
      * of a /chat/stream request's ~225k, callgrind). */
-    if (!env_proxy()) {
+    if (!fetch_easy_env_proxy()) {
         SET(CURLOPT_PROXY, "");
         SET(CURLOPT_NOPROXY, "");
     }
@@ -190,6 +190,7 @@ void fetch_opts_default(struct fetch_opts *o)
     o->idle_ms = 60000;
     o->total_ms = 600000;
     o->max_retries = 2;
+    o->native_http = 1;
 }
 
 static char *dup_opt(const char *s, int *err)

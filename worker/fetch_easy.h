@@ -21,6 +21,11 @@
 
 #include "worker/fetch.h"
 
+/* 1 when the environment names a proxy curl would use (http_proxy,
+ * https_proxy, all_proxy and their capitals where curl reads them). Read
+ * once per process. */
+int fetch_easy_env_proxy(void);
+
 /* A per-request value: 0 = dflt, FETCH_NONE (or below) = none (0). */
 static inline long fetch_easy_pick(long req, long dflt)
 {

@@ -254,7 +254,12 @@ int main(void)
         T(no_retry_once_delivered),
     };
 
+    int rc;
+
     signal(SIGPIPE, SIG_IGN);
     log_set_level(LOG_LVL_WARNING);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    rc = cmocka_run_group_tests_name("fetch on h1", tests, NULL, NULL);
+    testsrv_native = 0;
+    return rc | cmocka_run_group_tests_name("fetch on libcurl", tests, NULL,
+                                            NULL);
 }

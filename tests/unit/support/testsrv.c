@@ -28,6 +28,7 @@ struct stream {                 /* a chunked reply sent by a timer */
 };
 
 struct event_base *testsrv_base;
+int testsrv_native = 1;
 static struct evhttp *http;
 static int port;
 static struct stream *streams;
@@ -214,6 +215,7 @@ int testsrv_setup(void **state)
     struct evhttp_bound_socket *bs;
     struct sockaddr_in sa;
     socklen_t len = sizeof sa;
+    struct fetch_opts o;
 
     (void)state;
     memset(hits, 0, sizeof hits);
@@ -229,7 +231,9 @@ int testsrv_setup(void **state)
                                  (struct sockaddr *)&sa, &len), 0);
     port = ntohs(sa.sin_port);
     evhttp_set_gencb(http, route, NULL);
-    assert_int_equal(fetch_init(testsrv_base, NULL), 0);
+    fetch_opts_default(&o);
+    o.native_http = testsrv_native;
+    assert_int_equal(fetch_init(testsrv_base, &o), 0);
     return 0;
 }
 

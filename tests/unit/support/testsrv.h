@@ -28,6 +28,11 @@ struct event_base;
 
 extern struct event_base *testsrv_base;
 
+/* fetch_opts.native_http for the fetch multi testsrv_setup makes: 1
+ * (the default) runs plain-http transfers on fetch's own client, 0 on
+ * libcurl; the fetch tests run their cases both ways. */
+extern int testsrv_native;
+
 int testsrv_setup(void **state);
 int testsrv_teardown(void **state);
 
