@@ -96,6 +96,7 @@ struct cfg {
     int total_timeout;          /* s */
     int max_retries;
     int http2;                  /* bool: HTTP/2 to the upstream */
+    int native_http;            /* bool: fetch's own client for plain http */
     char *ca_file;
     struct cfg_list gateway_keys;
     char *static_dir;           /* web page files; NULL = LLMFORK_WWW_DIR */

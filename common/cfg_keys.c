@@ -150,6 +150,9 @@ const struct cfg_key cfg_keys[] = {
       "upstream retries on 408/409/429/5xx before the client saw a byte" },
     { "http2", K_BOOL, F(http2), "false", 0, 0, NULL, NULL, NULL, "BOOL",
       "HTTP/2 (multiplexed) to https upstreams" },
+    { "native_http", K_BOOL, F(native_http), "true", 0, 0, NULL, NULL, NULL,
+      "BOOL", "plain-http upstreams on an IP address or localhost through "
+      "llmfork's own HTTP/1.1 client; false = libcurl for every call" },
     { "ca_file", K_STR, F(ca_file), NULL, 0, 0, NULL, NULL, NULL, "FILE",
       "CA bundle for upstream TLS; default: the system's" },
     { "gateway_keys", K_LIST, F(gateway_keys), NULL, 0, 0, NULL, NULL, NULL,

@@ -216,6 +216,7 @@ static int start_fetch(struct worker *w)
     fetch_opts_default(&o);
     o.ca_file = c->ca_file;
     o.http2 = c->http2;
+    o.native_http = c->native_http;
     o.connect_ms = c->connect_timeout * 1000L;
     o.first_byte_ms = c->first_byte_timeout * 1000L;
     o.idle_ms = c->idle_timeout * 1000L;

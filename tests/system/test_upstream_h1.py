@@ -155,3 +155,14 @@ def test_a_proxy_in_the_environment_is_used(spawn):
                 env={"http_proxy": proxy.url, "no_proxy": ""})
     assert ask(srv) == "Hi there"
     assert proxy.requests[0][0].startswith(b"POST http://127.0.0.1:9/")
+
+
+def test_native_http_false_hands_every_call_to_libcurl(spawn):
+    """The setting is the way back to libcurl: curl sends its Accept line,
+    fetch's own client does not."""
+    for conf, curl in (("", False), ("native_http = false\n", True)):
+        up = Counting(whole(200, completion(MSG)))
+        srv = serve(spawn, up, "azure", conf="max_retries = 0\n" + conf)
+        assert ask(srv) == "Hi there"
+        assert (b"\r\nAccept: */*" in up.requests[0][0]) == curl
+        srv.stop()
