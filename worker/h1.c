@@ -353,6 +353,10 @@ static ssize_t feed_head(struct h1 *h, const char *in, size_t n)
 
     if (old + n > HEAD_MAX)
         n = HEAD_MAX - old;
+    /* Usually the whole head is in the first read, with body after it:
+     * only the head is copied, as it is kept for the transfer's life. */
+    if (old == 0 && (e = h1_head_end(in, n)) > 0)
+        n = e;
     if ((nh = realloc(h->head, old + n + 1)) == NULL) {
         end(h, H1_ERECV, "out of memory");
         return -2;
@@ -367,6 +371,8 @@ static ssize_t feed_head(struct h1 *h, const char *in, size_t n)
         return -2;
     }
     e += from;
+    if (e + 1 < h->headlen && (nh = realloc(h->head, e + 1)) != NULL)
+        h->head = nh;   /* the body bytes copied with it are not kept */
     h->head[e] = '\0';
     if ((r = got_head(h, e)) != 0)
         return r == -1 ? -1 : -2;
