@@ -123,6 +123,10 @@ struct http_req {
 struct http_req *req_new(struct conn *c, const char *head, size_t len,
                          int nfields, int *status);
 void req_free(struct http_req *r);
+/* Writes r's access log line (http_log.c); _raw: for an answer to a
+ * request that was never parsed ("-" for its line). */
+void http_access_log(const struct http_req *r);
+void http_access_log_raw(const char *client, int status, uint64_t bytes);
 /* Frees the requests that ended since the last call (s->ended). */
 void req_reap(struct http_server *s);
 /* The connection is going away under a dispatched request. */
