@@ -33,8 +33,8 @@
 enum phase { PH_CONNECT, PH_SEND, PH_HEAD, PH_BODY, PH_END };
 
 struct h1 {
-    int fd;
-    struct event ev;
+    struct h1_conn *c;          /* the connection, while the transfer has one */
+    struct event dev;           /* deferred work (defer) */
     const struct h1_cbs *cbs;
     void *arg;
     struct h1_addr *addr;
@@ -54,8 +54,8 @@ struct h1 {
     const char *err_msg;        /* an error found at once, reported later */
     enum h1_err err;
     unsigned char phase;
-    unsigned reused : 1, got : 1, keep : 1, watching : 1, paused : 1,
-             head_req : 1, deferred : 1;
+    unsigned reused : 1, got : 1, keep : 1, paused : 1, head_req : 1,
+             deferred : 1;
 };
 
 static struct {
@@ -67,6 +67,7 @@ static struct {
 static char rbuf[16384];        /* one recv's bytes; used before returning */
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
+static void on_deferred(evutil_socket_t fd, short what, void *arg);
 
 void h1_init(struct event_base *base, void (*after)(void *), void *arg)
 {
@@ -90,44 +91,48 @@ int h1_url(const char *url, char *key, size_t keysz, const char **target)
     return h1_addr_url(url, key, keysz, target);
 }
 
-/* ---- the transfer's event ---- */
+/* ---- the connection's event ---- */
 
+/* Watches h's connection for what. A kept connection is already watched
+ * for EV_READ: nothing to do, no syscall. */
 static void watch(struct h1 *h, short what, long timeout_ms)
 {
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    struct h1_conn *c = h->c;
 
-    if (h->watching)
-        event_del(&h->ev);
-    event_assign(&h->ev, g.base, h->fd, what | EV_PERSIST, on_event, h);
-    event_add(&h->ev, timeout_ms > 0 ? &tv : NULL);
-    h->watching = 1;
+    if (c->on && c->what == what && timeout_ms <= 0)
+        return;
+    if (c->on)
+        event_del(&c->ev);
+    event_assign(&c->ev, g.base, c->fd, what | EV_PERSIST, on_event, c);
+    event_add(&c->ev, timeout_ms > 0 ? &tv : NULL);
+    c->on = 1;
+    c->what = what;
 }
 
 static void unwatch(struct h1 *h)
 {
-    if (h->watching)
-        event_del(&h->ev);
-    h->watching = 0;
+    if (h->c != NULL && h->c->on) {
+        event_del(&h->c->ev);
+        h->c->on = 0;
+    }
 }
 
-/* Runs on_event on the next loop turn, for an error found inside h1_start
- * or bytes kept over a pause. */
+/* Runs on_deferred on the next loop turn, for an error found inside
+ * h1_start or bytes kept over a pause. */
 static void defer(struct h1 *h)
 {
-    if (!h->watching)
-        event_assign(&h->ev, g.base, -1, 0, on_event, h);
     h->deferred = 1;
-    event_active(&h->ev, EV_READ, 0);
+    event_active(&h->dev, EV_READ, 0);
 }
 
 /* ---- the connection ---- */
 
 static void conn_close(struct h1 *h)
 {
-    unwatch(h);
-    if (h->fd >= 0)
-        close(h->fd);
-    h->fd = -1;
+    if (h->c != NULL)
+        h1_conn_close(h->c);
+    h->c = NULL;
 }
 
 static void set_iov(struct h1 *h)
@@ -143,18 +148,24 @@ static void set_iov(struct h1 *h)
 static int dial(struct h1 *h)
 {
     const struct sockaddr_storage *sa = h1_addr_sockaddr(h->addr, h->ai);
-    int one = 1;
+    int one = 1, fd;
 
     h->reused = 0;
-    h->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                   0);
-    if (h->fd < 0)
+    fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
         return -1;
+    if ((h->c = calloc(1, sizeof *h->c)) == NULL) {
+        close(fd);
+        return -1;
+    }
+    h->c->fd = fd;
+    h->c->h = h;
+    h->c->addr = h->addr;
     /* tokens are small writes that must not wait for an ACK */
-    setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(h->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     h->phase = PH_SEND;
-    if (connect(h->fd, (const struct sockaddr *)sa,
+    if (connect(fd, (const struct sockaddr *)sa,
                 sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                           : sizeof(struct sockaddr_in)) == 0)
         return 0;
@@ -177,15 +188,26 @@ static int redial(struct h1 *h, int next)
     return dial(h);
 }
 
+/* The connection goes back to the pool, still watched for EV_READ (a
+ * close while idle is seen and the connection dropped), or is closed. */
+static void release(struct h1 *h, int keep)
+{
+    struct h1_conn *c = h->c;
+
+    if (c == NULL)
+        return;
+    if (keep && !(c->on && c->what == EV_READ))
+        watch(h, EV_READ, 0);
+    c->h = NULL;
+    if (keep && h1_addr_put(h->addr, c) == 0)
+        h->c = NULL;
+    conn_close(h);
+}
+
 static void end(struct h1 *h, enum h1_err err, const char *msg)
 {
-    int keep = err == H1_OK && h->keep;
-
     h->phase = PH_END;
-    unwatch(h);
-    if (keep && h1_addr_put(h->addr, h->fd) == 0)
-        h->fd = -1;
-    conn_close(h);
+    release(h, err == H1_OK && h->keep);
     h->cbs->done(h->arg, err, msg);
 }
 
@@ -217,7 +239,7 @@ static void failed_early(struct h1 *h, enum h1_err err, const char *msg)
 static int write_some(struct h1 *h)
 {
     struct iovec *v = h->iov[0].iov_len ? h->iov : h->iov + 1;
-    ssize_t n = writev(h->fd, v, v == h->iov ? 2 : 1);
+    ssize_t n = writev(h->c->fd, v, v == h->iov ? 2 : 1);
 
     if (n < 0)
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -427,7 +449,7 @@ static void on_eof(struct h1 *h, int err)
 
 static void on_readable(struct h1 *h)
 {
-    ssize_t n = recv(h->fd, rbuf, sizeof rbuf, 0);
+    ssize_t n = recv(h->c->fd, rbuf, sizeof rbuf, 0);
 
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -456,7 +478,7 @@ static void unstash(struct h1 *h)
             return;     /* h may be freed */
         }
     }
-    if (!h->paused && !h->watching)
+    if (!h->paused)
         watch(h, EV_READ, 0);
 }
 
@@ -470,7 +492,7 @@ static void on_connect(struct h1 *h, short what)
         end(h, H1_ETIMEOUT_CONNECT, "connect to upstream timed out");
         return;
     }
-    if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err) {
+    if (getsockopt(h->c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err) {
         failed_early(h, H1_ECONNECT, "could not connect to upstream");
         return;
     }
@@ -478,26 +500,45 @@ static void on_connect(struct h1 *h, short what)
     send_req(h);
 }
 
-static void on_event(evutil_socket_t fd, short what, void *arg)
+static void after(void)
+{
+    if (g.after != NULL)
+        g.after(g.after_arg);
+}
+
+static void on_deferred(evutil_socket_t fd, short what, void *arg)
 {
     struct h1 *h = arg;
 
+    (void)fd, (void)what;
+    h->deferred = 0;
+    if (h->err_msg != NULL)
+        end(h, h->err, h->err_msg);
+    else if (h->phase == PH_BODY)
+        unstash(h);
+    after();
+}
+
+/* The connection's event: for its transfer, or, while it is idle, the
+ * server closing it (or talking out of turn): it is dropped. */
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct h1_conn *c = arg;
+    struct h1 *h = c->h;
+
     (void)fd;
-    if (h->deferred) {
-        h->deferred = 0;
-        if (h->err_msg != NULL)
-            end(h, h->err, h->err_msg);
-        else if (h->phase == PH_BODY)
-            unstash(h);
-    } else if (h->phase == PH_CONNECT) {
+    if (h == NULL) {
+        h1_addr_drop(c);
+        return;
+    }
+    if (h->phase == PH_CONNECT) {
         on_connect(h, what);
     } else if (h->phase == PH_SEND) {
         send_req(h);
     } else if (h->phase == PH_HEAD || h->phase == PH_BODY) {
         on_readable(h);
     }
-    if (g.after != NULL)
-        g.after(g.after_arg);
+    after();
 }
 
 /* ---- the caller's side ---- */
@@ -523,7 +564,9 @@ struct h1 *h1_start(const char *key, const char *head, size_t headlen,
     h->head_req = head_req != 0;
     h->connect_ms = connect_ms;
     set_iov(h);
-    if ((h->fd = h1_addr_take(h->addr)) >= 0) {
+    event_assign(&h->dev, g.base, -1, 0, on_deferred, h);
+    if ((h->c = h1_addr_take(h->addr)) != NULL) {
+        h->c->h = h;
         h->reused = 1;
         h->phase = PH_SEND;
     } else if (dial(h) != 0 && redial(h, 1) != 0) {
@@ -569,7 +612,7 @@ void h1_stop(struct h1 *h)
         return;
     h->phase = PH_END;
     if (h->deferred)
-        event_del(&h->ev);
+        event_del(&h->dev);
     h->deferred = 0;
     conn_close(h);
 }
@@ -578,9 +621,8 @@ void h1_free(struct h1 *h)
 {
     if (h == NULL)
         return;
-    if (h->deferred || h->watching)
-        event_del(&h->ev);
-    h->watching = 0;
+    if (h->deferred)
+        event_del(&h->dev);
     conn_close(h);
     h1_inflate_free(h->z);
     free(h->stash);

@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #define ADDRS_MAX 32            /* model, search and token URLs: a few */
 #define IDLE_MAX 8192           /* idle connections kept per address */
 #define KEY_MAX 64
@@ -17,7 +19,7 @@ struct h1_addr {
     char key[KEY_MAX];
     struct sockaddr_storage sa[2];
     int nsa;
-    int *idle;                  /* oldest first */
+    struct h1_conn **idle;      /* oldest first */
     int nidle, cap;
     int low;                    /* the fewest idle since the last trim */
 };
@@ -158,20 +160,20 @@ const struct sockaddr_storage *h1_addr_sockaddr(const struct h1_addr *a,
     return &a->sa[i];
 }
 
-int h1_addr_take(struct h1_addr *a)
+struct h1_conn *h1_addr_take(struct h1_addr *a)
 {
     if (a->nidle == 0)
-        return -1;
+        return NULL;
     if (--a->nidle < a->low)
         a->low = a->nidle;
     return a->idle[a->nidle];
 }
 
-int h1_addr_put(struct h1_addr *a, int fd)
+int h1_addr_put(struct h1_addr *a, struct h1_conn *c)
 {
     if (a->nidle == a->cap) {
         int cap = a->cap ? a->cap * 2 : 64;
-        int *n;
+        struct h1_conn **n;
 
         if (cap > IDLE_MAX ||
             (n = realloc(a->idle, (size_t)cap * sizeof *n)) == NULL)
@@ -179,8 +181,33 @@ int h1_addr_put(struct h1_addr *a, int fd)
         a->idle = n;
         a->cap = cap;
     }
-    a->idle[a->nidle++] = fd;
+    a->idle[a->nidle++] = c;
     return 0;
+}
+
+void h1_conn_close(struct h1_conn *c)
+{
+    if (c->on)
+        event_del(&c->ev);
+    close(c->fd);
+    free(c);
+}
+
+void h1_addr_drop(struct h1_conn *c)
+{
+    struct h1_addr *a = c->addr;
+
+    for (int i = a->nidle - 1; i >= 0; i--) {
+        if (a->idle[i] != c)
+            continue;
+        memmove(a->idle + i, a->idle + i + 1,
+                (size_t)(a->nidle - i - 1) * sizeof *a->idle);
+        a->nidle--;
+        if (a->low > a->nidle)
+            a->low = a->nidle;
+        break;
+    }
+    h1_conn_close(c);
 }
 
 static void close_oldest(struct h1_addr *a, int n)
@@ -188,7 +215,7 @@ static void close_oldest(struct h1_addr *a, int n)
     if (n == 0)
         return;
     for (int i = 0; i < n; i++)
-        close(a->idle[i]);
+        h1_conn_close(a->idle[i]);
     memmove(a->idle, a->idle + n, (size_t)(a->nidle - n) * sizeof *a->idle);
     a->nidle -= n;
 }

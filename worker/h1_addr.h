@@ -2,10 +2,11 @@
  * h1_addr — the addresses h1 talks to (from http:// URLs naming an IP
  * address or "localhost"), and each one's idle keep-alive connections.
  *
- * Ownership: the table and the idle fds in it belong to this module, in
- * the process that filled it (a worker). h1_addr_take hands an fd to the
- * caller, who gives it back with h1_addr_put or closes it. Entries live
- * until h1_addr_cleanup; pointers to them stay valid until then.
+ * Ownership: the table and the idle connections in it (struct h1_conn:
+ * its fd, its event) belong to this module, in the process that filled it
+ * (a worker). h1_addr_take hands one to the caller, who gives it back
+ * with h1_addr_put or closes it (h1_conn_close). Entries live until
+ * h1_addr_cleanup; pointers to them stay valid until then.
  */
 #ifndef LLMFORK_H1_ADDR_H
 #define LLMFORK_H1_ADDR_H
@@ -13,7 +14,24 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include <event2/event_struct.h>
+
+struct h1;
 struct h1_addr;
+
+/* A kept-alive connection. Its event stays registered (EV_READ) from the
+ * first response until it is closed, across the transfers it carries, so
+ * taking it from the pool and giving it back costs no epoll_ctl; while it
+ * is idle (h == NULL) a readable event means the server closed it or sent
+ * what nobody asked for, and h1 drops it (h1_addr_drop). */
+struct h1_conn {
+    int fd;
+    struct event ev;
+    short what;                 /* EV_READ or EV_WRITE while on */
+    unsigned char on;           /* ev is added */
+    struct h1 *h;               /* the transfer on it; NULL while idle */
+    struct h1_addr *addr;
+};
 
 /* See h1_url (h1.h): also makes sure the key's entry exists. */
 int h1_addr_url(const char *url, char *key, size_t keysz,
@@ -27,11 +45,19 @@ int h1_addr_count(const struct h1_addr *a);
 const struct sockaddr_storage *h1_addr_sockaddr(const struct h1_addr *a,
                                                 int i);
 
-/* An idle connection, the most recently used, or -1. */
-int h1_addr_take(struct h1_addr *a);
+/* An idle connection, the most recently used, or NULL. The caller owns
+ * it from here (set c->h). */
+struct h1_conn *h1_addr_take(struct h1_addr *a);
 
-/* Keeps fd idle: 0, or -1 when the pool is full (the caller closes). */
-int h1_addr_put(struct h1_addr *a, int fd);
+/* Keeps c idle (c->h must be NULL): 0, or -1 when the pool is full and
+ * the caller keeps it (to close it). */
+int h1_addr_put(struct h1_addr *a, struct h1_conn *c);
+
+/* Takes an idle c out of its pool and closes it. */
+void h1_addr_drop(struct h1_conn *c);
+
+/* Stops watching c, closes its fd and frees it. */
+void h1_conn_close(struct h1_conn *c);
 
 /* Closes, in every entry, as many idle connections as stayed idle since
  * the last call (the oldest first). */
