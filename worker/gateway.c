@@ -39,6 +39,7 @@ struct gw_app {
 struct gw {
     struct relay rl;
     unsigned stream : 1;
+    unsigned head_ok : 1;       /* a 2xx/3xx stream head came; not sent yet */
 };
 
 /* OpenAI's error object; param "" is null. */
@@ -135,13 +136,11 @@ static void pass_request_id(struct gw *g, struct model_call *c)
         http_resp_header(g->rl.req, "x-request-id", id);
 }
 
-static void on_headers(struct model_call *c, int status, void *arg)
+/* The stream's head goes out with its first bytes, as nginx's
+ * postpone_output sends a proxied head: one write, not two, and the
+ * client has nothing to read before then anyway. */
+static void start_stream(struct gw *g, struct model_call *c)
 {
-    struct gw *g = arg;
-
-    g->rl.status = status;
-    if (status >= 400 || !g->stream)
-        return;
     pass_request_id(g, c);
     http_resp_header(g->rl.req, "Cache-Control", "no-cache");
     http_resp_header(g->rl.req, "X-Accel-Buffering", "no");
@@ -149,11 +148,21 @@ static void on_headers(struct model_call *c, int status, void *arg)
     g->rl.started = 1;
 }
 
+static void on_headers(struct model_call *c, int status, void *arg)
+{
+    struct gw *g = arg;
+
+    (void)c;
+    g->rl.status = status;
+    g->head_ok = status < 400 && g->stream;
+}
+
 static void on_data(struct model_call *c, const char *p, size_t n, void *arg)
 {
     struct gw *g = arg;
-    (void)c;
 
+    if (!g->rl.started && g->head_ok)
+        start_stream(g, c);
     if (g->rl.started)
         relay_write(&g->rl, p, n);
     else
@@ -194,6 +203,8 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
             send_error(g->rl.req, e.status, e.type, e.code, e.param, e.msg);
             g->rl.ended = 1;
         }
+    } else if (!g->rl.started && g->head_ok) {
+        start_stream(g, c);     /* a stream with no events: head and end */
     } else if (!g->rl.started) {
         size_t len;
         const char *body = relay_body(&g->rl, &len);

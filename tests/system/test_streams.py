@@ -14,6 +14,7 @@ import time
 import pytest
 
 import util
+from rawup import RawUpstream, chunked, head
 from upstream import (chat_body, mock, oai_body, open_request, post,  # noqa: F401
                       read_reply, request_bytes, rss_kb, say, serve)
 from util import SLOW
@@ -392,3 +393,22 @@ def test_keep_alive_streams_back_to_back(srv, mock):
     finally:
         s.close()
     assert mock.stats()["completed"] == 4
+
+
+def test_v1_head_waits_for_the_first_event(spawn):
+    """An upstream that sends its head at once and its first event later
+    (what the mock and a thinking model do): /v1's head goes out with that
+    first event, in one segment, as nginx's postpone_output sends a
+    proxied head. (/chat/stream has a line of its own to send at once.)"""
+    first = HeadThenToken.EVENT % ('{"role":"assistant","content":"Hello!"}', "null")
+    up = RawUpstream(head(), chunked([first.encode(), b"data: [DONE]\n\n"]),
+                     pause=0.4)
+    srv = serve(spawn, up, "openai")
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(request_bytes("POST", "/v1/chat/completions", oai_body("hi")))
+    s.settimeout(10 * SLOW)
+    got = s.recv(65536)
+    segs = data_segments_in(s)
+    s.close()
+    assert got.startswith(b"HTTP/1.1 200"), got
+    assert b"Hello!" in got and segs == 1, (segs, got)
