@@ -272,7 +272,6 @@ char *chatreq_body(const struct chat_input *in, const struct cfg *c,
         put_num(&o, "max_tokens", in->max_tokens);
     if (in->has_seed)
         put_num(&o, "seed", (double)in->seed);
-    put(&o, stream ? ",\"stream\":true,\"stream_options\":"
-            "{\"include_usage\":true}}" : ",\"stream\":false}");
+    put(&o, stream ? ",\"stream\":true}" : ",\"stream\":false}");
     return finish(&o, len);
 }

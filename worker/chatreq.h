@@ -39,8 +39,10 @@ int chatreq_parse(struct cJSON *root, const struct cfg *c,
                   struct chat_input *in, char *err, size_t errlen);
 
 /* The upstream chat.completions body: system prompt, the messages, the
- * overrides, "stream" (+ stream_options.include_usage when streaming) and
- * the model as the provider wants it. Returns NULL when out of memory. */
+ * overrides, "stream" and the model as the provider wants it, as the
+ * Azure chat samples send it (no stream_options: the chat app reads no
+ * usage, and asking for it costs every stream one more event). Returns
+ * NULL when out of memory. */
 char *chatreq_body(const struct chat_input *in, const struct cfg *c,
                    const struct model *m, int stream, size_t *len);
 

@@ -97,7 +97,7 @@ def test_upstream_body(srv, mock):
     assert j["messages"][1:] == msgs
     assert j["model"] == MODEL
     assert j["stream"] is True
-    assert j["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in j      # no usage asked: none is read
     assert j["temperature"] == 0.25 and j["max_tokens"] == 3 and j["seed"] == 42
     # the mock honoured max_tokens: 3 tokens, not 10
     assert "".join(content_lines(r.ndjson())) == mock.answer(3)
