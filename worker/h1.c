@@ -11,10 +11,7 @@
  */
 #include "worker/h1.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -147,31 +144,13 @@ static void set_iov(struct h1 *h)
  * -1 with errno set. */
 static int dial(struct h1 *h)
 {
-    const struct sockaddr_storage *sa = h1_addr_sockaddr(h->addr, h->ai);
-    int one = 1, fd;
+    int connected;
 
     h->reused = 0;
-    fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    if ((h->c = h1_conn_dial(h->addr, h->ai, &connected)) == NULL)
         return -1;
-    if ((h->c = calloc(1, sizeof *h->c)) == NULL) {
-        close(fd);
-        return -1;
-    }
-    h->c->fd = fd;
     h->c->h = h;
-    h->c->addr = h->addr;
-    /* tokens are small writes that must not wait for an ACK */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    h->phase = PH_SEND;
-    if (connect(fd, (const struct sockaddr *)sa,
-                sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                          : sizeof(struct sockaddr_in)) == 0)
-        return 0;
-    if (errno != EINPROGRESS)
-        return -1;
-    h->phase = PH_CONNECT;
+    h->phase = connected ? PH_SEND : PH_CONNECT;
     return 0;
 }
 

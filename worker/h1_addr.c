@@ -2,7 +2,9 @@
 #include "worker/h1_addr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,12 +156,6 @@ int h1_addr_count(const struct h1_addr *a)
     return a->nsa;
 }
 
-const struct sockaddr_storage *h1_addr_sockaddr(const struct h1_addr *a,
-                                                int i)
-{
-    return &a->sa[i];
-}
-
 struct h1_conn *h1_addr_take(struct h1_addr *a)
 {
     if (a->nidle == 0)
@@ -183,6 +179,37 @@ int h1_addr_put(struct h1_addr *a, struct h1_conn *c)
     }
     a->idle[a->nidle++] = c;
     return 0;
+}
+
+struct h1_conn *h1_conn_dial(struct h1_addr *a, int ai, int *connected)
+{
+    const struct sockaddr_storage *sa = &a->sa[ai];
+    struct h1_conn *c;
+    int one = 1, fd, err;
+
+    fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    if ((c = calloc(1, sizeof *c)) == NULL) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->fd = fd;
+    c->addr = a;
+    /* tokens are small writes that must not wait for an ACK */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    *connected = connect(fd, (const struct sockaddr *)sa,
+                         sa->ss_family == AF_INET6 ?
+                         sizeof(struct sockaddr_in6) :
+                         sizeof(struct sockaddr_in)) == 0;
+    if (*connected || errno == EINPROGRESS)
+        return c;
+    err = errno;
+    h1_conn_close(c);
+    errno = err;
+    return NULL;
 }
 
 void h1_conn_close(struct h1_conn *c)

@@ -40,10 +40,9 @@ int h1_addr_url(const char *url, char *key, size_t keysz,
 /* The entry made by h1_addr_url for key, or NULL. */
 struct h1_addr *h1_addr_get(const char *key);
 
-/* Its socket addresses, in the order to try (one, or two for localhost). */
+/* How many socket addresses it has, to try in order with h1_conn_dial
+ * (one, or two for localhost). */
 int h1_addr_count(const struct h1_addr *a);
-const struct sockaddr_storage *h1_addr_sockaddr(const struct h1_addr *a,
-                                                int i);
 
 /* An idle connection, the most recently used, or NULL. The caller owns
  * it from here (set c->h). */
@@ -55,6 +54,11 @@ int h1_addr_put(struct h1_addr *a, struct h1_conn *c);
 
 /* Takes an idle c out of its pool and closes it. */
 void h1_addr_drop(struct h1_conn *c);
+
+/* A new connection to a's address ai, its connect started (non-blocking):
+ * *connected is 1 when it completed at once. NULL with errno set when the
+ * socket or the connect failed. The caller owns it. */
+struct h1_conn *h1_conn_dial(struct h1_addr *a, int ai, int *connected);
 
 /* Stops watching c, closes its fd and frees it. */
 void h1_conn_close(struct h1_conn *c);
