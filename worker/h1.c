@@ -47,7 +47,7 @@ struct h1 {
     struct h1_body body;
     struct h1_inflate *z;       /* gzip/deflate body, else NULL */
     char *stash;                /* received while paused */
-    size_t stashlen, stashoff;
+    size_t stashlen;
     const char *err_msg;        /* an error found at once, reported later */
     enum h1_err err;
     unsigned char phase;
@@ -278,7 +278,6 @@ static int stash(struct h1 *h, const char *in, size_t n)
     free(h->stash);
     h->stash = s;
     h->stashlen = n;
-    h->stashoff = 0;
     return 0;
 }
 
@@ -444,10 +443,10 @@ static void on_readable(struct h1 *h)
 static void unstash(struct h1 *h)
 {
     char *s = h->stash;
-    size_t n = h->stashlen - h->stashoff;
+    size_t n = h->stashlen;
 
     h->stash = NULL;
-    h->stashlen = h->stashoff = 0;
+    h->stashlen = 0;
     if (s != NULL) {
         int r = feed(h, s, n);
 
