@@ -34,6 +34,7 @@
 #include "worker/fetch_easy.h"
 #include "worker/fetch_int.h"
 #include "worker/h1.h"
+#include "worker/h1_addr.h"
 #include "worker/retry.h"
 
 static struct {
@@ -250,11 +251,11 @@ static void retry_later(struct fetch *f, const char *msg)
     const char *s = f->head_done ? fetch_header(f, "retry-after") : NULL;
     long delay = retry_delay_ms(ms, s, f->attempts - 1, time(NULL), rnd());
     const char *url = NULL;
-    char why[32];
+    char why[32], nurl[256];
 
     if (log_enabled(LOG_LVL_INFO)) {
         if (f->native)
-            url = f->url;
+            url = fetch_h1_url(f, nurl, sizeof nurl);
         else
             curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
         snprintf(why, sizeof why, "status %d", f->status);
@@ -552,7 +553,7 @@ const struct fetch_stats *fetch_stats(void)
 void fetch_trim(void)
 {
     fetch_easy_trim();
-    h1_trim();
+    h1_addr_trim();
 }
 
 /* ---- the worker's multi ---- */
@@ -601,7 +602,7 @@ void fetch_cleanup(void)
         fetch_free(g.live);
     }
     fetch_easy_drain();
-    h1_cleanup();
+    h1_addr_cleanup();
     evcurl_free(g.ec);
     g.multi = NULL;
     fetch_opts_free(&g.opts);

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "worker/h1.h"
+#include "worker/h1_addr.h"
 
 static int on_head(void *arg, const struct h1_head *head)
 {
@@ -162,12 +163,10 @@ int fetch_h1_setup(struct fetch *f, const struct fetch_req *req,
     const char *target;
 
     if (!plain(req) ||
-        h1_url(req->url, f->key, sizeof f->key, &target) != 0)
+        h1_addr_url(req->url, f->key, sizeof f->key, &target) != 0)
         return 1;
     f->native = 1;
     f->body_len = req->body_len;
-    if ((f->url = strdup(req->url)) == NULL)
-        return -1;
     return build(f, req, target, ua);
 }
 
@@ -210,6 +209,17 @@ void fetch_h1_drop_request(struct fetch *f)
     }
 }
 
+const char *fetch_h1_url(const struct fetch *f, char *buf, size_t n)
+{
+    const char *t = f->rq != NULL ? strchr(f->rq, ' ') : NULL;
+    const char *e = t != NULL ? strstr(t, " HTTP/1.1\r\n") : NULL;
+
+    if (e == NULL)
+        return NULL;
+    snprintf(buf, n, "http://%s%.*s", f->key, (int)(e - t - 1), t + 1);
+    return buf;
+}
+
 void fetch_h1_stop(struct fetch *f)
 {
     h1_stop(f->h1);
@@ -220,8 +230,7 @@ void fetch_h1_free(struct fetch *f)
     h1_free(f->h1);
     f->h1 = NULL;
     free(f->rq);
-    free(f->url);
-    f->rq = f->url = NULL;
+    f->rq = NULL;
 }
 
 const char *fetch_h1_header(const struct fetch *f, const char *name)

@@ -5,7 +5,7 @@
  * the plain-http upstreams it serves (h1.h says which).
  *
  * Ownership: as fetch.h says. For a native transfer, f->rq (the request
- * head fetch_h1 builds), f->url and f->h1 are fetch_h1's, freed by
+ * head fetch_h1 builds) and f->h1 are fetch_h1's, freed by
  * fetch_h1_drop_request (the head, once the response head is in) and
  * fetch_h1_free.
  */
@@ -36,7 +36,6 @@ struct fetch {
     CURL *easy;                         /* the curl transport, or */
     struct h1 *h1;                      /* fetch's own (f->native) */
     struct curl_slist *hdrs;
-    char *url;                          /* native: the URL, for logs */
     char *rq;                           /* native: the request head */
     size_t rqlen, body_len;
     char key[64];                       /* native: h1's address key */
@@ -99,6 +98,9 @@ int fetch_h1_begin(struct fetch *f);
 void fetch_h1_pause(struct fetch *f);
 void fetch_h1_resume(struct fetch *f);
 void fetch_h1_drop_request(struct fetch *f);
+/* "http://host:port/target" into buf, from the request head (alive until
+ * the head is delivered, so for every retry); for logs. */
+const char *fetch_h1_url(const struct fetch *f, char *buf, size_t n);
 /* Ends the running attempt, keeping the response head readable. */
 void fetch_h1_stop(struct fetch *f);
 void fetch_h1_free(struct fetch *f);
