@@ -73,21 +73,6 @@ void h1_init(struct event_base *base, void (*after)(void *), void *arg)
     g.after_arg = arg;
 }
 
-void h1_cleanup(void)
-{
-    h1_addr_cleanup();
-}
-
-void h1_trim(void)
-{
-    h1_addr_trim();
-}
-
-int h1_url(const char *url, char *key, size_t keysz, const char **target)
-{
-    return h1_addr_url(url, key, keysz, target);
-}
-
 /* ---- the connection's event ---- */
 
 /* Watches h's connection for what. A kept connection is already watched

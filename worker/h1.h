@@ -12,7 +12,7 @@
  *
  * Ownership:
  *  - Idle keep-alive connections belong to this module (per address, this
- *    process only), until h1_trim or h1_cleanup closes them.
+ *    process only), until h1_addr_trim or h1_addr_cleanup closes them.
  *  - A transfer (struct h1) is the caller's from h1_start to h1_free. It
  *    owns its connection while the response runs and gives it back to the
  *    idle pool when the response ended cleanly and the server allows it;
@@ -57,20 +57,11 @@ struct h1_cbs {
  * after each socket event's callbacks, as fetch_opts.after_io. */
 void h1_init(struct event_base *base, void (*after)(void *), void *arg);
 
-/* Closes the idle connections and forgets the addresses. */
-void h1_cleanup(void);
+/* Which URLs h1 serves, their address keys, the idle connections and
+ * their trimming and cleanup: h1_addr.h. */
 
-/* Closes the idle connections no transfer took since the last call (the
- * worker's heartbeat). */
-void h1_trim(void);
-
-/* When url is one h1 serves, its address key ("host:port", at most
- * keysz bytes with the NUL) and its request target (a pointer into url).
- * Returns 0, or -1 when the URL is for libcurl. */
-int h1_url(const char *url, char *key, size_t keysz, const char **target);
-
-/* Starts a transfer on a connection to key (from h1_url): an idle one or a
- * new one. Callbacks come from the loop only, never from inside h1_start,
+/* Starts a transfer on a connection to key (from h1_addr_url): an idle
+ * one or a new one. Callbacks come from the loop only, never from inside h1_start,
  * h1_pause, h1_resume or h1_free. head_req: the method is HEAD. Returns
  * NULL when out of memory or key's address cannot be used. */
 struct h1 *h1_start(const char *key, const char *head, size_t headlen,

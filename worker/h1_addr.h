@@ -33,7 +33,10 @@ struct h1_conn {
     struct h1_addr *addr;
 };
 
-/* See h1_url (h1.h): also makes sure the key's entry exists. */
+/* When url is one h1 serves, its address key ("host:port", at most
+ * keysz bytes with the NUL) and its request target (a pointer into url),
+ * the key's entry made if new. Returns 0, or -1 when the URL is for
+ * libcurl. */
 int h1_addr_url(const char *url, char *key, size_t keysz,
                 const char **target);
 
