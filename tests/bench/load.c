@@ -5,6 +5,7 @@
  *   build/llmfork-load --port N [--host 127.0.0.1] [--path /x]
  *       [--body FILE] [--header 'Name: value']... [--conns N]
  *       [--warmup S] [--duration S] [--timeout S] [--ramp S] [--marker TEXT]
+ *       [--drain]
  *
  * Each connection loops until the run ends: send the POST, read the whole
  * response (Content-Length, chunked, or until close), send the next one.
@@ -21,6 +22,12 @@
  * whole run (warm-up included): non-2xx statuses, socket errors (refused,
  * reset, closed mid-response, malformed framing) and requests older than
  * --timeout. A failed connection is closed and dialled again.
+ *
+ * With --drain the run does not end at the window's end with every stream
+ * cut: no request starts after it, each connection closes once its
+ * response is read, and the run ends when all are closed (or --timeout
+ * later). The bench's rounds reuse their servers, and a cut stream would
+ * leave the next round a burst of aborted upstream calls to clean up.
  *
  * Prints one JSON object on stdout. Exit 0, or 2 on bad arguments.
  *
@@ -80,6 +87,7 @@ static struct {
     int nconns;
     struct samples lat, ttft;
     uint64_t completed, non2xx, sock_errors, timeouts, no_marker, bytes;
+    int drain, draining;        /* --drain; the window has ended */
 } g;
 
 static uint64_t now_ns(void)
@@ -88,6 +96,13 @@ static uint64_t now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct timeval tv_of(double s)
+{
+    struct timeval tv = { (time_t)s, (suseconds_t)((s - (time_t)s) * 1e6) };
+
+    return tv;
 }
 
 static void sample_add(struct samples *s, uint64_t ns)
@@ -105,6 +120,7 @@ static void sample_add(struct samples *s, uint64_t ns)
 }
 
 static void conn_dial(struct conn *c);
+static int drained(struct conn *c);
 static void conn_send(struct conn *c);
 static void on_io(evutil_socket_t fd, short what, void *arg);
 
@@ -231,6 +247,8 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
 /* Writes (the rest of) the request; then waits for the response. */
 static void conn_send(struct conn *c)
 {
+    if (c->ph != C_SENDING && drained(c))
+        return;
     if (c->ph != C_SENDING) {
         c->ph = C_SENDING;
         c->sent = 0;
@@ -256,6 +274,8 @@ static void conn_dial(struct conn *c)
 {
     int one = 1;
 
+    if (drained(c))
+        return;
     c->fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         say_why(c, "socket", errno);
@@ -291,12 +311,39 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
         if (c->ph != C_IDLE && t - c->t_start > g.timeout_ns)
             conn_fail(c, &g.timeouts, 0);
     }
+    if (g.draining)
+        drained(NULL);
 }
 
+/* While draining, closes c (when given) instead of starting a request on
+ * it, and ends the run once no connection is left open. */
+static int drained(struct conn *c)
+{
+    if (!g.draining)
+        return 0;
+    if (c)
+        conn_close(c);
+    for (int i = 0; i < g.nconns; i++)
+        if (g.conns[i].ph != C_IDLE)
+            return 1;
+    event_base_loopbreak(g.base);
+    return 1;
+}
+
+/* At the window's end; with --drain once more, --timeout later. */
 static void on_end(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd, (void)what, (void)arg;
-    event_base_loopbreak(g.base);
+    struct event *self = arg;
+    struct timeval tv = tv_of((double)g.timeout_ns / 1e9);
+
+    (void)fd, (void)what;
+    if (!g.drain || g.draining) {
+        event_base_loopbreak(g.base);
+        return;
+    }
+    g.draining = 1;
+    evtimer_add(self, &tv);
+    drained(NULL);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -420,7 +467,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "header", 1, NULL, 'h' }, { "conns", 1, NULL, 'c' },
         { "warmup", 1, NULL, 'w' }, { "duration", 1, NULL, 'd' },
         { "timeout", 1, NULL, 't' }, { "ramp", 1, NULL, 'r' },
-        { "marker", 1, NULL, 'm' }, { NULL, 0, NULL, 0 },
+        { "marker", 1, NULL, 'm' }, { "drain", 0, NULL, 'D' },
+        { NULL, 0, NULL, 0 },
     };
     size_t hl = 0;
     int ch;
@@ -437,6 +485,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case 't': o->timeout = atof(optarg); break;
         case 'r': o->ramp = atof(optarg); break;
         case 'm': o->marker = optarg; break;
+        case 'D': g.drain = 1; break;
         case 'h':
             hl += (size_t)snprintf(o->headers + hl, sizeof(o->headers) - hl,
                                    "%s\r\n", optarg);
@@ -464,13 +513,6 @@ static void raise_nofile(void)
                 (unsigned long long)rl.rlim_cur, g.nconns);
 }
 
-static struct timeval tv_of(double s)
-{
-    struct timeval tv = { (time_t)s, (suseconds_t)((s - (time_t)s) * 1e6) };
-
-    return tv;
-}
-
 /* Schedules every connection's first dial over the ramp, and the clocks. */
 static int schedule(const struct opts *o, struct event **timers)
 {
@@ -487,7 +529,7 @@ static int schedule(const struct opts *o, struct event **timers)
     }
     struct timeval sweep = tv_of(0.2), end = tv_of(o->warmup + o->duration);
     timers[0] = event_new(g.base, -1, EV_PERSIST, on_sweep, NULL);
-    timers[1] = evtimer_new(g.base, on_end, NULL);
+    timers[1] = evtimer_new(g.base, on_end, event_self_cbarg());
     if (!timers[0] || !timers[1])
         return -1;
     event_add(timers[0], &sweep);
@@ -510,7 +552,8 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o)) {
         fprintf(stderr, "usage: llmfork-load --port N [--host H] [--path P]"
                 " [--body FILE] [--header 'K: V']... [--conns N] [--warmup S]"
-                " [--duration S] [--timeout S] [--ramp S] [--marker TEXT]\n");
+                " [--duration S] [--timeout S] [--ramp S] [--marker TEXT]"
+                " [--drain]\n");
         return 2;
     }
     if (o.ramp < 0)
