@@ -191,6 +191,15 @@ int http_parse_head(char *buf, size_t len, struct http_head *h,
     }
 }
 
+int http_head_host_ok(const struct http_head *h)
+{
+    int n = 0;
+
+    for (int i = 0; i < h->nfields; i++)
+        n += strcasecmp(h->fields[i].name, "Host") == 0;
+    return n == 1 || (n == 0 && h->minor == 0);
+}
+
 const char *http_head_get(const struct http_head *h, const char *name)
 {
     for (int i = 0; i < h->nfields; i++)

@@ -63,6 +63,10 @@ int http_parse_head(char *buf, size_t len, struct http_head *h,
 /* First field with that name (case-insensitive), or NULL. */
 const char *http_head_get(const struct http_head *h, const char *name);
 
+/* 1 when the head's Host fields are as RFC 9112 3.2 asks: exactly one in
+ * HTTP/1.1, at most one in 1.0 (nginx answers anything else with 400). */
+int http_head_host_ok(const struct http_head *h);
+
 /* Where the origin-form part of a request target starts: for the
  * absolute-form ("http://host:port/p?q", which a server must accept, RFC
  * 9112 3.2.2) just after the authority, so "/p?q", or "" or "?q" when it

@@ -112,6 +112,8 @@ struct http_req *req_new(struct conn *c, const char *head, size_t len,
     char *text = (char *)fields + fsz;
     memcpy(text, head, len);
     int st = http_parse_head(text, len, &r->head, fields, nfields);
+    if (st == 0 && !http_head_host_ok(&r->head))
+        st = -400;
     if (st < 0) {
         free(r);
         *status = -st;

@@ -86,10 +86,15 @@ def test_malformed_requests_get_400_json(spawn):
     srv = spawn(test_build=False)
     for wire in (b"GARBAGE\r\n\r\n",
                  b"GET /healthz HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
-                 b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"):
+                 b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+                 # RFC 9112 3.2, as nginx: HTTP/1.1 needs one Host, no more
+                 b"GET /healthz HTTP/1.1\r\n\r\n",
+                 b"GET /healthz HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n",
+                 b"GET /healthz HTTP/1.0\r\nHost: x\r\nHost: x\r\n\r\n"):
         r = util.raw_request(srv.port, wire)
         assert r is not None and r.status == 400, (wire, r and r.status)
         assert r.json()["error"]
+    assert util.raw_request(srv.port, b"GET /healthz HTTP/1.0\r\n\r\n").status == 200
     assert util.healthz_ok(srv.port)
 
 

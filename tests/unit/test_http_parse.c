@@ -252,6 +252,27 @@ static void test_keepalive(void **state)
     }
 }
 
+static void test_host(void **state)
+{
+    (void)state;
+    static const struct { const char *s; int want; } cases[] = {
+        { "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1 },
+        { "GET / HTTP/1.1\r\nhOST: a\r\n\r\n", 1 },
+        { "GET / HTTP/1.1\r\n\r\n", 0 },
+        { "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 0 },
+        { "GET / HTTP/1.0\r\n\r\n", 1 },
+        { "GET / HTTP/1.0\r\nHost: a\r\n\r\n", 1 },
+        { "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 0 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct http_head h;
+        char *c = NULL;
+        assert_int_equal(parse(cases[i].s, &h, &c), 0);
+        assert_int_equal(http_head_host_ok(&h), cases[i].want);
+        free(c);
+    }
+}
+
 /* Decodes in split at every pair of points; checks body and end. */
 static void check_chunked_splits(const char *in, const char *want_body,
                                  size_t want_used)
@@ -344,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_target_origin),
         cmocka_unit_test(test_body_framing),
         cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_host),
         cmocka_unit_test(test_chunked_ok),
         cmocka_unit_test(test_chunked_bad),
     };
