@@ -199,16 +199,26 @@ int static_not_modified(const char *etag, time_t mtime,
 
 /* ---- the app ----------------------------------------------------------- */
 
+/* A path for the error log: a file's name may hold a newline or terminal
+ * escapes, escaped as the access log escapes a client's fields. */
+static const char *shown(const char *path, char *buf, size_t n)
+{
+    log_escape(buf, n, path);
+    return buf;
+}
+
 /* What a failed lookup or open answers: anything that means "no such
  * servable file" is a 404, the rest (EMFILE, EIO, ...) a 500. */
 static void refuse(struct http_req *r, const char *what, int err)
 {
+    char buf[512];
+
     if (err == ENOENT || err == ENOTDIR || err == ELOOP || err == EACCES ||
         err == ENAMETOOLONG || err == 0) {
         http_resp_error(r, 404, "not found");
         return;
     }
-    log_warn("static: %s: %s", what, strerror(err));
+    log_warn("static: %s: %s", shown(what, buf, sizeof(buf)), strerror(err));
     http_resp_error(r, 500, "cannot read the file");
 }
 
@@ -300,8 +310,10 @@ static void serve(struct http_req *r, void *state)
     } else if (!S_ISREG(st.st_mode)) {
         refuse(r, real, 0);
     } else if (st.st_size > STATIC_MAX_FILE) {
-        log_warn("static: %s: larger than %ld bytes, not served", real,
-                 STATIC_MAX_FILE);
+        char buf[512];
+
+        log_warn("static: %s: larger than %ld bytes, not served",
+                 shown(real, buf, sizeof(buf)), STATIC_MAX_FILE);
         http_resp_error(r, 500, "file too large");
     } else {
         send_file(r, fd, &st, real);

@@ -7,9 +7,10 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync 
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLlmfork } from './helpers.mjs';
+import { startLlmfork, waitFor } from './helpers.mjs';
 
 const SECRET = 'top-secret-outside-static-dir';
+const BIG = 'big\n[ERROR] forged\x1b[2J';
 const top = mkdtempSync(join(tmpdir(), 'llmfork-static-'));
 const www = join(top, 'www');
 let srv;
@@ -28,6 +29,8 @@ before(async () => {
   symlinkSync('../outside.txt', join(www, 'sub', 'rel.txt'));
   symlinkSync(join(top, 'outdir'), join(www, 'outdir'));
   symlinkSync('a.css', join(www, 'in.css'));
+  // larger than the 8 MiB static files may be; its name forges a log line
+  writeFileSync(join(www, BIG), Buffer.alloc((8 << 20) + 1, 0x61));
   srv = await startLlmfork({ args: ['--static-dir', www] });
 });
 
@@ -134,6 +137,16 @@ test('other methods on a static path get 405 with Allow', async () => {
   assert.equal(r.status, 405);
   assert.match(r.headers.allow, /GET/);
   assert.match(r.headers.allow, /HEAD/);
+});
+
+test('a file too large is a JSON 500, its name escaped in the log', async () => {
+  const r = await raw('/big%0A%5BERROR%5D%20forged%1B%5B2J');
+  assert.equal(r.status, 500);
+  assert.deepEqual(JSON.parse(r.body), { error: 'file too large' });
+  const line = await waitFor(() => srv.log().split('\n').find((l) => l.includes('not served')),
+    5000, 'the log line');
+  assert.ok(line.includes('big\\x0A[ERROR] forged\\x1B[2J: larger than'), line);
+  assert.ok(!/^\[ERROR\] forged/m.test(srv.log()), srv.log());
 });
 
 test('a static_dir that does not exist stops llmfork with a message', async () => {
