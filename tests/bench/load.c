@@ -28,6 +28,12 @@
  * response is read, and the run ends when all are closed (or --timeout
  * later). The bench's rounds reuse their servers, and a cut stream would
  * leave the next round a burst of aborted upstream calls to clean up.
+ * Drained, every response that overlaps the window is seen whole, and
+ * "rps" counts each by the share of its time inside the window (rps_count
+ * is the plain count over the window): when the model sets the pace, all
+ * connections cycle in step with it, and whether the window's edges fall
+ * on a crowded phase or an empty one moved the plain count by 1-2 % from
+ * run to run (4817 to 4945/s at 1,000 whole answers of 205 ms each).
  *
  * Prints one JSON object on stdout. Exit 0, or 2 on bad arguments.
  *
@@ -87,6 +93,7 @@ static struct {
     int nconns;
     struct samples lat, ttft;
     uint64_t completed, non2xx, sock_errors, timeouts, no_marker, bytes;
+    double share;               /* responses, by their share of the window */
     int drain, draining;        /* --drain; the window has ended */
 } g;
 
@@ -173,6 +180,15 @@ static void conn_fail(struct conn *c, uint64_t *counter, int delay_ms)
     evtimer_add(&c->tev, &tv);
 }
 
+/* The part of [start, end) inside the window, as a share of its length. */
+static double window_share(uint64_t start, uint64_t end)
+{
+    uint64_t a = start > g.t_warm ? start : g.t_warm;
+    uint64_t b = end < g.t_end ? end : g.t_end;
+
+    return b > a && end > start ? (double)(b - a) / (double)(end - start) : 0;
+}
+
 static void response_done(struct conn *c, uint64_t t)
 {
     const struct resp *r = &c->resp;
@@ -182,6 +198,7 @@ static void response_done(struct conn *c, uint64_t t)
         g.non2xx++;
     else if (!r->t_first)
         g.no_marker++;
+    g.share += window_share(c->t_start, t);
     if (t >= g.t_warm && t < g.t_end) {
         g.completed++;
         sample_add(&g.lat, t - c->t_start);
@@ -378,10 +395,12 @@ static void print_report(double duration)
     for (int i = 0; i < g.nconns; i++)
         inflight += g.conns[i].ph >= C_SENDING;
     printf("{\"conns\":%d,\"duration_s\":%.3f,\"completed\":%llu,"
-           "\"rps\":%.2f,\"non2xx\":%llu,\"sock_errors\":%llu,"
+           "\"rps\":%.2f,\"rps_count\":%.2f,\"non2xx\":%llu,"
+           "\"sock_errors\":%llu,"
            "\"timeouts\":%llu,\"errors\":%llu,\"no_marker\":%llu,"
            "\"bytes\":%llu,\"inflight_at_end\":%d,",
            g.nconns, duration, (unsigned long long)g.completed,
+           (g.drain ? g.share : (double)g.completed) / duration,
            g.completed / duration, (unsigned long long)g.non2xx,
            (unsigned long long)g.sock_errors, (unsigned long long)g.timeouts,
            (unsigned long long)(g.non2xx + g.sock_errors + g.timeouts),
