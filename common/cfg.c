@@ -284,10 +284,13 @@ static void scan_line(struct cfg_loader *L, char *raw)
     if (L->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
         s += 3;
     s += strspn(s, " \t\r\n");
+    L->cont = 0;
     if (*s == '\0' || *s == ';' || *s == '#')
         return;
-    if (s > raw && L->prev_key)
-        return;                 /* continuation line */
+    if (s > raw && L->prev_key) {
+        L->cont = 1;            /* continuation line */
+        return;
+    }
     if (*s == '[') {
         char *end = find_or_comment(s + 1, "]");
         if (*end != ']') {
@@ -330,6 +333,28 @@ static char *read_line(char *buf, int size, void *stream)
     return buf;
 }
 
+/* A one-value key set twice in a file (or continued on an indented
+ * line) is a mistake whichever value was meant, as nginx's "directive is
+ * duplicate": reported, not settled by the last one. Lists add up. */
+static int once_more(struct cfg_loader *L, const struct cfg_key *k)
+{
+    int *at = &L->key_line[k - cfg_keys];
+
+    if (k->type == K_LIST)
+        return 0;
+    if (*at == 0) {
+        *at = L->line;
+        return 0;
+    }
+    if (L->cont)
+        cfg_report(L, "%s:%d: %s takes one value; this indented line "
+                   "continues it", L->file, L->line, k->name);
+    else
+        cfg_report(L, "%s:%d: %s is already set at line %d", L->file,
+                   L->line, k->name, *at);
+    return 1;
+}
+
 /* Never returns 0: problems are reported here with their line, and
  * libinih's own error line then means only a malformed line. */
 static int on_pair(void *user, const char *section, const char *name,
@@ -345,6 +370,8 @@ static int on_pair(void *user, const char *section, const char *name,
         cfg_report(L, "%s:%d: unknown key '%s'", L->file, L->line, name);
         return 1;
     }
+    if (once_more(L, k))
+        return 1;
     snprintf(where, sizeof(where), "%s:%d: %s", L->file, L->line, name);
     cfg_set_value(L, k, value, where);
     return 1;
@@ -352,6 +379,7 @@ static int on_pair(void *user, const char *section, const char *name,
 
 static void load_file(struct cfg_loader *L, const char *path)
 {
+    memset(L->key_line, 0, sizeof(L->key_line));
     L->file = path;
     L->fp = fopen(path, "r");
     if (L->fp == NULL) {

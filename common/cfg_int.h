@@ -61,6 +61,9 @@ struct cfg_loader {
     FILE *fp;
     int line;
     int prev_key;               /* an indented line continues that key */
+    int cont;                   /* the line being read continues one */
+    int key_line[CFG_MAX_KEYS]; /* this file's line that set a one-value
+                                   key, or 0 */
     int first_syntax;           /* first line we reported as malformed */
 };
 

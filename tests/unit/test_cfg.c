@@ -197,11 +197,11 @@ static void test_precedence(void **state)
 {
     struct cfg c;
     (void)state;
-    const char *f = file("prec.conf", "timeout = 11\nbacklog = 100\n"
+    const char *f = file("prec.conf", "backlog = 100\n"
                          "[llmfork]\nkeepalive = 7\ntimeout = 12\n");
 
     load_ok(&c, "-c", f, NULL);
-    assert_int_equal(c.timeout, 12);            /* later line wins */
+    assert_int_equal(c.timeout, 12);
     assert_int_equal(c.backlog, 100);
     assert_int_equal(c.keepalive, 7);
     assert_string_equal(c.config_path, f);
@@ -384,6 +384,30 @@ static void test_file_errors(void **state)
     load_fails(want, "-c", f, NULL);
 }
 
+static void test_file_duplicates(void **state)
+{
+    char want[512];
+    struct cfg c;
+    (void)state;
+    const char *f = file("dup.conf", "workers = 2\n"
+                         "bind = 127.0.0.1:1\n"
+                         "[llmfork]\n"
+                         "workers = 4\n"
+                         "bind = 127.0.0.1:2\n"
+                         "timeout = 5\n"
+                         "  6\n");
+    snprintf(want, sizeof(want),
+             "%1$s:4: workers is already set at line 1\n"
+             "%1$s:7: timeout takes one value; this indented line continues it\n",
+             f);
+    load_fails(want, "-c", f, NULL);
+    /* Another source still overrides the file: only the file repeats. */
+    f = file("once.conf", "workers = 2\n");
+    load_ok(&c, "-c", f, "-w", "3", NULL);
+    assert_int_equal(c.workers, 3);
+    cfg_free(&c);
+}
+
 static void test_file_limits(void **state)
 {
     char want[512], text[400], f[128];
@@ -499,6 +523,7 @@ int main(void)
         cmocka_unit_test_setup(test_workers, setup),
         cmocka_unit_test_setup(test_value_forms, setup),
         cmocka_unit_test_setup(test_file_errors, setup),
+        cmocka_unit_test_setup(test_file_duplicates, setup),
         cmocka_unit_test_setup(test_file_limits, setup),
         cmocka_unit_test_setup(test_env_errors, setup),
         cmocka_unit_test_setup(test_cli_errors, setup),
