@@ -168,12 +168,7 @@ def checks(rows, workloads):
             and s["errors"] == 0,
             f"x nginx {s.get('x_nginx')}, x peer {s.get('x_peer')}, "
             f"errors {s['errors']}"))
-    v1 = [r for (w, t), r in by.items() if t == "v1"]
-    if v1:
-        out.append(_check(
-            "/v1 passthrough >= 1.0x nginx (every workload)",
-            all(_ge(r.get("x_nginx"), 1.0) for r in v1),
-            "; ".join(f"{r['workload']} {r.get('x_nginx')}" for r in v1)))
+    out += _v1_checks(by)
     for t in ("stream", "v1"):
         r = by.get(("long@10000", t))
         if r:
@@ -182,6 +177,44 @@ def checks(rows, workloads):
                 r["errors"] == 0 and r["kib"] <= 16,
                 f"errors {r['errors']}, {r['kib']} KiB per held stream"))
     out += _ttft_checks(by, workloads)
+    return out
+
+
+def _proxy_sets_rate(by, workload):
+    """Whether a proxy, not the mock, sets the row's rate: nginx below
+    0.95x the mock direct. Where nginx runs at the mock direct's rate
+    (below saturation every target runs at the mock's pace, conns over a
+    stream's length) or above it (long@10000: the mock is the ceiling),
+    a ratio to nginx tells no proxy from another: the mock direct itself
+    read 0.99-1.00x nginx below saturation and 0.90-0.93x at long@10000."""
+    mock, ngx = by.get((workload, "mock")), by.get((workload, "nginx"))
+    return not (mock and ngx and mock.get("rps") and ngx.get("rps")) or \
+        ngx["rps"] < 0.95 * mock["rps"]
+
+
+def _direct(by, workload):
+    mock, ngx = by[(workload, "mock")], by[(workload, "nginx")]
+    return round(mock["rps"] / ngx["rps"], 2)
+
+
+def _v1_checks(by):
+    v1 = [r for (w, t), r in by.items() if t == "v1" and not r["hold"]]
+    bound = [r for r in v1 if _proxy_sets_rate(by, r["workload"])]
+    paced = [r for r in v1 if r not in bound]
+
+    def ratios(rows, direct=False):
+        return "; ".join(f"{r['workload']} {r.get('x_nginx')}" + (
+            f" (mock direct {_direct(by, r['workload'])})" if direct else "")
+            for r in rows)
+    out = []
+    if bound:
+        out.append(_check(
+            "/v1 passthrough >= 1.0x nginx where a proxy sets the rate",
+            all(_ge(r.get("x_nginx"), 1.0) for r in bound), ratios(bound)))
+    if paced:
+        out.append(_check(
+            "/v1 x nginx where the mock sets the rate (no verdict: the mock "
+            "direct's own ratio beside it)", "info", ratios(paced, True)))
     return out
 
 
@@ -206,6 +239,6 @@ def _ttft_checks(by, workloads):
 
 
 def checks_text(cs):
-    mark = {True: "met", False: "MISSED", None: "n/a"}
+    mark = {True: "met", False: "MISSED", None: "n/a", "info": "info"}
     return "\n".join(f"  [{mark[c['met']]}] {c['target']}: {c['detail']}"
                      for c in cs)
