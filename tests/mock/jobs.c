@@ -105,12 +105,33 @@ static void on_cut_flushed(struct evhttp_connection *evcon, void *arg)
     drop(arg);
 }
 
+/* Writes what evhttp queued now, in this turn. Left to the bufferevent,
+ * every chunk cost two epoll_ctl (evhttp enables the write event, the
+ * drained buffer disables it), 44 per stream at 20 tokens: the mock is
+ * the bench's ceiling, and that was a share of its time. With the base's
+ * changelist (mock.c), an enable and a disable in one turn cost none. */
+static void write_now(struct job *j)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(j->evcon);
+    struct evbuffer *out = bufferevent_get_output(bev);
+    int n;
+
+    /* A socket bufferevent freezes its output's front but while it
+     * writes; a failed write is left for it to meet and report. */
+    evbuffer_unfreeze(out, 1);
+    n = evbuffer_write(out, bufferevent_getfd(bev));
+    evbuffer_freeze(out, 1);
+    if (n >= 0 && evbuffer_get_length(out) == 0)
+        bufferevent_disable(bev, EV_WRITE);
+}
+
 /* Sends what scratch holds as one HTTP chunk. scratch must end empty even
  * if evhttp declined it, or it would leak into the next job's reply. */
 static void flush(struct job *j)
 {
     evhttp_send_reply_chunk(j->req, scratch);
     evbuffer_drain(scratch, evbuffer_get_length(scratch));
+    write_now(j);
 }
 
 static size_t pending(const struct job *j)
