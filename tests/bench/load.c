@@ -23,17 +23,13 @@
  * reset, closed mid-response, malformed framing) and requests older than
  * --timeout. A failed connection is closed and dialled again.
  *
- * With --drain the run does not end at the window's end with every stream
- * cut: no request starts after it, each connection closes once its
- * response is read, and the run ends when all are closed (or --timeout
- * later). The bench's rounds reuse their servers, and a cut stream would
- * leave the next round a burst of aborted upstream calls to clean up.
- * Drained, every response that overlaps the window is seen whole, and
- * "rps" counts each by the share of its time inside the window (rps_count
- * is the plain count over the window): when the model sets the pace, all
- * connections cycle in step with it, and whether the window's edges fall
- * on a crowded phase or an empty one moved the plain count by 1-2 % from
- * run to run (4817 to 4945/s at 1,000 whole answers of 205 ms each).
+ * --drain: no request starts after the window, and the run ends when the
+ * last response is read (or --timeout later), so no stream is cut (the
+ * bench's rounds reuse their servers). Every response overlapping the
+ * window is then seen whole, and "rps" counts each by its share of time
+ * inside it ("rps_count" is the plain count): connections cycling in step
+ * with a model's pace made the plain count move 1-2 % with where the
+ * window's edges fell (4817 to 4945/s at 1,000 whole answers of 205 ms).
  *
  * Prints one JSON object on stdout. Exit 0, or 2 on bad arguments.
  *

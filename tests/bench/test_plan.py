@@ -50,3 +50,12 @@ def test_compare_targets_take_turns_too():
     firsts = {[n for n, rr in got if rr == r and n not in ("mock", "peer")][0]
               for r in range(5)}
     assert len(firsts) == 5
+
+
+def test_only_rounded_targets_of_rows_in_rounds_keep_their_servers():
+    m = load_run()
+    t = {x.name: x for x in m.T.all_targets(False)}
+    wl = {"name": "w", "rounds": 3, "rounded": ("mock",)}
+    assert [n for n in t if m.kept(wl, t[n])] == ["mock", "nginx", "v1", "stream"]
+    assert not any(m.kept({"name": "w"}, x) for x in t.values())
+    assert not m.kept({"name": "w", "rounds": 1}, t["v1"])

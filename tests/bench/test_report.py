@@ -96,3 +96,33 @@ def test_no_x_a_column_without_compare():
     rows = [dict(run("v1", 800), rounds=1), dict(run("nginx", 800), rounds=1)]
     report.add_ratios(rows)
     assert "x A" not in report.markdown_table(rows)
+
+
+def row(workload, target, rps):
+    return dict(run(target, rps), workload=workload, rounds=1)
+
+
+def test_v1_verdict_only_where_a_proxy_sets_the_rate():
+    rows = [row("short@1000", "mock", 4000), row("short@1000", "nginx", 3000),
+            row("short@1000", "v1", 3030),
+            row("chat@1000", "mock", 4850), row("chat@1000", "nginx", 4890),
+            row("chat@1000", "v1", 4840)]
+    report.add_ratios(rows)
+    cs = {c["target"].split(" (")[0]: c for c in report.checks(rows, [])}
+    bound = cs["/v1 passthrough >= 1.0x nginx where a proxy sets the rate"]
+    assert bound["met"] is True and bound["detail"] == "short@1000 1.01"
+    paced = cs["/v1 x nginx where the mock sets the rate"]
+    assert paced["met"] == "info"
+    assert paced["detail"] == "chat@1000 0.99 (mock direct 0.99)"
+    # at the proxy-bound row a shortfall is a miss
+    rows[2]["rps"] = 2900
+    report.add_ratios(rows)
+    cs = {c["target"].split(" (")[0]: c for c in report.checks(rows, [])}
+    assert cs["/v1 passthrough >= 1.0x nginx where a proxy sets the rate"]["met"] is False
+
+
+def test_without_the_mock_direct_every_v1_row_is_judged():
+    rows = [row("chat@1000", "nginx", 4890), row("chat@1000", "v1", 4840)]
+    report.add_ratios(rows)
+    (c,) = report.checks(rows, [])
+    assert c["met"] is False and c["detail"] == "chat@1000 0.99"
