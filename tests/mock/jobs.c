@@ -125,12 +125,17 @@ static void write_now(struct job *j)
         bufferevent_disable(bev, EV_WRITE);
 }
 
-/* Sends what scratch holds as one HTTP chunk. scratch must end empty even
- * if evhttp declined it, or it would leak into the next job's reply. */
-static void flush(struct job *j)
+/* Queues what scratch holds as one HTTP chunk. scratch must end empty
+ * even if evhttp declined it, or it would leak into the next job's reply. */
+static void queue(struct job *j)
 {
     evhttp_send_reply_chunk(j->req, scratch);
     evbuffer_drain(scratch, evbuffer_get_length(scratch));
+}
+
+static void flush(struct job *j)
+{
+    queue(j);
     write_now(j);
 }
 
@@ -230,9 +235,18 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (j->sent < j->tokens) {
-        stream_token(j);
-        flush(j);
-        arm_next(j, j->delay_ms);
+        /* Behind schedule (10,000 streams load the mock past its core),
+         * the tokens already due go out in one write, each its own chunk,
+         * as the bufferevent's deferred writes batched them: a write per
+         * token there took a third more of the mock's time. */
+        do {
+            stream_token(j);
+            queue(j);
+            j->next_ms += j->delay_ms;
+        } while (j->sent < j->tokens && j->delay_ms > 0 &&
+                 j->fault.kind == FAULT_NONE && j->next_ms <= now_ms());
+        write_now(j);
+        arm_next(j, 0);
         return;
     }
     stream_finish(j, j->length_cut ? "length" : "stop");

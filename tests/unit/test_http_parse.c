@@ -232,10 +232,25 @@ static void test_body_framing(void **state)
                              "chunked\r\n\r\n", &k, &n), -501);
 }
 
+/* Each head parses, and fn says of it what the case wants. */
+struct head_case { const char *s; int want; };
+
+static void check_heads(const struct head_case *cases, size_t n,
+                        int (*fn)(const struct http_head *))
+{
+    for (size_t i = 0; i < n; i++) {
+        struct http_head h;
+        char *c = NULL;
+        assert_int_equal(parse(cases[i].s, &h, &c), 0);
+        assert_int_equal(fn(&h), cases[i].want);
+        free(c);
+    }
+}
+
 static void test_keepalive(void **state)
 {
     (void)state;
-    static const struct { const char *s; int want; } cases[] = {
+    static const struct head_case cases[] = {
         { "GET / HTTP/1.1\r\n\r\n", 1 },
         { "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 0 },
         { "GET / HTTP/1.1\r\nConnection: Upgrade, CLOSE\r\n\r\n", 0 },
@@ -243,19 +258,13 @@ static void test_keepalive(void **state)
         { "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1 },
         { "GET / HTTP/1.0\r\nConnection: keep-alive-ish\r\n\r\n", 0 },
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct http_head h;
-        char *c = NULL;
-        assert_int_equal(parse(cases[i].s, &h, &c), 0);
-        assert_int_equal(http_head_keepalive(&h), cases[i].want);
-        free(c);
-    }
+    check_heads(cases, sizeof(cases) / sizeof(cases[0]), http_head_keepalive);
 }
 
 static void test_host(void **state)
 {
     (void)state;
-    static const struct { const char *s; int want; } cases[] = {
+    static const struct head_case cases[] = {
         { "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1 },
         { "GET / HTTP/1.1\r\nhOST: a\r\n\r\n", 1 },
         { "GET / HTTP/1.1\r\n\r\n", 0 },
@@ -264,13 +273,7 @@ static void test_host(void **state)
         { "GET / HTTP/1.0\r\nHost: a\r\n\r\n", 1 },
         { "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 0 },
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct http_head h;
-        char *c = NULL;
-        assert_int_equal(parse(cases[i].s, &h, &c), 0);
-        assert_int_equal(http_head_host_ok(&h), cases[i].want);
-        free(c);
-    }
+    check_heads(cases, sizeof(cases) / sizeof(cases[0]), http_head_host_ok);
 }
 
 /* Decodes in split at every pair of points; checks body and end. */
