@@ -1,7 +1,7 @@
 /*
  * fetch — see fetch.h. The multi runs on the loop through evcurl.c; the
- * easy handle's options and the mapping of curl's results are in
- * fetch_easy.c; a transfer on fetch's own client is driven by fetch_h1.c
+ * easy handle's options, its head and body callbacks and the mapping of
+ * curl's results are in fetch_easy.c; a transfer on fetch's own client is driven by fetch_h1.c
  * (fetch_int.h is what they share). This file is the life of a transfer.
  *
  * Each transfer has one struct event, f->ev, that does all its own
@@ -49,8 +49,6 @@ static struct {
 
 static void tick(evutil_socket_t fd, short what, void *arg);
 static void finish(struct fetch *f, enum fetch_rc rc, const char *msg);
-static size_t on_header(char *p, size_t size, size_t n, void *ud);
-static size_t on_body(char *p, size_t size, size_t n, void *ud);
 
 int64_t fetch_now_ms(void)
 {
@@ -352,59 +350,7 @@ int fetch_head_in(struct fetch *f, int status)
     return f->state == S_RUNNING ? 0 : -1;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    struct fetch *f = ud;
-    long status = 0;
-
-    (void)size;
-    if (f->state != S_RUNNING)
-        return 0;
-    fetch_got_byte(f);
-    /* only the blank line that ends a head matters here */
-    if (f->head_done || n > 2 || (p[0] != '\r' && p[0] != '\n'))
-        return n;
-    curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200)
-        return n;       /* 100 Continue and friends */
-    return fetch_head_in(f, (int)status) == 0 ? n : 0;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct fetch *f = ud;
-
-    (void)size;
-    if (f->state != S_RUNNING)
-        return 0;
-    f->last_ms = fetch_now_ms();
-    if (f->swallow)
-        return n;
-    if (f->want_pause) {
-        /* curl keeps these bytes and hands them over again on resume */
-        f->curl_paused = 1;
-        return CURL_WRITEFUNC_PAUSE;
-    }
-    if (f->cbs->on_data != NULL)
-        f->cbs->on_data(f, p, n, f->arg);
-    return f->state == S_RUNNING ? n : 0;
-}
-
 /* ---- starting a transfer ---- */
-
-static int setup_easy(struct fetch *f, const struct fetch_req *req)
-{
-    CURL *e = f->easy;
-
-    if (fetch_easy_setup(e, req, &g.opts, f->body, &f->hdrs) != 0 ||
-        curl_easy_setopt(e, CURLOPT_PRIVATE, f) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_HEADERDATA, f) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, f) != CURLE_OK)
-        return -1;
-    return 0;
-}
 
 /* fetch's own client for what it serves (h1.h), else a curl handle. */
 static int start_transport(struct fetch *f, const struct fetch_req *req)
@@ -412,11 +358,7 @@ static int start_transport(struct fetch *f, const struct fetch_req *req)
     int r = g.opts.native_http && !fetch_easy_env_proxy() ?
             fetch_h1_setup(f, req, g.opts.user_agent) : 1;
 
-    if (r <= 0)
-        return r;
-    if ((f->easy = fetch_easy_get()) == NULL)
-        return -1;
-    return setup_easy(f, req);
+    return r <= 0 ? r : fetch_easy_attach(f, req, &g.opts);
 }
 
 static int take_body(struct fetch *f, const struct fetch_req *req)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "worker/fetch_int.h"
+
 static int is(const char *method, const char *name)
 {
     return method != NULL && strcmp(method, name) == 0;
@@ -357,4 +359,60 @@ int fetch_easy_body_sent(CURL *e)
         curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &sent) != CURLE_OK)
         return 0;
     return len >= 0 && sent >= len;
+}
+
+/* ---- a transfer's callbacks (fetch_int.h) ---- */
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct fetch *f = ud;
+    long status = 0;
+
+    (void)size;
+    if (f->state != S_RUNNING)
+        return 0;
+    fetch_got_byte(f);
+    /* only the blank line that ends a head matters here */
+    if (f->head_done || n > 2 || (p[0] != '\r' && p[0] != '\n'))
+        return n;
+    curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200)
+        return n;       /* 100 Continue and friends */
+    return fetch_head_in(f, (int)status) == 0 ? n : 0;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct fetch *f = ud;
+
+    (void)size;
+    if (f->state != S_RUNNING)
+        return 0;
+    f->last_ms = fetch_now_ms();
+    if (f->swallow)
+        return n;
+    if (f->want_pause) {
+        /* curl keeps these bytes and hands them over again on resume */
+        f->curl_paused = 1;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (f->cbs->on_data != NULL)
+        f->cbs->on_data(f, p, n, f->arg);
+    return f->state == S_RUNNING ? n : 0;
+}
+
+int fetch_easy_attach(struct fetch *f, const struct fetch_req *req,
+                      const struct fetch_opts *o)
+{
+    CURL *e = f->easy = fetch_easy_get();
+
+    if (e == NULL ||
+        fetch_easy_setup(e, req, o, f->body, &f->hdrs) != 0 ||
+        curl_easy_setopt(e, CURLOPT_PRIVATE, f) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, f) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, f) != CURLE_OK)
+        return -1;
+    return 0;
 }

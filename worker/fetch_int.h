@@ -88,6 +88,14 @@ int fetch_head_in(struct fetch *f, int status);
 void fetch_attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
                        const char *msg);
 
+/* ---- fetch_easy.c ---- */
+
+/* Gives f an easy handle from the pool (f->easy, f's to put back even
+ * when this fails), pointed at req with o, its head and body callbacks
+ * at f. Returns 0 or -1. */
+int fetch_easy_attach(struct fetch *f, const struct fetch_req *req,
+                      const struct fetch_opts *o);
+
 /* ---- fetch_h1.c ---- */
 
 /* Makes f native when h1 serves req's URL: 0, or 1 when it does not (use
