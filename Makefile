@@ -26,15 +26,21 @@ else
 B       := build
 endif
 
-SRCS_COMMON := $(wildcard common/*.c)
-SRCS_WORKER := $(filter-out worker/testhooks.c,$(wildcard worker/*.c))
-SRCS_MASTER := $(filter-out master/main.c,$(wildcard master/*.c))
+# Sources are found by folder: every .c under common/, worker/ and master/
+# is built into the library (worker/apps/testhooks.c and master/main.c
+# aside).
+srcs_in      = $(shell find $(1) -name '*.c' | sort)
+SRCS_COMMON := $(call srcs_in,common)
+SRCS_WORKER := $(filter-out worker/apps/testhooks.c,$(call srcs_in,worker))
+SRCS_MASTER := $(filter-out master/main.c,$(call srcs_in,master))
 LIB_OBJS    := $(patsubst %.c,$(B)/obj/%.o,$(SRCS_COMMON) $(SRCS_WORKER) $(SRCS_MASTER))
 MAIN_OBJ    := $(B)/obj/master/main.o
-HOOKS_OBJ   := $(B)/obj/worker/testhooks.o
+HOOKS_OBJ   := $(B)/obj/worker/apps/testhooks.o
 LIB         := $(B)/libllmfork.a
 
-UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+# tests/unit mirrors the tree: tests/unit/worker/server/test_http_parse.c
+# tests worker/server/http_parse.c.
+UNIT_SRCS   := $(shell find tests/unit -name 'test_*.c' | sort)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 # Shared test helpers (tests/unit/support/), linked into every unit test.
 SUPPORT_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/unit/support/*.c))
@@ -59,7 +65,7 @@ $(LIB): $(LIB_OBJS)
 $(B)/llmfork: $(MAIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
 
-# The test build: the same server plus worker/testhooks.c (handlers that
+# The test build: the same server plus worker/apps/testhooks.c (handlers that
 # block the loop or stream slowly). The shipped binary never links it.
 $(B)/llmfork-test: $(MAIN_OBJ) $(HOOKS_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(HOOKS_OBJ) $(LIB) $(LDLIBS)

@@ -74,7 +74,7 @@ struct cfg {
     char *azure_api_key;        /* AZURE_OPENAI_API_KEY, AZURE_OPENAI_KEY */
     struct cfg_list azure_endpoints;    /* failover set: URL[*WEIGHT] */
     struct cfg_list azure_api_keys;     /* one per endpoint, in order */
-    /* Entra ID when there is no key (worker/entra_wire.h) */
+    /* Entra ID when there is no key (worker/model/auth/entra_wire.h) */
     char *azure_tenant_id;      /* AZURE_TENANT_ID */
     char *azure_client_id;      /* AZURE_CLIENT_ID */
     char *azure_client_secret;  /* AZURE_CLIENT_SECRET */
@@ -101,7 +101,7 @@ struct cfg {
     struct cfg_list gateway_keys;
     char *static_dir;           /* web page files; NULL = LLMFORK_WWW_DIR */
 
-    /* RAG over Azure AI Search (worker/rag.h), the sample's names */
+    /* RAG over Azure AI Search (worker/apps/chat/rag.h), the sample's names */
     char *rag;                  /* none | search */
     char *search_endpoint;      /* AZURE_SEARCH_ENDPOINT */
     char *search_service;       /* AZURE_SEARCH_SERVICE */

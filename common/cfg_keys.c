@@ -3,7 +3,7 @@
  * field, default as text, bounds, other environment names, other
  * command-line spellings, --help text), and the value checks rows name.
  * cfg.c reads it; adding a setting is one row here, its field in struct
- * cfg and its line in etc/llmfork.conf (tests/unit/test_cfg checks that).
+ * cfg and its line in etc/llmfork.conf (tests/unit/common/test_cfg checks that).
  */
 #include <ctype.h>
 #include <limits.h>
@@ -81,7 +81,7 @@ const struct cfg_key cfg_keys[] = {
       0, 0, check_ip, NULL, NULL, "IPS", "proxies trusted for X-Forwarded-*;"
       " IPs, networks or *" },
 
-    /* where the model is (worker/model.h) */
+    /* where the model is (worker/model/model.h) */
     { "provider", K_STR, F(provider), "mock", 1, 0, check_provider, NULL,
       NULL, "NAME", "mock, azure, azure-v1 or openai" },
     { "azure_endpoint", K_STR, F(azure_endpoint), NULL, 0, 0, NULL,
@@ -160,7 +160,7 @@ const struct cfg_key cfg_keys[] = {
     { "static_dir", K_STR, F(static_dir), NULL, 0, 0, NULL, NULL, NULL, "DIR",
       "files served at / (the web page); empty = the page shipped with llmfork" },
 
-    /* RAG over Azure AI Search (worker/rag.h) */
+    /* RAG over Azure AI Search (worker/apps/chat/rag.h) */
     { "rag", K_STR, F(rag), "none", 1, 0, check_rag, NULL, NULL, "MODE",
       "none, or search: ground /chat answers in Azure AI Search" },
     { "search_endpoint", K_STR, F(search_endpoint), NULL, 0, 0, NULL,

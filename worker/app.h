@@ -27,7 +27,7 @@
  *
  * Registering: declare it in apps.h (extern const struct app hello_app;)
  * and add &hello_app to app_table in worker/worker.c, before static_app;
- * a new worker/hello.c is built by make as it is. worker/testhooks.c is
+ * a new worker/hello.c is built by make as it is. worker/apps/testhooks.c is
  * a small app of this kind the system tests use: a timer-driven stream
  * with backpressure (http_resp_on_drain) and close handling
  * (http_req_on_close). Outbound calls go through fetch.h: pause the
@@ -44,7 +44,7 @@
 #ifndef LLMFORK_APP_H
 #define LLMFORK_APP_H
 
-#include "worker/http.h"
+#include "worker/server/http.h"
 
 struct cfg;
 struct event_base;

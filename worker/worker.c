@@ -20,10 +20,10 @@
 #include "common/scoreboard.h"
 #include "worker/apps.h"
 #include "common/version.h"
-#include "worker/fetch.h"
-#include "worker/http.h"
+#include "worker/fetch/fetch.h"
+#include "worker/server/http.h"
 
-/* Linked only into build/llmfork-test (worker/testhooks.c). */
+/* Linked only into build/llmfork-test (worker/apps/testhooks.c). */
 extern const struct app testhooks_app __attribute__((weak));
 
 struct worker {

@@ -1,6 +1,6 @@
 /*
  * token.h — the mock's Entra ID token endpoints (tests/mock/token.c), so
- * llmfork's token acquisition (worker/entra.h) is tested end to end.
+ * llmfork's token acquisition (worker/model/auth/entra.h) is tested end to end.
  *
  *   --token SPEC   comma-separated options:
  *       require     the chat and embeddings endpoints accept only

@@ -1,4 +1,4 @@
-"""The app interface (worker/app.h, worker/http.h) as an app developer
+"""The app interface (worker/app.h, worker/server/http.h) as an app developer
 meets it: what the server does when an app breaks the response rules."""
 import socket
 import time

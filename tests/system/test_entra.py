@@ -1,4 +1,4 @@
-"""Entra ID tokens instead of an API key (worker/entra.h), end to end: the
+"""Entra ID tokens instead of an API key (worker/model/auth/entra.h), end to end: the
 mock (started with --token require) issues tokens at its AAD, App Service
 and IMDS endpoints and its chat endpoint takes only those tokens.
 """

@@ -1,4 +1,4 @@
-"""Failover across azure_endpoints (worker/failover.h): two mocks serve the
+"""Failover across azure_endpoints (worker/model/failover.h): two mocks serve the
 same deployment; a throttled or dead one is skipped before the client
 sees a byte, and healthy ones share the load by weight. An endpoint may
 name its own deployment instead.

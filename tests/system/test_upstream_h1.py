@@ -1,4 +1,4 @@
-"""fetch's own HTTP/1.1 client (worker/h1.c), which carries every call to a
+"""fetch's own HTTP/1.1 client (worker/fetch/h1/h1.c), which carries every call to a
 plain-http upstream named by an IP address or localhost: keep-alive reuse,
 an idle connection the server closed, the framings real servers use, and
 what it refuses. A raw upstream (rawup.py) sends the bytes verbatim.

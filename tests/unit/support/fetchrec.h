@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker/fetch.h"
+#include "worker/fetch/fetch.h"
 
 struct fetchrec {
     int headers, status, data_calls, done;

@@ -16,7 +16,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "worker/fetch.h"
+#include "worker/fetch/fetch.h"
 #include "tests/unit/support/testsrv.h"
 
 struct stream {                 /* a chunked reply sent by a timer */
