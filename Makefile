@@ -8,7 +8,7 @@
 #   make bench        benchmarks against the peers (scripts/bench)
 
 CC      ?= gcc
-PKGS    := libevent libcurl libcjson inih openssl zlib
+PKGS    := libevent libcurl libcjson inih openssl zlib libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

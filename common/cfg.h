@@ -102,7 +102,7 @@ struct cfg {
     char *static_dir;           /* web page files; NULL = LLMFORK_WWW_DIR */
 
     /* RAG over Azure AI Search (worker/apps/chat/rag.h), the sample's names */
-    char *rag;                  /* none | search */
+    char *rag;                  /* none | search | postgres */
     char *search_endpoint;      /* AZURE_SEARCH_ENDPOINT */
     char *search_service;       /* AZURE_SEARCH_SERVICE */
     char *search_index;         /* AZURE_SEARCH_INDEX */
@@ -117,6 +117,18 @@ struct cfg {
     char *search_sourcepage_field;  /* KB_FIELDS_SOURCEPAGE: its citation */
     char *embedding_deployment; /* AZURE_OPENAI_EMB_DEPLOYMENT; NULL = text only */
     int embedding_dimensions;   /* AZURE_OPENAI_EMB_DIMENSIONS; 0 = model's */
+
+    /* RAG over PostgreSQL (worker/pg/), the rag-postgres sample's names */
+    char *postgres_host;        /* POSTGRES_HOST: host or socket directory */
+    int postgres_port;          /* POSTGRES_PORT */
+    char *postgres_username;    /* POSTGRES_USERNAME */
+    char *postgres_database;    /* POSTGRES_DATABASE */
+    char *postgres_password;    /* POSTGRES_PASSWORD; NULL = Entra token */
+    char *postgres_ssl;         /* POSTGRES_SSL: disable|require|verify-full */
+    int postgres_pool_size;     /* connections per worker */
+    int postgres_statement_timeout; /* s; 0 = none */
+    char *postgres_table;       /* checked identifier */
+    char *postgres_embedding_column;    /* checked identifier */
 };
 
 /* Fills c: defaults, then the file named by -c (or LLMFORK_CONFIG), then

@@ -20,6 +20,8 @@ static int check_ip(const char *item, char *msg, size_t len);
 static int check_provider(const char *item, char *msg, size_t len);
 static int check_endpoint(const char *item, char *msg, size_t len);
 static int check_rag(const char *item, char *msg, size_t len);
+static int check_pg_ssl(const char *item, char *msg, size_t len);
+static int check_ident(const char *item, char *msg, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
 
@@ -162,7 +164,8 @@ const struct cfg_key cfg_keys[] = {
 
     /* RAG over Azure AI Search (worker/apps/chat/rag.h) */
     { "rag", K_STR, F(rag), "none", 1, 0, check_rag, NULL, NULL, "MODE",
-      "none, or search: ground /chat answers in Azure AI Search" },
+      "none, search (Azure AI Search) or postgres (a product table):"
+      " ground /chat answers in it" },
     { "search_endpoint", K_STR, F(search_endpoint), NULL, 0, 0, NULL,
       "AZURE_SEARCH_ENDPOINT", NULL, "URL", "https://NAME.search.windows.net" },
     { "search_service", K_STR, F(search_service), NULL, 0, 0, NULL,
@@ -197,6 +200,32 @@ const struct cfg_key cfg_keys[] = {
     { "embedding_dimensions", K_INT, F(embedding_dimensions), "0", 0, 3072,
       NULL, "AZURE_OPENAI_EMB_DIMENSIONS", NULL, "N",
       "dimensions asked of the embedding model; 0 = its own" },
+
+    /* RAG over PostgreSQL (worker/pg/), rag-postgres-openai-python's names */
+    { "postgres_host", K_STR, F(postgres_host), NULL, 0, 0, NULL,
+      "POSTGRES_HOST", NULL, "HOST", "server host name, or a unix socket"
+      " directory (/run/postgresql)" },
+    { "postgres_port", K_INT, F(postgres_port), "5432", 1, 65535, NULL,
+      "POSTGRES_PORT", NULL, "PORT", "server port" },
+    { "postgres_username", K_STR, F(postgres_username), NULL, 0, 0, NULL,
+      "POSTGRES_USERNAME", NULL, "USER", "role to log in as" },
+    { "postgres_database", K_STR, F(postgres_database), NULL, 0, 0, NULL,
+      "POSTGRES_DATABASE", NULL, "NAME", "database" },
+    { "postgres_password", K_STR, F(postgres_password), NULL, 0, 0, NULL,
+      "POSTGRES_PASSWORD", NULL, "PASSWORD", "empty = an Entra ID token for"
+      " Azure Database for PostgreSQL (the model's credential)" },
+    { "postgres_ssl", K_STR, F(postgres_ssl), "require", 1, 0, check_pg_ssl,
+      "POSTGRES_SSL", NULL, "MODE", "disable, require or verify-full" },
+    { "postgres_pool_size", K_INT, F(postgres_pool_size), "4", 1, 256, NULL,
+      NULL, NULL, "N", "connections per worker" },
+    { "postgres_statement_timeout", K_INT, F(postgres_statement_timeout),
+      "10", 0, 3600, NULL, NULL, NULL, "S", "the server cancels a query"
+      " running longer; 0 = never" },
+    { "postgres_table", K_STR, F(postgres_table), "items", 1, 0, check_ident,
+      NULL, NULL, "NAME", "the product table" },
+    { "postgres_embedding_column", K_STR, F(postgres_embedding_column),
+      "embedding_3l", 1, 0, check_ident, "AZURE_OPENAI_EMBEDDING_COLUMN",
+      NULL, "NAME", "the vector column (embedding_3l or embedding_nomic)" },
 };
 
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
@@ -216,9 +245,31 @@ static int check_provider(const char *item, char *msg, size_t len)
 
 static int check_rag(const char *item, char *msg, size_t len)
 {
-    if (strcmp(item, "none") == 0 || strcmp(item, "search") == 0)
+    if (strcmp(item, "none") == 0 || strcmp(item, "search") == 0 ||
+        strcmp(item, "postgres") == 0)
         return 0;
-    return cfg_bad(msg, len, "unknown rag mode '%s' (none, search)", item);
+    return cfg_bad(msg, len, "unknown rag mode '%s' (none, search, postgres)",
+                   item);
+}
+
+static int check_pg_ssl(const char *item, char *msg, size_t len)
+{
+    if (strcmp(item, "disable") == 0 || strcmp(item, "require") == 0 ||
+        strcmp(item, "verify-full") == 0)
+        return 0;
+    return cfg_bad(msg, len, "unknown ssl mode '%s' (disable, require,"
+                   " verify-full)", item);
+}
+
+/* A table or column name, put into SQL as it is: an unquoted identifier. */
+static int check_ident(const char *item, char *msg, size_t len)
+{
+    size_t n = strspn(item, "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+    if (item[n] == '\0' && n > 0 && n < 64 && !isdigit((unsigned char)item[0]))
+        return 0;
+    return cfg_bad(msg, len, "'%s' is not a plain SQL name (a-z, 0-9, _;"
+                   " not starting with a digit; at most 63)", item);
 }
 
 /* A failover endpoint: an http(s) URL, optionally "*WEIGHT" (1-100). */

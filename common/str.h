@@ -15,4 +15,10 @@ char *str_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * "%.*s/path" joins it with a path whatever the user wrote. */
 size_t str_base_len(const char *url);
 
+/* The value of parameter name in a raw query string ("a=1&b=x%20y"),
+ * percent- and '+'-decoded into out (n bytes). Returns its length, -1
+ * when absent, -2 when it does not fit or is badly encoded. */
+int str_query_param(const char *query, const char *name, char *out,
+                    size_t n);
+
 #endif

@@ -21,6 +21,7 @@ struct apps;
 extern const struct app health_app;
 extern const struct app metrics_app;    /* /metrics, /readyz */
 extern const struct app metrics_port_app;   /* the same on metrics_bind */
+extern const struct app ragpg_app;      /* rag = postgres: /chat, /items... */
 extern const struct app chat_app;
 extern const struct app gateway_app;
 extern const struct app static_app;     /* last: takes every other GET */
