@@ -351,6 +351,13 @@ static int validate(struct evhttp_request *req, const struct route *r,
                                                         : r->deployment, body);
 }
 
+static const char *model_of(const cJSON *body, const struct route *r)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "model");
+
+    return cJSON_IsString(m) ? m->valuestring : r->deployment;
+}
+
 /* After routing and auth: body, controls, faults, then the job. The body
  * is parsed first because it may carry a directive. */
 static void serve(struct evhttp_request *req, const struct route *r,
@@ -378,7 +385,8 @@ static void serve(struct evhttp_request *req, const struct route *r,
     }
     if (c.fault.kind == FAULT_STATUS || c.fault.kind == FAULT_FILTER) {
         fault_reply(req, r->fl, &c.fault);
-    } else if (validate(req, r, body) == 0) {
+    } else if (validate(req, r, body) == 0 &&
+               !tools_reply(req, body, &d, model_of(body, r))) {
         if ((j = calloc(1, sizeof *j))) {
             j->req = req;
             job_fill(j, body, r, &c);

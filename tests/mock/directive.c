@@ -49,7 +49,7 @@ static int known_key(const char *k)
 {
     static const char *const keys[] = {
         "tokens", "delay_ms", "ttft_ms", "fault", "fail_count", "fault_key",
-        "reasoning",
+        "reasoning", "tool", "price_filter", "brand_filter",
     };
 
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)

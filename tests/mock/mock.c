@@ -75,6 +75,10 @@
  * chunks have sorted keys and content_filter_results in each choice. Non-streaming: the
  * chat.completion JSON after ttft_ms + N x delay_ms.
  *
+ * Tool calls (tests/mock/tools.c): a non-streaming request with "tools"
+ * gets a call of the first one (the rag-postgres sample's search_database
+ * arguments; directives tool=none, price_filter=<=150, brand_filter=!=X).
+ *
  * Reasoning models and the RAG prompts (tests/mock/script.c):
  *   x-mock-reasoning / reasoning = think | field | none
  *   think: DeepSeek-R1's "<think>...</think>" at the start of the content,

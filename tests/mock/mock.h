@@ -137,6 +137,10 @@ int directive_parse(const struct cJSON *body, struct directive *d);
 /* The value for key, or NULL. */
 const char *directive_get(const struct directive *d, const char *key);
 
+/* tools.c: a tool call for a request offering tools; 1 when it replied. */
+int tools_reply(struct evhttp_request *req, const struct cJSON *body,
+                const struct directive *d, const char *model);
+
 /* ---- script.c: reasoning streams and the RAG prompts' answers ---- */
 struct script;
 /* Picks the job's answer from the body and the reasoning control (NULL,
