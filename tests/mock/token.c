@@ -258,8 +258,9 @@ static char *mi_token(struct evhttp_request *req, struct evkeyvalq *q, int app)
     return s;
 }
 
-/* {audience: tokens issued for it}, over the table's last TOKENS_MAX. */
-static cJSON *issued_for(void)
+/* {audience: tokens issued for it}, over the table's last TOKENS_MAX;
+ * latest: {audience: the last token issued for it}. */
+static cJSON *issued_for(cJSON *latest)
 {
     cJSON *o = cJSON_CreateObject(), *n;
 
@@ -268,6 +269,12 @@ static cJSON *issued_for(void)
             cJSON_SetNumberValue(n, n->valuedouble + 1);
         else
             cJSON_AddNumberToObject(o, issued[i].aud, 1);
+    }
+    for (long k = n_issued - 1; k >= 0 && k > n_issued - 1 - TOKENS_MAX; k--) {
+        const struct issued *t = &issued[k % TOKENS_MAX];
+
+        if (!cJSON_GetObjectItemCaseSensitive(latest, t->aud))
+            cJSON_AddStringToObject(latest, t->aud, t->token);
     }
     return o;
 }
@@ -281,7 +288,10 @@ static void stats(struct evhttp_request *req)
     cJSON_AddNumberToObject(o, "refused", (double)n_refused);
     cJSON_AddItemToObject(o, "last", last ? cJSON_Duplicate(last, 1)
                                           : cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "issued_for", issued_for());
+    cJSON *latest = cJSON_CreateObject();
+
+    cJSON_AddItemToObject(o, "issued_for", issued_for(latest));
+    cJSON_AddItemToObject(o, "latest", latest);
     char *body = cJSON_PrintUnformatted(o);
 
     cJSON_Delete(o);

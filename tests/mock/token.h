@@ -26,7 +26,8 @@
  *        IMDS, header Metadata: true: expires_in/expires_on as strings
  *   GET  /_mock/tokens   {"requests","issued","refused","last":{method,
  *        path,query,headers (lower-case),form},"issued_for":{audience:
- *        tokens issued for it (among the last 4096)}}
+ *        tokens issued for it (among the last 4096)},"latest":{audience:
+ *        the last token issued for it}}
  * An issued token remembers its audience: the scope (or managed
  * identity resource) it was asked for, without "/.default".
  *

@@ -441,3 +441,48 @@ def test_database_down_at_start(spawn, mock, tmp_path):
     r = get(s.port, "/items/1")
     assert r.status == 503 and "unreachable" in r.json()["error"], r.body
     assert util.get(s.url + "/healthz").status_code == 200
+
+
+# ---- Azure Database for PostgreSQL: an Entra ID token as the password ------------
+
+def test_entra_token_is_the_password(spawn, pg, tmp_path):
+    """No POSTGRES_PASSWORD, a model on Entra ID: each new connection logs
+    in with the current token for the ossrdbms-aad scope."""
+    m = Mock(tmp_path, "--token", "secret=s3cret", name="entra-mock")
+    try:
+        hba = os.path.join(pg.data, "pg_hba.conf")
+        with open(hba) as f:
+            rules = f.read()
+        with open(hba, "w") as f:
+            f.write("local all entra_user password\n" + rules)
+        pg.psql("CREATE ROLE entra_user LOGIN; GRANT SELECT ON items TO"
+                " entra_user; SELECT pg_reload_conf()")
+        s = serve(spawn, m, "azure", conf=CONF, env=dict(
+            pg_env(pg, POSTGRES_USERNAME="entra_user",
+                   AZURE_OPENAI_EMB_DEPLOYMENT=None),
+            AZURE_OPENAI_API_KEY=None, AZURE_TENANT_ID="t",
+            AZURE_CLIENT_ID="c", AZURE_CLIENT_SECRET="s3cret",
+            AZURE_AUTHORITY_HOST=m.url))
+        aud = "https://ossrdbms-aad.database.windows.net"
+        util.wait_for(lambda: aud in m.get("/_mock/tokens")["latest"],
+                      10 * SLOW, what="a token for the database")
+        token = m.get("/_mock/tokens")["latest"][aud]
+        # the role takes that token as its password: the next attempt logs in
+        pg.psql("ALTER ROLE entra_user PASSWORD '%s'" % token)
+        util.wait_for(lambda: get(s.port, "/items/1").status == 200,
+                      15 * SLOW, what="a connection with the token")
+        assert "password authentication failed" in s.log
+    finally:
+        m.stop()
+
+
+def test_names_and_ssl_mode_checked_at_start(cli, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("rag = postgres\npostgres_table = items; DROP TABLE x\n"
+                    "postgres_embedding_column = Embedding\n"
+                    "postgres_ssl = allow\n")
+    rc, out, err = cli(["--check-config", "-c", str(conf)])
+    assert rc == 2, (out, err)
+    assert "bad.conf:2: " in err and "not a plain SQL name" in err
+    assert "bad.conf:3: " in err
+    assert "bad.conf:4: " in err and "disable, require, verify-full" in err
