@@ -140,12 +140,16 @@ def test_search_modes_and_rrf_order(srv, mock, pg):
     v = vector_ranks(pg, mock, q)
     vec = ids(search(srv.port, q, top=20, enable_text_search="false"))
     assert vec == sorted(v, key=lambda i: (v[i], i))
-    hybrid = ids(search(srv.port, q, top=20))
+    r = search(srv.port, q, top=20)
+    assert r.status == 200, srv.log
+    hybrid = ids(r)
     assert hybrid == rrf(t, v)[:20]
     assert hybrid != text and hybrid != vec     # the fusion changed the order
     # top
     assert ids(search(srv.port, q, top=2)) == hybrid[:2]
-    items = search(srv.port, q, top=1).json()
+    r = search(srv.port, q, top=1)
+    assert r.status == 200, srv.log
+    items = r.json()
     assert items == [BY_ID[hybrid[0]]]
 
 
@@ -360,6 +364,15 @@ def waiting_on_lock(pg):
     return llmfork_backends(pg, "state = 'active' AND wait_event_type = 'Lock'")
 
 
+def held_search(srv, pg):
+    """A /search sent, its backend waiting on the lock: (socket, pid)."""
+    s = open_request(srv.port, "GET", "/search?query=tent&"
+                     "enable_vector_search=false")
+    util.wait_for(lambda: waiting_on_lock(pg), 10 * SLOW,
+                  what="the query waiting on the lock")
+    return s, waiting_on_lock(pg)[0][0]
+
+
 def test_lock_holds_a_query_while_others_are_served(srv, pg):
     holder = lock_items(pg)
     try:
@@ -381,11 +394,7 @@ def test_lock_holds_a_query_while_others_are_served(srv, pg):
 def test_client_leaving_cancels_the_query(srv, pg):
     holder = lock_items(pg)
     try:
-        s = open_request(srv.port, "GET", "/search?query=tent&"
-                         "enable_vector_search=false")
-        util.wait_for(lambda: waiting_on_lock(pg), 10 * SLOW,
-                      what="the query waiting on the lock")
-        pid = waiting_on_lock(pg)[0][0]
+        s, pid = held_search(srv, pg)
         s.close()
         # the backend gave the statement up while the lock is still held
         util.wait_for(lambda: pg.psql("SELECT state FROM pg_stat_activity"
@@ -400,11 +409,7 @@ def test_client_leaving_cancels_the_query(srv, pg):
 def test_lost_connection_mid_query_then_reconnect(srv, pg):
     holder = lock_items(pg)
     try:
-        s = open_request(srv.port, "GET", "/search?query=tent&"
-                         "enable_vector_search=false")
-        util.wait_for(lambda: waiting_on_lock(pg), 10 * SLOW,
-                      what="the query waiting on the lock")
-        pid = waiting_on_lock(pg)[0][0]
+        s, pid = held_search(srv, pg)
         pg.psql("SELECT pg_terminate_backend(%s)" % pid)
         r = read_reply(s)
         s.close()

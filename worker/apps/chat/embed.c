@@ -91,14 +91,15 @@ static void on_reply(void *arg, cJSON *reply, int status, const char *msg,
     cJSON *first = cJSON_GetArrayItem(
         cJSON_GetObjectItemCaseSensitive(reply, "data"), 0);
     cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(first, "embedding");
+    int vector = cJSON_IsArray(v);      /* v is the callee's once passed */
 
-    if (reply && !cJSON_IsArray(v))
+    if (!vector)
+        cJSON_Delete(v);
+    if (reply && !vector)
         ec->cb(ec->arg, NULL, 502, "the embedding model's reply had no "
                "data[0].embedding", NULL);
     else
-        ec->cb(ec->arg, v, status, msg, retry_after);
-    if (!cJSON_IsArray(v))
-        cJSON_Delete(v);
+        ec->cb(ec->arg, vector ? v : NULL, status, msg, retry_after);
     cJSON_Delete(reply);
     free(ec);
 }
