@@ -20,6 +20,7 @@ static int check_ip(const char *item, char *msg, size_t len);
 static int check_provider(const char *item, char *msg, size_t len);
 static int check_endpoint(const char *item, char *msg, size_t len);
 static int check_rag(const char *item, char *msg, size_t len);
+static int check_responses(const char *item, char *msg, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
 
@@ -155,6 +156,10 @@ const struct cfg_key cfg_keys[] = {
       "llmfork's own HTTP/1.1 client; false = libcurl for every call" },
     { "ca_file", K_STR, F(ca_file), NULL, 0, 0, NULL, NULL, NULL, "FILE",
       "CA bundle for upstream TLS; default: the system's" },
+    { "responses_upstream", K_STR, F(responses_upstream), "auto", 1, 0,
+      check_responses, NULL, NULL, "MODE", "how /v1/responses reaches the "
+      "provider: native, chat (translated) or auto (native for openai and "
+      "azure-v1)" },
     { "gateway_keys", K_LIST, F(gateway_keys), NULL, 0, 0, NULL, NULL, NULL,
       "KEYS", "keys clients of /v1 and /openai must send; none = open" },
     { "static_dir", K_STR, F(static_dir), NULL, 0, 0, NULL, NULL, NULL, "DIR",
@@ -219,6 +224,15 @@ static int check_rag(const char *item, char *msg, size_t len)
     if (strcmp(item, "none") == 0 || strcmp(item, "search") == 0)
         return 0;
     return cfg_bad(msg, len, "unknown rag mode '%s' (none, search)", item);
+}
+
+static int check_responses(const char *item, char *msg, size_t len)
+{
+    if (strcmp(item, "auto") == 0 || strcmp(item, "native") == 0 ||
+        strcmp(item, "chat") == 0)
+        return 0;
+    return cfg_bad(msg, len, "unknown responses_upstream '%s' (auto, native, "
+                   "chat)", item);
 }
 
 /* A failover endpoint: an http(s) URL, optionally "*WEIGHT" (1-100). */
