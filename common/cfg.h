@@ -99,6 +99,7 @@ struct cfg {
     int native_http;            /* bool: fetch's own client for plain http */
     char *ca_file;
     struct cfg_list gateway_keys;
+    char *responses_upstream;   /* auto | native | chat (gateway.c) */
     char *static_dir;           /* web page files; NULL = LLMFORK_WWW_DIR */
 
     /* RAG over Azure AI Search (worker/apps/chat/rag.h), the sample's names */

@@ -22,6 +22,7 @@ static int check_endpoint(const char *item, char *msg, size_t len);
 static int check_rag(const char *item, char *msg, size_t len);
 static int check_pg_ssl(const char *item, char *msg, size_t len);
 static int check_ident(const char *item, char *msg, size_t len);
+static int check_responses(const char *item, char *msg, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
 
@@ -157,6 +158,10 @@ const struct cfg_key cfg_keys[] = {
       "llmfork's own HTTP/1.1 client; false = libcurl for every call" },
     { "ca_file", K_STR, F(ca_file), NULL, 0, 0, NULL, NULL, NULL, "FILE",
       "CA bundle for upstream TLS; default: the system's" },
+    { "responses_upstream", K_STR, F(responses_upstream), "auto", 1, 0,
+      check_responses, NULL, NULL, "MODE", "how /v1/responses reaches the "
+      "provider: native, chat (translated) or auto (native for openai and "
+      "azure-v1)" },
     { "gateway_keys", K_LIST, F(gateway_keys), NULL, 0, 0, NULL, NULL, NULL,
       "KEYS", "keys clients of /v1 and /openai must send; none = open" },
     { "static_dir", K_STR, F(static_dir), NULL, 0, 0, NULL, NULL, NULL, "DIR",
@@ -270,6 +275,15 @@ static int check_ident(const char *item, char *msg, size_t len)
         return 0;
     return cfg_bad(msg, len, "'%s' is not a plain SQL name (a-z, 0-9, _;"
                    " not starting with a digit; at most 63)", item);
+}
+
+static int check_responses(const char *item, char *msg, size_t len)
+{
+    if (strcmp(item, "auto") == 0 || strcmp(item, "native") == 0 ||
+        strcmp(item, "chat") == 0)
+        return 0;
+    return cfg_bad(msg, len, "unknown responses_upstream '%s' (auto, native, "
+                   "chat)", item);
 }
 
 /* A failover endpoint: an http(s) URL, optionally "*WEIGHT" (1-100). */

@@ -23,6 +23,7 @@ struct route {
     enum flavour fl;
     int needs_model;        /* OpenAI and Azure v1 take the model in the body */
     int needs_version;      /* Azure deployments need ?api-version= */
+    int responses;          /* the Responses API (tests/mock/responses.c) */
     char deployment[128];
 };
 
@@ -40,6 +41,14 @@ static int route_match(const char *path, struct route *r)
     const char *name, *slash;
 
     memset(r, 0, sizeof *r);
+    r->responses = !strcmp(path, "/v1/responses") ||
+                   !strcmp(path, "/responses") ||
+                   !strcmp(path, "/openai/v1/responses");
+    if (r->responses) {
+        r->fl = path[1] == 'o' ? FL_AZURE : FL_OPENAI;
+        r->needs_model = 1;
+        return 0;
+    }
     if (!strcmp(path, "/v1/chat/completions") ||
         !strcmp(path, "/chat/completions")) {
         r->fl = FL_OPENAI;
@@ -252,6 +261,9 @@ static void job_fill(struct job *j, const cJSON *body, const struct route *r,
 
     if (!cJSON_IsNumber(max))
         max = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
+    if (r->responses)
+        max = cJSON_GetObjectItemCaseSensitive(body, "max_output_tokens");
+    j->responses = r->responses;
     j->fl = r->fl;
     j->fault = c->fault;
     j->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
@@ -337,8 +349,11 @@ static int validate(struct evhttp_request *req, const struct route *r,
         return -1;
     }
     if (!cJSON_IsArray(messages) || !cJSON_GetArraySize(messages)) {
-        error_reply(req, r->fl, 400, "Missing required parameter: "
-                    "'messages'.", "invalid_request_error", "messages",
+        const char *what = r->responses ? "input" : "messages";
+        char msg[80];
+
+        snprintf(msg, sizeof msg, "Missing required parameter: '%s'.", what);
+        error_reply(req, r->fl, 400, msg, "invalid_request_error", what,
                     "missing_required_parameter");
         return -1;
     }
@@ -358,6 +373,27 @@ static const char *model_of(const cJSON *body, const struct route *r)
     return cJSON_IsString(m) ? m->valuestring : r->deployment;
 }
 
+/* The Responses API's input, seen as the chat messages it stands for
+ * (a string is one user message; items have role and content), so the
+ * directive, the prompt's words and the checks read it as they read
+ * messages. The messages are the input's own items (a reference). */
+static void input_as_messages(cJSON *body)
+{
+    cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input"), *m, *a;
+
+    if (!cJSON_IsObject(body) ||
+        cJSON_GetObjectItemCaseSensitive(body, "messages"))
+        return;
+    if (cJSON_IsArray(input)) {
+        cJSON_AddItemReferenceToObject(body, "messages", input);
+    } else if (cJSON_IsString(input) && (a = cJSON_AddArrayToObject(
+                   body, "messages")) && (m = cJSON_CreateObject())) {
+        cJSON_AddItemToArray(a, m);
+        cJSON_AddStringToObject(m, "role", "user");
+        cJSON_AddStringToObject(m, "content", input->valuestring);
+    }
+}
+
 /* After routing and auth: body, controls, faults, then the job. The body
  * is parsed first because it may carry a directive. */
 static void serve(struct evhttp_request *req, const struct route *r,
@@ -367,6 +403,9 @@ static void serve(struct evhttp_request *req, const struct route *r,
     struct directive d;
     struct controls c;
     struct job *j;
+
+    if (r->responses)
+        input_as_messages(body);
 
     if (directive_parse(body, &d) || controls_read(req, q, &d, &c)) {
         error_reply(req, r->fl, 400, "llmfork-mock: bad x-mock-* control",
@@ -390,7 +429,8 @@ static void serve(struct evhttp_request *req, const struct route *r,
         if ((j = calloc(1, sizeof *j))) {
             j->req = req;
             job_fill(j, body, r, &c);
-            if (script_fill(j, body, control(req, q, &d, "x-mock-reasoning",
+            if (!r->responses &&
+                script_fill(j, body, control(req, q, &d, "x-mock-reasoning",
                                              "reasoning")) < 0) {
                 error_reply(req, r->fl, 400, "llmfork-mock: bad "
                             "x-mock-reasoning", "invalid_request_error",

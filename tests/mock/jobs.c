@@ -163,6 +163,13 @@ static void cut(struct job *j)
 
 static void stream_finish(struct job *j, const char *reason)
 {
+    if (j->responses) {
+        resp_write_finish(j, scratch);
+        flush(j);
+        evhttp_send_reply_end(j->req);
+        job_done(j);
+        return;
+    }
     chunk_write(j, scratch, "{}", reason, 0);
     if (j->include_usage)
         chunk_write_usage(j, scratch);
@@ -175,7 +182,10 @@ static void stream_finish(struct job *j, const char *reason)
 /* A well-framed end without [DONE]: the error event, then the last chunk. */
 static void error_event(struct job *j)
 {
-    chunk_write_error(scratch);
+    if (j->responses)
+        resp_write_failed(j, scratch);
+    else
+        chunk_write_error(scratch);
     flush(j);
     evhttp_send_reply_end(j->req);
     evhttp_connection_set_closecb(j->evcon, NULL, NULL);
@@ -185,7 +195,10 @@ static void error_event(struct job *j)
 
 static void stream_token(struct job *j)
 {
-    if (j->fault.kind == FAULT_MALFORMED && j->sent == j->fault.after) {
+    if (j->responses) {
+        resp_write_token(j, scratch, j->fault.kind == FAULT_MALFORMED &&
+                         j->sent == j->fault.after);
+    } else if (j->fault.kind == FAULT_MALFORMED && j->sent == j->fault.after) {
         chunk_write_malformed(j, scratch);
     } else if (j->script) {
         chunk_write(j, scratch, script_delta(j->script, j->sent), NULL, 1);
@@ -210,7 +223,10 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
         arm_next(j, j->delay_ms ? j->delay_ms : 1);
         return;
     }
-    if (!j->role_sent) {
+    if (!j->role_sent && j->responses) {
+        resp_write_open(j, scratch);
+        j->role_sent = 1;
+    } else if (!j->role_sent) {
         chunk_write(j, scratch, j->fl == FL_AZURE
                     ? "{\"content\":\"\",\"refusal\":null,\"role\":\"assistant\"}"
                     : "{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}",
@@ -263,7 +279,10 @@ static void reply_whole(evutil_socket_t fd, short what, void *arg)
     }
     event_del(&j->watch);
     reply_headers(j->req, j->fl, "application/json", 9999);
-    body_write(j, scratch);
+    if (j->responses)
+        resp_write_body(j, scratch);
+    else
+        body_write(j, scratch);
     if (j->fault.kind == FAULT_MALFORMED) {
         struct evbuffer *half = evbuffer_new();
 
@@ -328,7 +347,10 @@ void job_start(struct job *j)
     event_assign(&j->timer, base, -1, 0, stream_step, j);
     reply_headers(j->req, j->fl, "text/event-stream; charset=utf-8", 9999);
     evhttp_send_reply_start(j->req, 200, "OK");
-    if (j->fl == FL_AZURE) {
+    if (j->responses) {
+        resp_write_start(j, scratch);
+        flush(j);
+    } else if (j->fl == FL_AZURE) {
         chunk_write_prompt_filter(scratch);
         flush(j);
     }

@@ -95,6 +95,8 @@ struct job {
     int64_t next_ms;             /* stream: the next step's deadline,
                                     CLOCK_MONOTONIC ms */
     int role_sent;
+    int responses;               /* the Responses API (responses.c) */
+    int seq;                     /* responses: the next sequence_number */
     int prompt_tokens;
     int length_cut;              /* max_tokens < tokens: finish "length" */
     time_t created;
@@ -121,6 +123,16 @@ void chunk_write_prompt_filter(struct evbuffer *out);
 void chunk_write_error(struct evbuffer *out);
 /* The first bytes of chunk i, cut inside its JSON (the malformed fault). */
 void chunk_write_malformed(const struct job *j, struct evbuffer *out);
+
+/* ---- responses.c: the Responses API's events and object ---- */
+void resp_write_start(struct job *j, struct evbuffer *out);
+void resp_write_open(struct job *j, struct evbuffer *out);
+/* Token j->sent's delta; malformed: its JSON cut off. */
+void resp_write_token(struct job *j, struct evbuffer *out, int malformed);
+void resp_write_finish(struct job *j, struct evbuffer *out);
+void resp_write_failed(struct job *j, struct evbuffer *out);
+/* The whole response object (non-streaming). */
+void resp_write_body(struct job *j, struct evbuffer *out);
 
 /* ---- directive.c ---- */
 struct cJSON;

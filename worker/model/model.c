@@ -45,6 +45,7 @@ struct model_call {
     int ep;                     /* failover: endpoint of this attempt */
     unsigned tried;             /* failover: endpoints tried, bit mask */
     int retries;                /* failover: waits made */
+    enum model_api api;
     unsigned swallow : 1;       /* this attempt's failure goes elsewhere */
 };
 
@@ -273,12 +274,51 @@ static void on_done(struct fetch *f, const struct fetch_result *r, void *arg)
 
 static const struct fetch_cbs fetch_cbs = { on_headers, on_data, on_done };
 
+int model_has_api(const struct model *m, enum model_api api)
+{
+    const char *d = m->cfg->embedding_deployment;
+
+    switch (api) {
+    case MODEL_RESPONSES:
+        return m->kind == K_OPENAI || m->kind == K_AZURE_V1;
+    case MODEL_EMBEDDINGS:
+        return m->kind != K_MOCK && (m->kind != K_AZURE || (d && *d));
+    default:
+        return 1;
+    }
+}
+
+/* The URL of api on the endpoint whose chat URL is chat (malloc'd):
+ * "/chat/completions" becomes "/responses" or "/embeddings"; for azure
+ * deployments the deployment becomes embedding_deployment. */
+static char *api_url(const struct model *m, const char *chat,
+                     enum model_api api)
+{
+    static const char tail[] = "/chat/completions";
+    static const char dep[] = "/openai/deployments/";
+    const char *t = strstr(chat, tail), *d;
+
+    if (!t)
+        return NULL;
+    if (api == MODEL_RESPONSES)
+        return str_fmt("%.*s/responses%s", (int)(t - chat), chat,
+                       t + sizeof(tail) - 1);
+    if (m->kind != K_AZURE)
+        return str_fmt("%.*s/embeddings%s", (int)(t - chat), chat,
+                       t + sizeof(tail) - 1);
+    if (!(d = strstr(chat, dep)))
+        return NULL;
+    return str_fmt("%.*s%s/embeddings%s", (int)(d + sizeof(dep) - 1 - chat),
+                   chat, m->cfg->embedding_deployment, t + sizeof(tail) - 1);
+}
+
 /* One attempt on the endpoint c->ep (or m->url). Failover attempts make no
  * retries of their own: the next one goes to another endpoint. */
 static int attempt(struct model_call *c, const char *token)
 {
     struct model *m = c->m;
     char *bearer = token ? str_fmt("Authorization: Bearer %s", token) : NULL;
+    char *url = NULL;
     const char *hdrs[] = { m->headers[0], bearer ? bearer : m->headers[1],
                            NULL };
     struct fetch_req req = {
@@ -304,7 +344,14 @@ static int attempt(struct model_call *c, const char *token)
         req.body_free = sbody_unref;
         c->sb->refs++;
     }
+    if (c->api != MODEL_CHAT && !(req.url = url = api_url(m, req.url, c->api))) {
+        free(bearer);
+        if (failing_over(m))
+            c->sb->refs--;
+        return -1;
+    }
     c->f = fetch_start(&req, &fetch_cbs, c);
+    free(url);
     free(bearer);
     if (!failing_over(m))
         c->body = NULL;         /* taken by fetch, even when it failed */
@@ -352,9 +399,10 @@ static int share_body(struct model_call *c)
     return 0;
 }
 
-struct model_call *model_start(struct model *m, char *body, size_t len,
-                               int stream, int include_usage,
-                               const struct model_cbs *cbs, void *arg)
+static struct model_call *start(struct model *m, enum model_api api,
+                                char *body, size_t len, int stream,
+                                int include_usage,
+                                const struct model_cbs *cbs, void *arg)
 {
     struct model_call *c = calloc(1, sizeof(*c));
 
@@ -362,6 +410,7 @@ struct model_call *model_start(struct model *m, char *body, size_t len,
         free(body);
         return NULL;
     }
+    c->api = api;
     c->m = m;
     c->cbs = cbs;
     c->arg = arg;
@@ -385,6 +434,24 @@ struct model_call *model_start(struct model *m, char *body, size_t len,
     free(c->body);
     c->body = NULL;
     return c;
+}
+
+struct model_call *model_start(struct model *m, char *body, size_t len,
+                               int stream, int include_usage,
+                               const struct model_cbs *cbs, void *arg)
+{
+    return start(m, MODEL_CHAT, body, len, stream, include_usage, cbs, arg);
+}
+
+struct model_call *model_start_api(struct model *m, enum model_api api,
+                                   char *body, size_t len, int stream,
+                                   const struct model_cbs *cbs, void *arg)
+{
+    if (!model_has_api(m, api)) {
+        free(body);
+        return NULL;
+    }
+    return start(m, api, body, len, stream, 0, cbs, arg);
 }
 
 void model_cancel(struct model_call *c)

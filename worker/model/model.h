@@ -85,6 +85,19 @@ int model_fill(const struct model *m, struct cJSON *body);
 struct model_call *model_start(struct model *m, char *body, size_t len,
                                int stream, int include_usage,
                                const struct model_cbs *cbs, void *arg);
+
+/* Which API a call speaks: chat completions (model_start), the Responses
+ * API ({base}/responses, {endpoint}/openai/v1/responses: openai and
+ * azure-v1 only) or embeddings ({base}/embeddings,
+ * {endpoint}/openai/v1/embeddings, or for azure the deployment
+ * embedding_deployment's /embeddings). The body goes as it is. */
+enum model_api { MODEL_CHAT, MODEL_RESPONSES, MODEL_EMBEDDINGS };
+/* 1 when the provider has the API (responses: openai and azure-v1;
+ * embeddings: all but mock, azure with embedding_deployment). */
+int model_has_api(const struct model *m, enum model_api api);
+struct model_call *model_start_api(struct model *m, enum model_api api,
+                                   char *body, size_t len, int stream,
+                                   const struct model_cbs *cbs, void *arg);
 void model_cancel(struct model_call *c);
 void model_pause(struct model_call *c);
 void model_resume(struct model_call *c);
