@@ -6,6 +6,8 @@
 #   make run          chat app on http://127.0.0.1:8000 with the mock model
 #   make test         unit tests (cmocka) then system tests (pytest)
 #   make bench        benchmarks against the peers (scripts/bench)
+#   make fuzz         the libFuzzer targets of tests/fuzz/ (clang, ASan+UBSan,
+#                     under build/fuzz/), each run FUZZ_SECONDS (60)
 
 CC      ?= gcc
 PKGS    := libevent libcurl libcjson inih openssl zlib libpq
@@ -22,6 +24,11 @@ ifeq ($(SAN),1)
 B       := build/san
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(FUZZ),1)
+# Set by `make fuzz`: the same objects built by clang for libFuzzer.
+B       := build/fuzz
+CC      := clang
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
 B       := build
 endif
@@ -51,7 +58,7 @@ MOCK_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(MOCK_SRCS))
 PYTEST      := /usr/bin/python3 -m pytest
 DEPS_STAMP  := build/.deps-ok
 
-.PHONY: all run test unit system clients bench screenshot deps clean
+.PHONY: all run test unit system clients bench screenshot deps clean fuzz fuzz-build
 all: $(B)/llmfork $(B)/llmfork-test $(B)/llmfork-mock
 
 $(B)/obj/%.o: %.c
@@ -112,6 +119,31 @@ bench: $(DEPS_STAMP) all $(B)/llmfork-load
 # docs/chat.png, the picture in the README.
 screenshot: all
 	cd tests/clients && LLMFORK_BUILD=$(CURDIR)/$(B) node screenshot.mjs $(CURDIR)/docs/chat.png
+
+# tests/fuzz/fuzz_NAME.c is a target; tests/fuzz/corpus/NAME/ its seeds
+# (kept as they are: what a run finds goes to build/fuzz/corpus/NAME/, a
+# crash to build/fuzz/crash-NAME-*). Any crash or failed check stops it.
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS   := $(addprefix build/fuzz/fuzz_,$(FUZZ_NAMES))
+FUZZ_SUPPORT := build/fuzz/obj/tests/unit/support/delta_oracle.o
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_SUPPORT) $(LIB)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SUPPORT) $(LIB) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@set -e; for t in $(FUZZ_NAMES); do \
+	  echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; mkdir -p build/fuzz/corpus/$$t; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
+	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
+	    { tail -50 build/fuzz/$$t.log; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec)|cov:' \
+	    build/fuzz/$$t.log | tail -3; \
+	done
 
 clean:
 	rm -rf build

@@ -283,7 +283,7 @@ static void scan_line(struct cfg_loader *L, char *raw)
 
     if (L->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
         s += 3;
-    s += strspn(s, " \t\r\n");
+    s += strspn(s, " \t\n\v\f\r");     /* isspace(), as libinih skips */
     L->cont = 0;
     if (*s == '\0' || *s == ';' || *s == '#')
         return;
@@ -309,7 +309,7 @@ static void scan_line(struct cfg_loader *L, char *raw)
         malformed(L, "expected KEY = VALUE");
         return;
     }
-    L->prev_key = 1;
+    L->prev_key = sep > s;      /* libinih continues no empty name */
 }
 
 static char *read_line(char *buf, int size, void *stream)

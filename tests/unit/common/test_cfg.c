@@ -384,6 +384,36 @@ static void test_file_errors(void **state)
     load_fails(want, "-c", f, NULL);
 }
 
+/* Blank is what libinih skips (isspace): a line of a vertical tab or a
+ * form feed is blank, not a malformed line (found by tests/fuzz/fuzz_cfg). */
+static void test_file_blank_lines(void **state)
+{
+    struct cfg c;
+    (void)state;
+
+    load_ok(&c, "-c", file("blank.conf", "\v\n[llmfork]\n\f\r\n"
+                            "workers = 2\n \v\ntimeout = 7\n"), NULL);
+    assert_int_equal(c.workers, 2);
+    assert_int_equal(c.timeout, 7);
+    cfg_free(&c);
+}
+
+/* A line with no key name (" = x") is libinih's key "", which no
+ * indented line continues: the next one is malformed on its own (found
+ * by tests/fuzz/fuzz_cfg; cfg took it for a continuation and said only
+ * "syntax error"). */
+static void test_file_empty_key(void **state)
+{
+    char want[512];
+    (void)state;
+    const char *f = file("empty.conf", " = x\n  more words\n");
+
+    snprintf(want, sizeof(want),
+             "%1$s:1: unknown key ''\n"
+             "%1$s:2: expected KEY = VALUE\n", f);
+    load_fails(want, "-c", f, NULL);
+}
+
 static void test_file_duplicates(void **state)
 {
     char want[512];
@@ -523,6 +553,8 @@ int main(void)
         cmocka_unit_test_setup(test_workers, setup),
         cmocka_unit_test_setup(test_value_forms, setup),
         cmocka_unit_test_setup(test_file_errors, setup),
+        cmocka_unit_test_setup(test_file_blank_lines, setup),
+        cmocka_unit_test_setup(test_file_empty_key, setup),
         cmocka_unit_test_setup(test_file_duplicates, setup),
         cmocka_unit_test_setup(test_file_limits, setup),
         cmocka_unit_test_setup(test_env_errors, setup),

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "tests/unit/support/delta_oracle.h"
 #include "worker/apps/chat/delta.h"
 
 static const char openai[] =
@@ -36,34 +37,6 @@ static const char azure[] =
     "\"object\":\"chat.completion.chunk\",\"obfuscation\":\"x1e-3\","
     "\"usage\":{\"n\":-1.5E+3}}";
 
-/* cJSON's view, as chat.c reads a chunk: 1 when it is plain (no error,
- * no filter stop, no thinking), with content (or NULL) in *text. */
-static int oracle(const char *s, size_t n, char **text)
-{
-    cJSON *o = cJSON_ParseWithLength(s, n);
-    const cJSON *ch, *d, *c, *t, *r, *fin;
-    int plain;
-
-    *text = NULL;
-    if (o == NULL)
-        return 0;
-    ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
-    d = cJSON_GetObjectItemCaseSensitive(ch, "delta");
-    c = cJSON_GetObjectItemCaseSensitive(d, "content");
-    t = cJSON_GetObjectItemCaseSensitive(d, "reasoning_content");
-    r = cJSON_GetObjectItemCaseSensitive(d, "refusal");
-    fin = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
-    plain = !cJSON_GetObjectItemCaseSensitive(o, "error") &&
-            !(cJSON_IsString(t) && t->valuestring[0]) &&
-            !(cJSON_IsString(r) && r->valuestring[0]) &&
-            !(cJSON_IsString(fin) &&
-              strcmp(fin->valuestring, "content_filter") == 0);
-    if (cJSON_IsString(c))
-        *text = strdup(c->valuestring);
-    cJSON_Delete(o);
-    return plain;
-}
-
 /* Scans s; when it says OK, cJSON must agree. Returns the scan result and
  * the decoded content (malloc'ed, or NULL) in *text. */
 static int scan_one(const char *s, size_t n, struct delta_memo *memo,
@@ -76,7 +49,7 @@ static int scan_one(const char *s, size_t n, struct delta_memo *memo,
     *text = NULL;
     if (rc != DELTA_OK)
         return rc;
-    assert_true(oracle(s, n, &want));
+    assert_true(delta_oracle(s, n, &want));
     if (d.content != NULL) {
         *text = calloc(1, d.content_len + 1);
         assert_non_null(*text);
