@@ -244,7 +244,7 @@ const void *fetch_h1_header_next(const struct fetch *f, const void *cursor,
                                  const char **name, const char **value)
 {
     const struct h1_head *h = f->h1 != NULL ? h1_response(f->h1) : NULL;
-    const struct h1_field *fl = cursor;
+    const struct h1f_field *fl = cursor;
 
     if (h == NULL)
         return NULL;
