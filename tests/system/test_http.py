@@ -142,3 +142,46 @@ def test_http10_chunked_body_closes_the_connection(spawn):
         assert r.status == 200 and r.body == b"hello"
         assert r.headers.get("connection") == "close", r.headers
         assert util.read_response(s, buf=r.rest) is None
+
+
+def test_chunked_trailers_and_size_lines_are_field_lines_or_400(spawn):
+    # RFC 9112 7.1: a trailer is a field line, as in the head (a bare CR,
+    # a NUL or no colon is malformed; this one read as a trailer once,
+    # and the request after it was answered), and a chunk size is
+    # followed only by BWS and ";" extensions. 400 and close, as nginx.
+    srv = spawn()
+    inner = b"GET /nope HTTP/1.1\r\nHost: smuggled\r\n\r\n"
+    for framing in (b"0\r\nX\r\r\n" + inner,
+                    b"0\r\nX-T: a\x00b\r\n\r\n" + inner,
+                    b"0\r\nNo colon\r\n\r\n" + inner,
+                    b"4 junk\r\nabcd\r\n0\r\n\r\n" + inner,
+                    b"4\x01\r\nabcd\r\n0\r\n\r\n" + inner):
+        with util.connect(srv.port) as s:
+            s.sendall(b"POST /_test/echo HTTP/1.1\r\nHost: x\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n" + framing)
+            r = util.read_response(s)
+            assert r is not None and r.status == 400, (framing, r and r.status)
+            assert r.json()["error"]
+            assert r.headers.get("connection") == "close"
+            assert util.read_response(s, buf=r.rest) is None, framing
+    # what the grammar allows still passes: BWS, extensions, trailers
+    with util.connect(srv.port) as s:
+        s.sendall(b"POST /_test/echo HTTP/1.1\r\nHost: x\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n"
+                  b"4 \t;a=\"b c\"\r\nabcd\r\n0\r\nX-T: 1\r\n\r\n")
+        r = util.read_response(s)
+        assert r.status == 200 and r.body == b"abcd", r.body
+
+
+def test_host_value_must_be_host_and_port(spawn):
+    # RFC 9112 3.2 and RFC 3986 3.2.2: uri-host [":" port]; nginx: 400
+    srv = spawn(test_build=False)
+    for host in (b"a b", b"a/b@c", b"user@h", b"h:80x", b"[::1", b"[zz]"):
+        r = util.raw_request(srv.port, b"GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n"
+                             % host)
+        assert r is not None and r.status == 400, (host, r and r.status)
+        assert r.json()["error"]
+    for host in (b"", b"example.com", b"h:8000", b"127.0.0.1:1", b"[::1]:8000"):
+        r = util.raw_request(srv.port, b"GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n"
+                             % host)
+        assert r is not None and r.status == 200, (host, r and r.status)

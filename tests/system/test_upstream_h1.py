@@ -166,3 +166,18 @@ def test_native_http_false_hands_every_call_to_libcurl(spawn):
         assert ask(srv) == "Hi there"
         assert (b"\r\nAccept: */*" in up.requests[0][0]) == curl
         srv.stop()
+
+
+def test_transfer_encoding_and_content_length_is_an_error(spawn):
+    # RFC 9112 6.3: both in one response may be smuggling; it was read as
+    # chunked and its connection kept for the next call.
+    resp = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+    body = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"x"}}]}'
+    up = Counting(resp, chunked([body]), close=False)
+    srv = start(spawn, up)
+    for _ in range(2):
+        r = post(srv.port, "/chat", chat_body("hi"))
+        assert r.status == 502, r.body
+        assert "error" in r.json()
+    assert up.accepted == 2             # the first connection was closed

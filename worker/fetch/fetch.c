@@ -1,8 +1,9 @@
 /*
- * fetch — see fetch.h. The multi runs on the loop through evcurl.c; the
- * easy handle's options, its head and body callbacks and the mapping of
- * curl's results are in fetch_easy.c; a transfer on fetch's own client is driven by fetch_h1.c
- * (fetch_int.h is what they share). This file is the life of a transfer.
+ * fetch — see fetch.h. This file is the life of a transfer; it runs on
+ * one of two transports, through the table fetch_int.h defines: libcurl
+ * (fetch_easy.c: the easy handle's options and callbacks, curl's results;
+ * the multi runs on the loop through evcurl.c) or fetch's own HTTP/1.1
+ * client (fetch_h1.c over h1/).
  *
  * Each transfer has one struct event, f->ev, that does all its own
  * scheduling: its deadlines (first byte, idle, total), the wait before a
@@ -124,23 +125,23 @@ static void kick(struct fetch *f)
     event_active(&f->ev, EV_READ, 0);
 }
 
+CURLM *fetch_multi(void)
+{
+    return g.multi;
+}
+
 static void detach(struct fetch *f)
 {
-    if (f->h1 != NULL)
-        fetch_h1_stop(f);
-    if (f->in_multi) {
-        curl_multi_remove_handle(g.multi, f->easy);
-        f->in_multi = 0;
-    }
+    if (f->tr != NULL)
+        f->tr->stop(f);
 }
 
 static void fetch_free(struct fetch *f)
 {
     event_del(&f->ev);
     detach(f);
-    fetch_h1_free(f);
-    fetch_easy_put(f->easy);
-    curl_slist_free_all(f->hdrs);
+    if (f->tr != NULL)
+        f->tr->release(f);
     if (f->body_free != NULL)
         f->body_free(f->body);
     if (f->prev != NULL)
@@ -155,35 +156,24 @@ static void fetch_free(struct fetch *f)
 
 static void begin_attempt(struct fetch *f)
 {
+    const char *why = NULL;
+
     f->attempts++;
     f->attempt_ms = f->last_ms = fetch_now_ms();
-    f->got_byte = f->head_done = f->swallow = f->curl_paused = 0;
+    f->got_byte = f->head_done = f->swallow = f->tr_paused = 0;
     f->status = 0;
     f->state = S_RUNNING;
-    if (f->native) {
-        if (fetch_h1_begin(f) != 0)
-            finish(f, FETCH_EINVAL, "out of memory");
-        else
-            fetch_arm(f);
-        return;
-    }
-    if (curl_multi_add_handle(g.multi, f->easy) != CURLM_OK) {
-        finish(f, FETCH_EINVAL, "curl_multi_add_handle failed");
-        return;
-    }
-    f->in_multi = 1;
-    fetch_arm(f);
+    if (f->tr->begin(f, &why) != 0)
+        finish(f, FETCH_EINVAL, why);
+    else
+        fetch_arm(f);
 }
 
-static void resume_curl(struct fetch *f)
+/* May call the caller's on_data before returning. */
+static void resume_transport(struct fetch *f)
 {
-    f->curl_paused = 0;
-    if (f->native) {
-        fetch_h1_resume(f);
-        return;
-    }
-    /* May call on_body (and so the caller's on_data) before returning. */
-    curl_easy_pause(f->easy, CURLPAUSE_CONT);
+    f->tr_paused = 0;
+    f->tr->resume(f);
 }
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -199,8 +189,8 @@ static void tick(evutil_socket_t fd, short what, void *arg)
         fetch_free(f);
         return;
     }
-    if (f->state == S_RUNNING && f->curl_paused && !f->want_pause) {
-        resume_curl(f);
+    if (f->state == S_RUNNING && f->tr_paused && !f->want_pause) {
+        resume_transport(f);
         if (f->state != S_RUNNING || f->kicked)
             return;     /* cancelled or kicked again from on_data */
     }
@@ -248,14 +238,11 @@ static void retry_later(struct fetch *f, const char *msg)
     const char *ms = f->head_done ? fetch_header(f, "retry-after-ms") : NULL;
     const char *s = f->head_done ? fetch_header(f, "retry-after") : NULL;
     long delay = retry_delay_ms(ms, s, f->attempts - 1, time(NULL), rnd());
-    const char *url = NULL;
-    char why[32], nurl[256];
+    const char *url;
+    char why[32], ubuf[256];
 
     if (log_enabled(LOG_LVL_INFO)) {
-        if (f->native)
-            url = fetch_h1_url(f, nurl, sizeof nurl);
-        else
-            curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
+        url = f->tr->url(f, ubuf, sizeof ubuf);
         snprintf(why, sizeof why, "status %d", f->status);
         log_info("upstream retry %d/%d in %ld ms (%s): %s", f->attempts,
                  f->max_retries, delay, msg != NULL ? msg : why,
@@ -282,48 +269,7 @@ void fetch_attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
     finish(f, rc, msg);
 }
 
-static void attempt_done(struct fetch *f, CURLcode code)
-{
-    enum fetch_rc rc = fetch_easy_rc(code, f->status, f->head_done);
-
-    fetch_attempt_end(f, rc, fetch_easy_retryable(code, rc),
-                      code != CURLE_OK ? curl_easy_strerror(code) : NULL);
-}
-
-/* evcurl's done callback: outside curl callbacks. */
-static void on_finished(CURL *easy, CURLcode code)
-{
-    char *priv = NULL;
-    struct fetch *f;
-
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-    f = (struct fetch *)priv;
-    /* a cancelled transfer is torn down by its pending tick */
-    if (f != NULL && f->state == S_RUNNING)
-        attempt_done(f, code);
-}
-
-/* ---- curl's data callbacks: no curl_multi_* calls in here ---- */
-
-/* Once a head is delivered nothing is retried, so the request's header
- * list, and its body once curl has sent all of it, would only weigh on a
- * stream that may run for minutes. curl read both only to write the
- * request; the pointers it keeps are never read again. */
-static void drop_request(struct fetch *f)
-{
-    if (f->native) {
-        fetch_h1_drop_request(f);
-        return;
-    }
-    curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(f->hdrs);
-    f->hdrs = NULL;
-    if (f->body_free != NULL && fetch_easy_body_sent(f->easy)) {
-        f->body_free(f->body);
-        f->body_free = NULL;
-        f->body = NULL;
-    }
-}
+/* ---- for the transports' callbacks: no curl_multi_* calls in here ---- */
 
 void fetch_got_byte(struct fetch *f)
 {
@@ -344,7 +290,9 @@ int fetch_head_in(struct fetch *f, int status)
         return 0;
     }
     f->delivered = 1;
-    drop_request(f);
+    /* nothing is retried now: the request's head, and its body once
+     * sent, would only weigh on a stream that may run for minutes */
+    f->tr->drop_request(f);
     if (f->cbs->on_headers != NULL)
         f->cbs->on_headers(f, f->status, f->arg);
     return f->state == S_RUNNING ? 0 : -1;
@@ -439,10 +387,7 @@ void fetch_cancel(struct fetch *f)
 void fetch_pause(struct fetch *f)
 {
     f->want_pause = 1;
-    if (f->native && f->state == S_RUNNING && !f->curl_paused) {
-        f->curl_paused = 1;     /* h1 holds what comes, as curl would */
-        fetch_h1_pause(f);
-    }
+    f->tr->pause(f);
 }
 
 void fetch_resume(struct fetch *f)
@@ -462,29 +407,13 @@ int fetch_status(const struct fetch *f)
 
 const char *fetch_header(const struct fetch *f, const char *name)
 {
-    struct curl_header *h;
-
-    if (f->native)
-        return fetch_h1_header(f, name);
-    if (curl_easy_header(f->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
-        return NULL;
-    return h->value;
+    return f->tr->header(f, name);
 }
 
 const void *fetch_header_next(const struct fetch *f, const void *cursor,
                               const char **name, const char **value)
 {
-    struct curl_header *h;
-
-    if (f->native)
-        return fetch_h1_header_next(f, cursor, name, value);
-    h = curl_easy_nextheader(f->easy, CURLH_HEADER, -1,
-                             (struct curl_header *)cursor);
-    if (h != NULL) {
-        *name = h->name;
-        *value = h->value;
-    }
-    return h;
+    return f->tr->header_next(f, cursor, name, value);
 }
 
 const struct fetch_stats *fetch_stats(void)
@@ -511,7 +440,7 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
     if (fetch_opts_copy(&g.opts, opts) != 0 ||
         curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         goto fail;
-    if ((g.ec = evcurl_new(base, on_finished)) == NULL)
+    if ((g.ec = evcurl_new(base, fetch_easy_done)) == NULL)
         goto fail_curl;
     g.multi = evcurl_multi(g.ec);
     if (g.opts.after_io != NULL)

@@ -393,7 +393,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         return n;
     if (f->want_pause) {
         /* curl keeps these bytes and hands them over again on resume */
-        f->curl_paused = 1;
+        f->tr_paused = 1;
         return CURL_WRITEFUNC_PAUSE;
     }
     if (f->cbs->on_data != NULL)
@@ -401,11 +401,103 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return f->state == S_RUNNING ? n : 0;
 }
 
+/* ---- the transport (fetch_int.h) ---- */
+
+static int begin(struct fetch *f, const char **why)
+{
+    if (curl_multi_add_handle(fetch_multi(), f->easy) != CURLM_OK) {
+        *why = "curl_multi_add_handle failed";
+        return -1;
+    }
+    f->in_multi = 1;
+    return 0;
+}
+
+static void stop(struct fetch *f)
+{
+    if (f->in_multi) {
+        curl_multi_remove_handle(fetch_multi(), f->easy);
+        f->in_multi = 0;
+    }
+}
+
+/* Nothing to do now: on_body pauses curl when the next bytes come. */
+static void pause_(struct fetch *f)
+{
+    (void)f;
+}
+
+/* May call on_body (and so the caller's on_data) before returning. */
+static void resume(struct fetch *f)
+{
+    curl_easy_pause(f->easy, CURLPAUSE_CONT);
+}
+
+/* curl read the header list and the body only to write the request; the
+ * pointers it keeps are never read again. */
+static void drop_request(struct fetch *f)
+{
+    curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(f->hdrs);
+    f->hdrs = NULL;
+    if (f->body_free != NULL && fetch_easy_body_sent(f->easy)) {
+        f->body_free(f->body);
+        f->body_free = NULL;
+        f->body = NULL;
+    }
+}
+
+static const char *url(const struct fetch *f, char *buf, size_t n)
+{
+    const char *u = NULL;
+
+    (void)buf, (void)n;
+    curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &u);
+    return u;
+}
+
+static const char *header(const struct fetch *f, const char *name)
+{
+    struct curl_header *h;
+
+    if (curl_easy_header(f->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        return NULL;
+    return h->value;
+}
+
+static const void *header_next(const struct fetch *f, const void *cursor,
+                               const char **name, const char **value)
+{
+    struct curl_header *h = curl_easy_nextheader(f->easy, CURLH_HEADER, -1,
+                                                 (struct curl_header *)cursor);
+
+    if (h != NULL) {
+        *name = h->name;
+        *value = h->value;
+    }
+    return h;
+}
+
+static void release(struct fetch *f)
+{
+    fetch_easy_put(f->easy);
+    f->easy = NULL;
+    curl_slist_free_all(f->hdrs);
+    f->hdrs = NULL;
+}
+
+static const struct fetch_transport transport = {
+    .begin = begin, .stop = stop, .pause = pause_, .resume = resume,
+    .drop_request = drop_request, .url = url, .header = header,
+    .header_next = header_next, .release = release,
+};
+
 int fetch_easy_attach(struct fetch *f, const struct fetch_req *req,
                       const struct fetch_opts *o)
 {
     CURL *e = f->easy = fetch_easy_get();
 
+    f->tr = &transport;
     if (e == NULL ||
         fetch_easy_setup(e, req, o, f->body, &f->hdrs) != 0 ||
         curl_easy_setopt(e, CURLOPT_PRIVATE, f) != CURLE_OK ||
@@ -415,4 +507,20 @@ int fetch_easy_attach(struct fetch *f, const struct fetch_req *req,
         curl_easy_setopt(e, CURLOPT_WRITEDATA, f) != CURLE_OK)
         return -1;
     return 0;
+}
+
+void fetch_easy_done(CURL *easy, CURLcode code)
+{
+    char *priv = NULL;
+    struct fetch *f;
+    enum fetch_rc rc;
+
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    f = (struct fetch *)priv;
+    /* a cancelled transfer is torn down by its pending tick */
+    if (f == NULL || f->state != S_RUNNING)
+        return;
+    rc = fetch_easy_rc(code, f->status, f->head_done);
+    fetch_attempt_end(f, rc, fetch_easy_retryable(code, rc),
+                      code != CURLE_OK ? curl_easy_strerror(code) : NULL);
 }

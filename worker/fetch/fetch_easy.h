@@ -1,8 +1,8 @@
 /*
  * fetch_easy — the curl side of fetch: a fetch_req into easy options,
  * curl's result codes into fetch_rc and the retry decision; and, for
- * fetch.c (fetch_int.h: fetch_easy_attach), a transfer's head and body
- * callbacks.
+ * fetch.c, the curl transport (fetch_int.h: fetch_easy_attach, its table
+ * of functions, its head and body callbacks, evcurl's done callback).
  *
  * Also fetch_opts_default (fetch.h), the defaults those options start from,
  * and the copy of the options fetch keeps.

@@ -157,47 +157,39 @@ static int plain(const struct fetch_req *req)
     return 1;
 }
 
-int fetch_h1_setup(struct fetch *f, const struct fetch_req *req,
-                   const char *ua)
-{
-    const char *target;
-
-    if (!plain(req) ||
-        h1_addr_url(req->url, f->key, sizeof f->key, &target) != 0)
-        return 1;
-    f->native = 1;
-    f->body_len = req->body_len;
-    return build(f, req, target, ua);
-}
-
-int fetch_h1_begin(struct fetch *f)
+static int begin(struct fetch *f, const char **why)
 {
     h1_free(f->h1);
     f->h1 = h1_start(f->key, f->rq, f->rqlen, f->body, f->body_len,
                      f->head_req, f->connect_ms, &cbs, f);
-    if (f->h1 == NULL)
+    if (f->h1 == NULL) {
+        *why = "out of memory";
         return -1;
+    }
     if (f->want_pause) {
-        f->curl_paused = 1;
+        f->tr_paused = 1;
         h1_pause(f->h1);
     }
     return 0;
 }
 
-void fetch_h1_pause(struct fetch *f)
+/* h1 holds what comes, as curl would. */
+static void pause_(struct fetch *f)
 {
-    if (f->h1 != NULL)
+    if (f->state == S_RUNNING && !f->tr_paused && f->h1 != NULL) {
+        f->tr_paused = 1;
         h1_pause(f->h1);
+    }
 }
 
-void fetch_h1_resume(struct fetch *f)
+static void resume(struct fetch *f)
 {
     if (f->h1 != NULL)
         h1_resume(f->h1);
 }
 
 /* h1 has written the whole request before any head comes in. */
-void fetch_h1_drop_request(struct fetch *f)
+static void drop_request(struct fetch *f)
 {
     free(f->rq);
     f->rq = NULL;
@@ -209,7 +201,9 @@ void fetch_h1_drop_request(struct fetch *f)
     }
 }
 
-const char *fetch_h1_url(const struct fetch *f, char *buf, size_t n)
+/* From the request head (alive until the head is delivered, so for
+ * every retry). */
+static const char *url(const struct fetch *f, char *buf, size_t n)
 {
     const char *t = f->rq != NULL ? strchr(f->rq, ' ') : NULL;
     const char *e = t != NULL ? strstr(t, " HTTP/1.1\r\n") : NULL;
@@ -220,12 +214,13 @@ const char *fetch_h1_url(const struct fetch *f, char *buf, size_t n)
     return buf;
 }
 
-void fetch_h1_stop(struct fetch *f)
+static void stop(struct fetch *f)
 {
-    h1_stop(f->h1);
+    if (f->h1 != NULL)
+        h1_stop(f->h1);
 }
 
-void fetch_h1_free(struct fetch *f)
+static void release(struct fetch *f)
 {
     h1_free(f->h1);
     f->h1 = NULL;
@@ -233,18 +228,18 @@ void fetch_h1_free(struct fetch *f)
     f->rq = NULL;
 }
 
-const char *fetch_h1_header(const struct fetch *f, const char *name)
+static const char *header(const struct fetch *f, const char *name)
 {
     const struct h1_head *h = f->h1 != NULL ? h1_response(f->h1) : NULL;
 
     return h != NULL ? h1_head_get(h, name) : NULL;
 }
 
-const void *fetch_h1_header_next(const struct fetch *f, const void *cursor,
-                                 const char **name, const char **value)
+static const void *header_next(const struct fetch *f, const void *cursor,
+                               const char **name, const char **value)
 {
     const struct h1_head *h = f->h1 != NULL ? h1_response(f->h1) : NULL;
-    const struct h1_field *fl = cursor;
+    const struct h1f_field *fl = cursor;
 
     if (h == NULL)
         return NULL;
@@ -254,4 +249,23 @@ const void *fetch_h1_header_next(const struct fetch *f, const void *cursor,
     *name = fl->name;
     *value = fl->value;
     return fl;
+}
+
+static const struct fetch_transport transport = {
+    .begin = begin, .stop = stop, .pause = pause_, .resume = resume,
+    .drop_request = drop_request, .url = url, .header = header,
+    .header_next = header_next, .release = release,
+};
+
+int fetch_h1_setup(struct fetch *f, const struct fetch_req *req,
+                   const char *ua)
+{
+    const char *target;
+
+    if (!plain(req) ||
+        h1_addr_url(req->url, f->key, sizeof f->key, &target) != 0)
+        return 1;
+    f->tr = &transport;
+    f->body_len = req->body_len;
+    return build(f, req, target, ua);
 }

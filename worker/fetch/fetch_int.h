@@ -1,13 +1,17 @@
 /*
- * fetch_int — what fetch.c shares with its transports: the transfer's
- * struct and the steps of an attempt that both take. fetch.c drives
- * libcurl itself; fetch_h1.c drives h1.c, fetch's own HTTP/1.1 client for
- * the plain-http upstreams it serves (h1.h says which).
+ * fetch_int — what fetch.c shares with its two transports: the transfer's
+ * struct, the table of functions a transport is to fetch.c (struct
+ * fetch_transport), and the steps of an attempt that both take.
+ * fetch_easy.c is the libcurl transport (an easy handle in the multi of
+ * evcurl.c); fetch_h1.c drives h1.c, fetch's own HTTP/1.1 client for the
+ * plain-http upstreams it serves (h1.h says which). fetch.c calls a
+ * transport only through f->tr.
  *
- * Ownership: as fetch.h says. For a native transfer, f->rq (the request
- * head fetch_h1 builds) and f->h1 are fetch_h1's, freed by
- * fetch_h1_drop_request (the head, once the response head is in) and
- * fetch_h1_free.
+ * Ownership: as fetch.h says. What a transport holds in struct fetch is
+ * its own and freed by its release: for curl f->easy (back to the pool)
+ * and f->hdrs; for h1 f->h1 and f->rq (the request head fetch_h1 builds,
+ * freed early by drop_request once the response head is in). f->body is
+ * fetch.c's; drop_request frees it early when the transport has sent it.
  */
 #ifndef LLMFORK_FETCH_INT_H
 #define LLMFORK_FETCH_INT_H
@@ -20,6 +24,34 @@
 #include "worker/fetch/fetch.h"
 
 struct h1;
+struct fetch;
+
+/* A transport, as fetch.c sees it. Every function is called from the loop
+ * (never from inside the transport's own callbacks) except pause and
+ * drop_request, which may be, and header/header_next/url, which read. */
+struct fetch_transport {
+    /* Starts an attempt. Returns 0, or -1 with *why. */
+    int (*begin)(struct fetch *f, const char **why);
+    /* Ends the running attempt, if any; the response head stays
+     * readable (header, header_next). */
+    void (*stop)(struct fetch *f);
+    /* The caller paused (f->want_pause): hold back what comes, setting
+     * f->tr_paused when the transport now holds it. */
+    void (*pause)(struct fetch *f);
+    /* Hands over what was held back; may call the caller's on_data. */
+    void (*resume)(struct fetch *f);
+    /* The head is delivered, nothing is retried: drop what only writing
+     * the request needed. */
+    void (*drop_request)(struct fetch *f);
+    /* The URL of the attempt, for logs (into buf, or the transport's
+     * own), or NULL. */
+    const char *(*url)(const struct fetch *f, char *buf, size_t n);
+    const char *(*header)(const struct fetch *f, const char *name);
+    const void *(*header_next)(const struct fetch *f, const void *cursor,
+                               const char **name, const char **value);
+    /* Frees what the transport holds in f; f's attempt is stopped. */
+    void (*release)(struct fetch *f);
+};
 
 enum state {
     S_WAITING,      /* before an attempt: first one, or a retry's wait */
@@ -33,12 +65,13 @@ enum wake { W_NONE, W_ATTEMPT, W_TOTAL, W_FIRST_BYTE, W_IDLE };
 
 struct fetch {
     struct fetch *prev, *next;          /* g.live, for fetch_cleanup */
+    const struct fetch_transport *tr;   /* NULL until one is chosen */
     CURL *easy;                         /* the curl transport, or */
-    struct h1 *h1;                      /* fetch's own (f->native) */
+    struct h1 *h1;                      /* fetch's own */
     struct curl_slist *hdrs;
-    char *rq;                           /* native: the request head */
+    char *rq;                           /* h1: the request head */
     size_t rqlen, body_len;
-    char key[64];                       /* native: h1's address key */
+    char key[64];                       /* h1: its address key */
     void *body;
     void (*body_free)(void *);
     const struct fetch_cbs *cbs;
@@ -53,16 +86,15 @@ struct fetch {
     int attempts;
     int status;
     unsigned char state;
-    unsigned in_multi : 1;
-    unsigned native : 1;                /* h1, not curl */
-    unsigned head_req : 1;              /* native: a HEAD request */
+    unsigned in_multi : 1;              /* curl: the easy is in the multi */
+    unsigned head_req : 1;              /* h1: a HEAD request */
     unsigned kicked : 1;                /* f->ev activated: tick pending */
     unsigned got_byte : 1;              /* this attempt got a byte */
     unsigned head_done : 1;             /* this attempt's final head is in */
     unsigned delivered : 1;             /* a callback reached the caller */
     unsigned swallow : 1;               /* this attempt will be retried */
     unsigned want_pause : 1;            /* the caller paused */
-    unsigned curl_paused : 1;           /* the transport holds back what
+    unsigned tr_paused : 1;             /* the transport holds back what
                                          * comes: curl's paused write, h1's
                                          * pause */
 };
@@ -88,32 +120,25 @@ int fetch_head_in(struct fetch *f, int status);
 void fetch_attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
                        const char *msg);
 
+/* The worker's multi (evcurl's), for the curl transport. */
+CURLM *fetch_multi(void);
+
 /* ---- fetch_easy.c ---- */
 
-/* Gives f an easy handle from the pool (f->easy, f's to put back even
- * when this fails), pointed at req with o, its head and body callbacks
- * at f. Returns 0 or -1. */
+/* Makes f a curl transfer: an easy handle from the pool (f->easy, put
+ * back by release even when this fails), pointed at req with o, its head
+ * and body callbacks at f. Returns 0 or -1. */
 int fetch_easy_attach(struct fetch *f, const struct fetch_req *req,
                       const struct fetch_opts *o);
 
+/* evcurl's done callback: the attempt of easy's transfer ended. */
+void fetch_easy_done(CURL *easy, CURLcode code);
+
 /* ---- fetch_h1.c ---- */
 
-/* Makes f native when h1 serves req's URL: 0, or 1 when it does not (use
- * curl), or -1 when out of memory. */
+/* Makes f an h1 transfer when h1 serves req's URL: 0, or 1 when it does
+ * not (use curl), or -1 when out of memory (f->tr set: release frees). */
 int fetch_h1_setup(struct fetch *f, const struct fetch_req *req,
                    const char *user_agent);
-int fetch_h1_begin(struct fetch *f);
-void fetch_h1_pause(struct fetch *f);
-void fetch_h1_resume(struct fetch *f);
-void fetch_h1_drop_request(struct fetch *f);
-/* "http://host:port/target" into buf, from the request head (alive until
- * the head is delivered, so for every retry); for logs. */
-const char *fetch_h1_url(const struct fetch *f, char *buf, size_t n);
-/* Ends the running attempt, keeping the response head readable. */
-void fetch_h1_stop(struct fetch *f);
-void fetch_h1_free(struct fetch *f);
-const char *fetch_h1_header(const struct fetch *f, const char *name);
-const void *fetch_h1_header_next(const struct fetch *f, const void *cursor,
-                                 const char **name, const char **value);
 
 #endif

@@ -350,7 +350,7 @@ static int conn_body_start(struct conn *c)
     r->body = malloc(r->body_cap);
     if (r->body == NULL)
         return conn_reject(c, 500, "out of memory");
-    http_chunked_init(&c->chunk, c->srv->lim.field_size);
+    h1f_chunked_init(&c->chunk, c->srv->lim.field_size);
     c->state = C_BODY;
     return 1;
 }
@@ -418,17 +418,19 @@ static int conn_body(struct conn *c)
     for (;;) {
         const char *d;
         size_t used, dl;
-        int st = http_chunked_feed(&c->chunk, c->in, c->in_len, &used, &d, &dl);
-        int e = st == HTTP_CHUNK_DATA ? body_append(r, d, dl, limit) : 0;
+        int st = h1f_chunked_feed(&c->chunk, c->in, c->in_len, &used, &d, &dl);
+        int e = st == H1F_CHUNK_DATA ? body_append(r, d, dl, limit) : 0;
+        if (st == H1F_CHUNK_BAD)
+            st = -400;
         if (e < 0)
             st = e;
         if (st < 0)
             return conn_reject(c, -st, -st == 413 ? "request body too large"
                                  : -st == 500 ? "out of memory" : head_error(-st));
         consume(c, used);
-        if (st == HTTP_CHUNK_DONE)
+        if (st == H1F_CHUNK_DONE)
             return conn_dispatch(c);
-        if (st == HTTP_CHUNK_MORE)
+        if (st == H1F_CHUNK_MORE)
             return 0;
     }
 }

@@ -74,7 +74,7 @@ struct conn {
     size_t in_len, in_cap;
     struct evbuffer *out;
     struct http_scan scan;
-    struct http_chunked chunk;
+    struct h1f_chunked chunk;
     uint64_t body_left;         /* Content-Length bytes still to read */
     int chunked;
     int64_t deadline_ms;        /* end of the head timeout */

@@ -1,6 +1,8 @@
 /*
  * http_parse — pure HTTP/1.1 request parsing: the request head (with
- * Gunicorn's limits) and chunked request bodies. No I/O, no allocation;
+ * Gunicorn's limits) and the framing of its body; the field-line rules
+ * and the chunked decoder are worker/http1/h1f's, which the upstream
+ * client shares. No I/O, no allocation;
  * the caller owns every buffer, and every pointer this module hands back
  * points into a buffer the caller passed in.
  *
@@ -14,6 +16,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "worker/http1/h1f.h"
 
 /* Whatever the limits say, a head never exceeds this (431). */
 #define HTTP_HEAD_HARD_MAX (1024 * 1024)
@@ -41,16 +45,11 @@ struct http_scan {
 long http_scan_head(struct http_scan *st, const char *buf, size_t len,
                     const struct http_limits *lim);
 
-struct http_field {
-    const char *name;
-    const char *value;      /* optional whitespace trimmed */
-};
-
 struct http_head {
     const char *method;
     char *target;           /* as sent */
     int minor;              /* HTTP/1.minor */
-    struct http_field *fields;
+    struct h1f_field *fields;
     int nfields;
 };
 
@@ -58,13 +57,15 @@ struct http_head {
  * writing NULs into buf. fields has room for maxfields entries. Returns 0,
  * or -400 (malformed), -505 (HTTP version other than 1.x). */
 int http_parse_head(char *buf, size_t len, struct http_head *h,
-                    struct http_field *fields, int maxfields);
+                    struct h1f_field *fields, int maxfields);
 
 /* First field with that name (case-insensitive), or NULL. */
 const char *http_head_get(const struct http_head *h, const char *name);
 
 /* 1 when the head's Host fields are as RFC 9112 3.2 asks: exactly one in
- * HTTP/1.1, at most one in 1.0 (nginx answers anything else with 400). */
+ * HTTP/1.1, at most one in 1.0, and its value empty or uri-host [":"
+ * port] (RFC 3986 3.2.2: a reg-name, an IPv4 address or an [IPv6]
+ * literal); nginx answers anything else with 400. */
 int http_head_host_ok(const struct http_head *h);
 
 /* Where the origin-form part of a request target starts: for the
@@ -72,9 +73,6 @@ int http_head_host_ok(const struct http_head *h);
  * 9112 3.2.2) just after the authority, so "/p?q", or "" or "?q" when it
  * has no path; otherwise target itself. */
 const char *http_target_origin(const char *target);
-
-/* 1 if the comma-separated list value holds token (case-insensitive). */
-int http_list_has(const char *value, const char *token);
 
 /* Whether the connection may stay open after this request: HTTP/1.1
  * unless "Connection: close", HTTP/1.0 only with "keep-alive". */
@@ -88,29 +86,5 @@ enum http_body { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED };
  * than chunked). */
 int http_head_body(const struct http_head *h, enum http_body *kind,
                    uint64_t *length);
-
-/* ---- chunked request bodies ---- */
-
-struct http_chunked {
-    int state;
-    uint64_t left;          /* bytes left in the current chunk */
-    size_t linelen;         /* length of the size or trailer line so far */
-    int digits;
-    int trailers;
-    size_t maxline;         /* longest size/trailer line (0 = 8190) */
-};
-
-enum { HTTP_CHUNK_MORE = 0, HTTP_CHUNK_DATA = 1, HTTP_CHUNK_DONE = 2 };
-
-/* Zeroes st and sets its line limit. */
-void http_chunked_init(struct http_chunked *st, size_t maxline);
-
-/* Consumes input from in[0..len) and sets *used to the bytes consumed.
- * Returns HTTP_CHUNK_DATA with *data, *dlen a slice of in (body bytes to
- * keep; call again with the rest), HTTP_CHUNK_MORE when all of in was
- * consumed, HTTP_CHUNK_DONE after the last chunk and its trailers (bytes
- * after them are not consumed), or -400 on malformed framing. */
-int http_chunked_feed(struct http_chunked *st, const char *in, size_t len,
-                      size_t *used, const char **data, size_t *dlen);
 
 #endif

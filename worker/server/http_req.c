@@ -101,14 +101,14 @@ static void set_forwarded_client(struct http_req *r, const struct conn *c)
 struct http_req *req_new(struct conn *c, const char *head, size_t len,
                          int nfields, int *status)
 {
-    size_t fsz = sizeof(struct http_field) * (size_t)nfields;
+    size_t fsz = sizeof(struct h1f_field) * (size_t)nfields;
     /* one block: the request, its fields, the head text, the path */
     struct http_req *r = calloc(1, sizeof(*r) + fsz + 2 * (len + 1));
     if (r == NULL) {
         *status = 500;
         return NULL;
     }
-    struct http_field *fields = (struct http_field *)(r + 1);
+    struct h1f_field *fields = (struct h1f_field *)(r + 1);
     char *text = (char *)fields + fsz;
     memcpy(text, head, len);
     int st = http_parse_head(text, len, &r->head, fields, nfields);

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "worker/http1/h1f.h"
+
 #define H1_HDR_MAX 100          /* header lines in one response head */
 
 enum h1_framing {
@@ -24,17 +26,13 @@ enum h1_framing {
     H1_F_CLOSE,                 /* up to the connection's close */
 };
 
-struct h1_field {
-    const char *name, *value;
-};
-
 struct h1_head {
     int status;
     int keep_alive;             /* the connection may carry another request */
     enum h1_framing framing;
     int64_t length;             /* H1_F_LENGTH */
     int nfields;
-    struct h1_field field[H1_HDR_MAX];
+    struct h1f_field field[H1_HDR_MAX];
 };
 
 /* The length of the head at the start of p[0..n), its blank line
@@ -44,7 +42,10 @@ size_t h1_head_end(const char *p, size_t n);
 
 /* Parses the head buf[0..len) (from h1_head_end) of the answer to a
  * request with method head_req (1 for HEAD). Returns 0, or -1 with *why
- * set when it is not a valid HTTP/1.x response head. */
+ * set when it is not a valid HTTP/1.x response head; a head with both
+ * Transfer-Encoding and Content-Length is not (RFC 9112 6.3: such a
+ * response may be a smuggling attempt, and its connection is not
+ * reused). */
 int h1_head_parse(char *buf, size_t len, int head_req, struct h1_head *h,
                   const char **why);
 
@@ -53,10 +54,8 @@ const char *h1_head_get(const struct h1_head *h, const char *name);
 
 struct h1_body {
     enum h1_framing framing;
-    int64_t left;               /* of the length, or of the current chunk */
-    unsigned char state;        /* chunked: where in the framing */
-    unsigned char digits;
-    unsigned char blank;        /* trailer: the line so far is empty */
+    int64_t left;               /* H1_F_LENGTH: bytes left */
+    struct h1f_chunked chunked; /* H1_F_CHUNKED */
 };
 
 enum h1_next {
