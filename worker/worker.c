@@ -49,7 +49,7 @@ struct worker {
  * last. A new app: its struct app (app.h), declared in apps.h, added
  * here; the Makefile compiles every .c file in worker/. */
 static const struct app *const app_table[] = {
-    &health_app, &metrics_app, &chat_app, &gateway_app,
+    &health_app, &metrics_app, &chat_app, &gateway_app, &auth_setup_app,
     &testhooks_app,             /* NULL outside build/llmfork-test */
     &static_app,
 };
