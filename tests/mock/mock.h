@@ -166,6 +166,12 @@ void jwks_config(const char *file);
 int jwks_route(struct evhttp_request *req, const char *path,
                const char *query);
 
+/* ---- blob.c: Blob Storage's Get Blob (--blobs ACCOUNT:DIR[:KEY]) ---- */
+int blob_config(const char *spec);
+/* Serves GET /ACCOUNT/CONTAINER/NAME. Returns 0 if path was it. */
+int blob_route(struct evhttp_request *req, const char *path,
+               const char *query);
+
 /* ---- mock.c ---- */
 /* Process defaults (command line); a request may override each. */
 struct mock_opts {
