@@ -73,7 +73,7 @@ struct blob *blob_open(const struct cfg *c, struct event_base *base,
     struct blob *b;
     char *ep;
     const char *p;
-    long n;
+    long n = 0;
 
     err[0] = '\0';
     if (!c->storage_account)
