@@ -130,6 +130,21 @@ struct cfg {
     int postgres_statement_timeout; /* s; 0 = none */
     char *postgres_table;       /* checked identifier */
     char *postgres_embedding_column;    /* checked identifier */
+    /* GET /content/<path> (worker/apps/content.h): a folder or a blob
+     * container */
+    char *content_dir;          /* LLMFORK_CONTENT_DIR; NULL = blobs */
+    char *storage_account;      /* AZURE_STORAGE_ACCOUNT */
+    char *storage_container;    /* AZURE_STORAGE_CONTAINER */
+    char *storage_key;          /* AZURE_STORAGE_KEY; NULL = Entra token */
+    char *storage_endpoint;     /* NULL = https://ACCOUNT.blob.core.windows.net */
+
+    /* login for /chat* (worker/apps/login.h), the sample's names */
+    int use_authentication;     /* AZURE_USE_AUTHENTICATION */
+    int enforce_access_control; /* AZURE_ENFORCE_ACCESS_CONTROL */
+    char *server_app_id;        /* AZURE_SERVER_APP_ID: the tokens' aud */
+    char *client_app_id;        /* AZURE_CLIENT_APP_ID: MSAL's clientId */
+    char *auth_tenant_id;       /* AZURE_AUTH_TENANT_ID */
+    char *auth_authority_host;  /* where the tenant's keys are fetched */
 };
 
 /* Fills c: defaults, then the file named by -c (or LLMFORK_CONFIG), then

@@ -231,6 +231,42 @@ const struct cfg_key cfg_keys[] = {
     { "postgres_embedding_column", K_STR, F(postgres_embedding_column),
       "embedding_3l", 1, 0, check_ident, "AZURE_OPENAI_EMBEDDING_COLUMN",
       NULL, "NAME", "the vector column (embedding_3l or embedding_nomic)" },
+    /* GET /content/<path> (worker/apps/content.h) */
+    { "content_dir", K_STR, F(content_dir), NULL, 0, 0, NULL, NULL, NULL,
+      "DIR", "files cited as [file#page=N], served at /content/file; empty"
+      " = from the blob container" },
+    { "storage_account", K_STR, F(storage_account), NULL, 0, 0, NULL,
+      "AZURE_STORAGE_ACCOUNT", NULL, "NAME", "blob storage account of the"
+      " cited files" },
+    { "storage_container", K_STR, F(storage_container), NULL, 0, 0, NULL,
+      "AZURE_STORAGE_CONTAINER", NULL, "NAME", "blob container of the cited"
+      " files" },
+    { "storage_key", K_STR, F(storage_key), NULL, 0, 0, NULL,
+      "AZURE_STORAGE_KEY", NULL, "KEY", "account key (Shared Key); empty ="
+      " an Entra ID token for https://storage.azure.com" },
+    { "storage_endpoint", K_STR, F(storage_endpoint), NULL, 0, 0, NULL, NULL,
+      NULL, "URL", "blob service URL; empty ="
+      " https://ACCOUNT.blob.core.windows.net" },
+
+    /* login for /chat and /chat/stream (worker/apps/login.h) */
+    { "use_authentication", K_BOOL, F(use_authentication), "false", 0, 0,
+      NULL, "AZURE_USE_AUTHENTICATION", NULL, "BOOL", "/chat* need an Entra"
+      " ID access token (Authorization: Bearer)" },
+    { "enforce_access_control", K_BOOL, F(enforce_access_control), "false", 0,
+      0, NULL, "AZURE_ENFORCE_ACCESS_CONTROL", NULL, "BOOL", "searches see"
+      " only the documents whose oids or groups name the user" },
+    { "server_app_id", K_STR, F(server_app_id), NULL, 0, 0, NULL,
+      "AZURE_SERVER_APP_ID", NULL, "ID", "the API's app registration: the"
+      " tokens' audience" },
+    { "client_app_id", K_STR, F(client_app_id), NULL, 0, 0, NULL,
+      "AZURE_CLIENT_APP_ID", NULL, "ID", "the web page's app registration"
+      " (MSAL clientId)" },
+    { "auth_tenant_id", K_STR, F(auth_tenant_id), NULL, 0, 0, NULL,
+      "AZURE_AUTH_TENANT_ID", NULL, "ID", "tenant that signs the users'"
+      " tokens" },
+    { "auth_authority_host", K_STR, F(auth_authority_host),
+      "https://login.microsoftonline.com", 1, 0, NULL, NULL, NULL, "URL",
+      "authority of the login and of the tenant's signing keys" },
 };
 
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);

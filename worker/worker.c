@@ -50,6 +50,7 @@ struct worker {
  * here; the Makefile compiles every .c file in worker/. */
 static const struct app *const app_table[] = {
     &health_app, &metrics_app, &ragpg_app, &chat_app, &gateway_app,
+    &auth_setup_app, &content_app,
     &testhooks_app,             /* NULL outside build/llmfork-test */
     &static_app,
 };

@@ -22,6 +22,8 @@
  *                x-mock-fault below) every search / embeddings request
  *                gets, in that service's error shape (tests/mock/search.c)
  *   --token      Entra ID token endpoints and checks (tests/mock/token.h)
+ *   --jwks FILE  a tenant's signing keys for users' tokens (tests/mock/jwks.c)
+ *   --blobs ACCOUNT:DIR[:KEY]  Blob Storage's Get Blob (tests/mock/blob.c)
  * SIGTERM / SIGINT stop it cleanly.
  *
  * Endpoints (the "flavour" decides error shapes, headers and SSE framing):
@@ -174,6 +176,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (!query)
         query = "";
     if (token_route(req, path, query) == 0 ||
+        jwks_route(req, path, query) == 0 ||
+        blob_route(req, path, query) == 0 ||
         stats_route(req, path, query) == 0 ||
         search_route(req, path, query, keys, nkeys) == 0)
         return;
@@ -185,7 +189,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: llmfork-mock [--listen HOST:PORT] [--port-file FILE]"
                " [--key K]... [--tokens N] [--delay-ms MS] [--ttft-ms MS]"
                " [--fault SPEC] [--index FILE] [--search-fault SPEC]"
-               " [--embed-fault SPEC]\n");
+               " [--embed-fault SPEC] [--token SPEC] [--jwks FILE]"
+               " [--blobs ACCOUNT:DIR[:KEY]]\n");
 }
 
 static int opt_int(const char *s, int *out)
@@ -307,6 +312,8 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
         { "ttft-ms", required_argument, NULL, 'f' },
         { "fault", required_argument, NULL, 'F' },
         { "token", required_argument, NULL, 'T' },
+        { "jwks", required_argument, NULL, 'J' },
+        { "blobs", required_argument, NULL, 'B' },
         { "index", required_argument, NULL, 'i' },
         { "search-fault", required_argument, NULL, 'S' },
         { "embed-fault", required_argument, NULL, 'E' },
@@ -342,6 +349,8 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
                              : mock_opts.embed_fault.kind) > FAULT_STATUS;
             break;
         case 'T': bad |= token_config(optarg); break;
+        case 'J': jwks_config(optarg); break;
+        case 'B': bad |= blob_config(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: bad = 1; break;
         }

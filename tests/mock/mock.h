@@ -176,6 +176,18 @@ int search_route(struct evhttp_request *req, const char *path,
                  const char *query, const char *const *keys, int nkeys);
 void search_free(void);
 
+/* ---- jwks.c: the tenant's signing keys (--jwks FILE) ---- */
+void jwks_config(const char *file);
+/* Serves GET /{tenant}/discovery/v2.0/keys. Returns 0 if path was it. */
+int jwks_route(struct evhttp_request *req, const char *path,
+               const char *query);
+
+/* ---- blob.c: Blob Storage's Get Blob (--blobs ACCOUNT:DIR[:KEY]) ---- */
+int blob_config(const char *spec);
+/* Serves GET /ACCOUNT/CONTAINER/NAME. Returns 0 if path was it. */
+int blob_route(struct evhttp_request *req, const char *path,
+               const char *query);
+
 /* ---- mock.c ---- */
 /* Process defaults (command line); a request may override each. */
 struct mock_opts {

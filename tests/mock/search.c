@@ -9,7 +9,8 @@
  *        the endpoint's audience; with --token require, only an Entra ID
  *        token issued for https://search.azure.com (token.h). Body: search ("*" or empty: every
  *        document), top (default 50), filter ("FIELD eq 'v'" / "ne",
- *        joined by " and "), select, queryType "semantic" (needs
+ *        "FIELD/any(g:search.in(g, 'a, b'))", parenthesised groups,
+ *        joined by " and " or " or "), select, queryType "semantic" (needs
  *        semanticConfiguration; adds @search.rerankerScore), captions
  *        "extractive..." (adds @search.captions), vectorQueries
  *        [{kind:"vector", vector:[...], fields, k}].
@@ -214,26 +215,94 @@ static const char *field_str(const cJSON *doc, const char *name)
     return cJSON_IsString(f) ? f->valuestring : "";
 }
 
-/* "a eq 'x' and b ne 'y'": 1 match, 0 no match, -1 unsupported. */
+/* The filter grammar the service is asked with (OData, the subset the
+ * sample sends): clauses joined by " and " or " or " (one kind per level),
+ * each FIELD eq|ne 'v', FIELD/any(g:search.in(g, 'a, b')) for a
+ * collection (security trimming: any value of the document's FIELD among
+ * the listed ones, split at commas and spaces), or a parenthesised group.
+ * Each returns 1 match, 0 no match, -1 unsupported; *pp moves past it. */
+static int filter_expr(const cJSON *doc, const char **pp);
+
+static int listed(const char *list, const char *v)
+{
+    size_t n = strlen(v);
+
+    for (const char *p = list; *p;) {
+        p += strspn(p, ", ");
+        size_t w = strcspn(p, ", ");
+        if (w == n && n && !strncmp(p, v, n))
+            return 1;
+        p += w;
+    }
+    return 0;
+}
+
+static int filter_clause(const cJSON *doc, const char **pp)
+{
+    char field[64], op[3], val[128], list[1024];
+    const cJSON *coll, *e;
+    int used = 0, r;
+
+    if (**pp == '(') {
+        (*pp)++;
+        if ((r = filter_expr(doc, pp)) < 0 || **pp != ')')
+            return -1;
+        (*pp)++;
+        return r;
+    }
+    static const char any[] = "/any(g:search.in(g, '";
+    size_t fl = strspn(*pp, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+                       "vwxyz0123456789_");
+    const char *q;
+
+    if (fl && fl < sizeof(field) && !strncmp(*pp + fl, any, sizeof(any) - 1)
+        && (q = strchr(*pp + fl + sizeof(any) - 1, '\'')) &&
+        !strncmp(q, "'))", 3) &&
+        (size_t)(q - *pp) - fl - (sizeof(any) - 1) < sizeof(list)) {
+        const char *l = *pp + fl + sizeof(any) - 1;
+        memcpy(field, *pp, fl);
+        field[fl] = '\0';
+        memcpy(list, l, (size_t)(q - l));
+        list[q - l] = '\0';
+        *pp = q + 3;
+        r = 0;
+        coll = cJSON_GetObjectItemCaseSensitive(doc, field);
+        cJSON_ArrayForEach(e, coll)
+            r |= cJSON_IsString(e) && listed(list, e->valuestring);
+        return r;
+    }
+    if (sscanf(*pp, "%63[A-Za-z0-9_] %2s '%127[^']'%n", field, op, val,
+               &used) != 3 || (strcmp(op, "eq") && strcmp(op, "ne")))
+        return -1;
+    *pp += used;
+    return !strcmp(field_str(doc, field), val) == !strcmp(op, "eq");
+}
+
+static int filter_expr(const cJSON *doc, const char **pp)
+{
+    const char *join = NULL;
+    int ok = -1, r;
+
+    for (;;) {
+        if ((r = filter_clause(doc, pp)) < 0)
+            return -1;
+        ok = ok < 0 ? r : !strcmp(join, "and") ? ok && r : ok || r;
+        if (strncmp(*pp, " and ", 5) && strncmp(*pp, " or ", 4))
+            return ok;
+        const char *j = (*pp)[1] == 'a' ? "and" : "or";
+        if (join && strcmp(join, j))
+            return -1;          /* mixed without parentheses */
+        join = j;
+        *pp += strlen(j) + 2;
+    }
+}
+
 static int filter_match(const cJSON *doc, const char *filter)
 {
-    char field[64], op[3], val[128];
     const char *p = filter;
-    int ok = 1, used;
+    int r = filter_expr(doc, &p);
 
-    while (*p) {
-        if (sscanf(p, " %63[A-Za-z0-9_] %2s '%127[^']'%n", field, op, val,
-                   &used) != 3 || (strcmp(op, "eq") && strcmp(op, "ne")))
-            return -1;
-        ok &= !strcmp(field_str(doc, field), val) == !strcmp(op, "eq");
-        p += used;
-        while (*p == ' ')
-            p++;
-        if (*p && strncmp(p, "and ", 4))
-            return -1;
-        p += *p ? 4 : 0;
-    }
-    return ok;
+    return *p ? -1 : r;
 }
 
 static double text_score(const cJSON *doc, const char *query)
@@ -458,7 +527,9 @@ static void search(struct evhttp_request *req, const char *name,
         }
         if (nh < 0) {
             reply_error(req, 400, "Invalid expression: only FIELD eq|ne "
-                        "'value' joined by 'and' is supported.");
+                        "'value', FIELD/any(g:search.in(g, 'values')) and "
+                        "groups of them joined by 'and' or 'or' are "
+                        "supported.");
         } else {
             cJSON *o = cJSON_CreateObject();
             cJSON *v = cJSON_AddArrayToObject(o, "value");

@@ -41,8 +41,7 @@
                     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 struct static_app {
-    char *root;                 /* realpath of static_dir; NULL = none */
-    size_t rootlen;
+    struct static_root root;    /* static_dir; root.path NULL = none */
 };
 
 /* ---- pure helpers ---------------------------------------------------- */
@@ -138,6 +137,13 @@ const char *static_content_type(const char *name)
         { "woff2", "font/woff2" },
         { "wasm", "application/wasm" },
         { "pdf",  "application/pdf" },
+        { "csv",  "text/csv; charset=utf-8" },
+        { "docx", "application/vnd.openxmlformats-officedocument."
+                  "wordprocessingml.document" },
+        { "xlsx", "application/vnd.openxmlformats-officedocument."
+                  "spreadsheetml.sheet" },
+        { "pptx", "application/vnd.openxmlformats-officedocument."
+                  "presentationml.presentation" },
     };
     const char *base = strrchr(name, '/');
     const char *dot = strrchr(base ? base : name, '.');
@@ -281,15 +287,29 @@ static void send_file(struct http_req *r, int fd, const struct stat *st,
     free(buf);
 }
 
-static void serve(struct http_req *r, void *state)
+int static_root_open(struct static_root *root, const char *dir)
 {
-    const struct static_app *app = state;
-    char rel[PATH_MAX], full[PATH_MAX], real[PATH_MAX];
+    if ((root->path = realpath(dir, NULL)) == NULL)
+        return -1;
+    root->len = strlen(root->path);
+    return 0;
+}
+
+void static_root_close(struct static_root *root)
+{
+    free(root->path);
+    root->path = NULL;
+}
+
+void static_serve_rel(struct http_req *r, const struct static_root *root,
+                      const char *rel)
+{
+    char full[PATH_MAX], real[PATH_MAX];
     struct stat st;
     int fd;
 
-    if (static_clean_path(http_req_path(r), rel, sizeof(rel)) < 0 ||
-        (size_t)snprintf(full, sizeof(full), "%s/%s", app->root, rel) >= sizeof(full)) {
+    if ((size_t)snprintf(full, sizeof(full), "%s/%s", root->path, rel) >=
+        sizeof(full)) {
         refuse(r, http_req_path(r), 0);
         return;
     }
@@ -298,8 +318,8 @@ static void serve(struct http_req *r, void *state)
         return;
     }
     /* Symlinks may point anywhere; only what resolves inside is served. */
-    if (strncmp(real, app->root, app->rootlen) != 0 ||
-        (app->rootlen > 1 && real[app->rootlen] != '/')) {
+    if (strncmp(real, root->path, root->len) != 0 ||
+        (root->len > 1 && real[root->len] != '/')) {
         refuse(r, real, 0);
         return;
     }
@@ -322,6 +342,17 @@ static void serve(struct http_req *r, void *state)
         close(fd);
 }
 
+static void serve(struct http_req *r, void *state)
+{
+    const struct static_app *app = state;
+    char rel[PATH_MAX];
+
+    if (static_clean_path(http_req_path(r), rel, sizeof(rel)) < 0)
+        refuse(r, http_req_path(r), 0);
+    else
+        static_serve_rel(r, &app->root, rel);
+}
+
 static int static_startup(struct app_ctx *ctx)
 {
     const struct cfg *c = app_cfg(ctx);
@@ -331,7 +362,7 @@ static int static_startup(struct app_ctx *ctx)
     if (app == NULL)
         return app_fail(ctx, "out of memory"), -1;
     app_set_state(ctx, app);
-    if ((app->root = realpath(dir, NULL)) == NULL) {
+    if (static_root_open(&app->root, dir) < 0) {
         /* A directory someone configured must exist; the built-in one may
          * be missing when the binary was copied away from the source tree:
          * the API still works, only the page is absent. */
@@ -341,7 +372,6 @@ static int static_startup(struct app_ctx *ctx)
                  dir, strerror(errno));
         return 0;
     }
-    app->rootlen = strlen(app->root);
     if (app_route(ctx, "GET", "/*", serve, app) < 0)
         return app_fail(ctx, "static: cannot add routes"), -1;
     return 0;
@@ -352,7 +382,7 @@ static void static_shutdown(struct app_ctx *ctx)
     struct static_app *app = app_state(ctx);
 
     if (app != NULL)
-        free(app->root);
+        static_root_close(&app->root);
     free(app);
 }
 

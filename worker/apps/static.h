@@ -23,6 +23,27 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "worker/server/http.h"
+
+/* A folder files are served from (static_dir, content_dir): its realpath,
+ * owned (static_root_close frees it). */
+struct static_root {
+    char *path;
+    size_t len;
+};
+
+/* Resolves dir. Returns 0, or -1 with errno. */
+int static_root_open(struct static_root *root, const char *dir);
+void static_root_close(struct static_root *root);
+
+/* Answers r with the file rel (a path static_clean_path made) under root,
+ * with the safety, caching and errors described above: what resolves
+ * outside root (a symlink), is not a regular file or cannot be opened is
+ * the same 404; GET /content (worker/apps/content.h) serves through it
+ * too. */
+void static_serve_rel(struct http_req *r, const struct static_root *root,
+                      const char *rel);
+
 /* Turns a URL path ("/css/a%20b.css", as sent, without the query) into a
  * path relative to static_dir ("css/a b.css"); "/" and ".../" get
  * "index.html" appended. Returns 0, or -1 when the path must not be served

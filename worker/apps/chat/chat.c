@@ -33,12 +33,14 @@
 #include "worker/apps/chat/delta.h"
 #include "worker/apps/chat/rag.h"
 #include "worker/apps/chat/reasoning.h"
+#include "worker/apps/login.h"
 #include "worker/model/relay.h"
 
 struct chat_app {
     const struct cfg *cfg;
     struct model *model;
     struct rag *rag;            /* rag = search, else NULL */
+    struct login *login;        /* use_authentication, else NULL */
     struct evbuffer *line;      /* scratch for one NDJSON line */
 };
 
@@ -446,9 +448,11 @@ static void rag_fail(void *arg, int status, const char *msg,
 
 static const struct rag_cbs rag_cbs = { rag_ready, rag_fail };
 
-static void handle(struct http_req *r, struct chat_app *app, int stream)
+/* u: the signed-in user (login.h), or NULL when login is off. */
+static void handle(struct http_req *r, struct chat_app *app, int stream,
+                   const struct login_user *u)
 {
-    char err[256];
+    char err[256], *security = NULL;
     int status;
     struct chat_input in;
     cJSON *root = relay_parse_json(r, &status, err, sizeof(err));
@@ -458,6 +462,13 @@ static void handle(struct http_req *r, struct chat_app *app, int stream)
         cJSON_Delete(root);
         return;
     }
+    if (login_filter(app->login, u, cJSON_GetObjectItemCaseSensitive(
+                         in.context, "overrides"), &security) < 0) {
+        http_resp_error(r, 500, "out of memory");
+        cJSON_Delete(root);
+        return;
+    }
+    in.security_filter = security;
     struct chat *ch = calloc(1, sizeof(*ch));
     size_t len = 0;
     char *body = NULL;
@@ -469,6 +480,7 @@ static void handle(struct http_req *r, struct chat_app *app, int stream)
     if (!ch || !ch->head || (!body && !app->rag)) {
         cJSON_Delete(root);
         free(body);
+        free(security);
         if (ch)
             free(ch->head);
         free(ch);
@@ -493,16 +505,33 @@ static void handle(struct http_req *r, struct chat_app *app, int stream)
         start_call(ch, body, len);
     }
     cJSON_Delete(root);
+    free(security);
+}
+
+static void handle_chat_user(struct http_req *r, const struct login_user *u,
+                             void *state)
+{
+    handle(r, state, 0, u);
+}
+
+static void handle_stream_user(struct http_req *r, const struct login_user *u,
+                               void *state)
+{
+    handle(r, state, 1, u);
 }
 
 static void handle_chat(struct http_req *r, void *state)
 {
-    handle(r, state, 0);
+    struct chat_app *app = state;
+
+    login_check(app->login, r, handle_chat_user, app);
 }
 
 static void handle_stream(struct http_req *r, void *state)
 {
-    handle(r, state, 1);
+    struct chat_app *app = state;
+
+    login_check(app->login, r, handle_stream_user, app);
 }
 
 static int chat_startup(struct app_ctx *ctx)
@@ -520,6 +549,9 @@ static int chat_startup(struct app_ctx *ctx)
         return app_fail(ctx, "chat: %s", err), -1;
     if (!app->line)
         return app_fail(ctx, "out of memory"), -1;
+    app->login = login_open(app->cfg, err, sizeof(err));
+    if (!app->login && err[0])
+        return app_fail(ctx, "chat: %s", err), -1;
     if (strcmp(app->cfg->rag, "search") == 0 &&
         !(app->rag = rag_init(app->cfg, app->model, app_base(ctx), err,
                               sizeof(err))))
@@ -538,6 +570,7 @@ static void chat_shutdown(struct app_ctx *ctx)
 
     if (!app)
         return;
+    login_close(app->login);
     rag_free(app->rag);
     model_free(app->model);
     if (app->line)

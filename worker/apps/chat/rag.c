@@ -9,6 +9,7 @@
 
 #include "common/cfg.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "worker/apps/chat/chatreq.h"
 #include "worker/apps/chat/embed.h"
 #include "worker/model/auth/entra.h"
@@ -67,6 +68,7 @@ struct rag_run {
     struct search_call *sc;
     cJSON *vector;
     char *query;
+    char *filter;               /* search_filter and the security filter */
     cJSON *thoughts;
     struct timespec t0;
     long rewrite_ms, embed_ms, search_ms;   /* when each step started */
@@ -155,6 +157,7 @@ static void run_free(struct rag_run *run)
     cJSON_Delete(run->thoughts);
     free(run->question);
     free(run->query);
+    free(run->filter);
     free(run);
 }
 
@@ -308,8 +311,8 @@ static void search(struct rag_run *run)
     cJSON_AddBoolToObject(props, "use_semantic_captions",
                           c->search_semantic_config && c->search_captions);
     cJSON_AddNumberToObject(props, "top", c->search_top);
-    if (c->search_filter)
-        cJSON_AddStringToObject(props, "filter", c->search_filter);
+    if (run->filter)
+        cJSON_AddStringToObject(props, "filter", run->filter);
     else
         cJSON_AddNullToObject(props, "filter");
     cJSON_AddBoolToObject(props, "use_vector_search", run->vector != NULL);
@@ -317,7 +320,8 @@ static void search(struct rag_run *run)
     run->search_ms = now_ms(run);
     thought(run, "Search using generated search query",
             cJSON_CreateString(run->query), props, run->search_ms);
-    run->sc = search_start(run->g->s, run->query, run->vector, on_search, run);
+    run->sc = search_start(run->g->s, run->query, run->vector, run->filter,
+                           on_search, run);
     if (!run->sc)
         fail(run, 500, "could not start the search");
 }
@@ -529,6 +533,17 @@ static int take_input(struct rag_run *run, const struct chat_input *in,
     run->in.messages = NULL;
     run->in.context = NULL;
     run->in.session_state = NULL;
+    run->in.security_filter = NULL;
+    /* The parts are ANDed, the security filter last, as the sample's
+     * build_filter does. */
+    if (in->security_filter && run->g->cfg->search_filter)
+        run->filter = str_fmt("%s and %s", run->g->cfg->search_filter,
+                              in->security_filter);
+    else if (in->security_filter || run->g->cfg->search_filter)
+        run->filter = strdup(in->security_filter ? in->security_filter
+                             : run->g->cfg->search_filter);
+    if ((in->security_filter || run->g->cfg->search_filter) && !run->filter)
+        return -1;
     if (!cJSON_IsString(role) || strcmp(role->valuestring, "user") ||
         !cJSON_IsString(content))
         return snprintf(err, errlen, "messages[%d].role: the last message "

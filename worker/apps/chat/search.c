@@ -98,7 +98,7 @@ static void on_reply(void *arg, cJSON *reply, int status, const char *msg,
 }
 
 static cJSON *query_body(const struct cfg *c, const char *text,
-                         const cJSON *vector)
+                         const cJSON *vector, const char *filter)
 {
     cJSON *b = cJSON_CreateObject(), *vq, *v;
     char *select = NULL;
@@ -111,8 +111,8 @@ static cJSON *query_body(const struct cfg *c, const char *text,
     if (select)
         cJSON_AddStringToObject(b, "select", select);
     free(select);
-    if (c->search_filter)
-        cJSON_AddStringToObject(b, "filter", c->search_filter);
+    if (filter)
+        cJSON_AddStringToObject(b, "filter", filter);
     if (c->search_semantic_config) {
         cJSON_AddStringToObject(b, "queryType", "semantic");
         cJSON_AddStringToObject(b, "semanticConfiguration",
@@ -133,8 +133,8 @@ static cJSON *query_body(const struct cfg *c, const char *text,
 }
 
 struct search_call *search_start(struct search *s, const char *text,
-                                 const cJSON *vector, search_cb cb,
-                                 void *arg)
+                                 const cJSON *vector, const char *filter,
+                                 search_cb cb, void *arg)
 {
     struct search_call *sc = calloc(1, sizeof(*sc));
 
@@ -142,7 +142,7 @@ struct search_call *search_start(struct search *s, const char *text,
         return NULL;
     sc->cb = cb;
     sc->arg = arg;
-    sc->jc = jsoncall_start(&s->svc, query_body(s->cfg, text, vector),
+    sc->jc = jsoncall_start(&s->svc, query_body(s->cfg, text, vector, filter),
                             on_reply, sc);
     if (!sc->jc) {
         free(sc);

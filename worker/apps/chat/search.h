@@ -7,7 +7,7 @@
  * or AZURE_SEARCH_SERVICE (https://{service}.search.windows.net),
  * AZURE_SEARCH_INDEX, AZURE_SEARCH_KEY (the api-key header; empty: an
  * Entra ID token for https://search.azure.com/.default), search_top,
- * search_filter, search_semantic_config (queryType semantic with that
+ * the filter (search_start's), search_semantic_config (queryType semantic with that
  * configuration; search_captions adds extractive captions),
  * search_vector_field. The request body:
  *   {"search": TEXT, "top": N, "select": "SOURCEPAGE,CONTENT",
@@ -48,10 +48,12 @@ struct search *search_init(const struct cfg *c, struct entra *entra,
                            char *err, size_t errlen);
 void search_free(struct search *s);
 
-/* vector: an array of numbers, or NULL for a text-only query. */
+/* vector: an array of numbers, or NULL for a text-only query; filter:
+ * the OData filter (search_filter and the user's security filter), or
+ * NULL. */
 struct search_call *search_start(struct search *s, const char *text,
-                                 const struct cJSON *vector, search_cb cb,
-                                 void *arg);
+                                 const struct cJSON *vector,
+                                 const char *filter, search_cb cb, void *arg);
 void search_cancel(struct search_call *sc);
 
 #endif
