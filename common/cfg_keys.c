@@ -273,33 +273,43 @@ const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 _Static_assert(sizeof(cfg_keys) / sizeof(cfg_keys[0]) <= CFG_MAX_KEYS,
                "raise CFG_MAX_KEYS");
 
+/* item is one of names (NULL-terminated), or the error names them all:
+ * "unknown WHAT 'x' (a, b, c)". */
+static int check_one_of(const char *item, const char *what,
+                        const char *const *names, char *msg, size_t len)
+{
+    char list[128] = "";
+
+    for (const char *const *n = names; *n; n++) {
+        if (strcmp(item, *n) == 0)
+            return 0;
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                 n == names ? "" : ", ", *n);
+    }
+    return cfg_bad(msg, len, "unknown %s '%s' (%s)", what, item, list);
+}
+
 static int check_provider(const char *item, char *msg, size_t len)
 {
-    static const char *const names[] = { "mock", "azure", "azure-v1", "openai" };
+    static const char *const names[] = { "mock", "azure", "azure-v1",
+                                         "openai", NULL };
 
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(item, names[i]) == 0)
-            return 0;
-    return cfg_bad(msg, len, "unknown provider '%s' (mock, azure, azure-v1, openai)",
-               item);
+    return check_one_of(item, "provider", names, msg, len);
 }
 
 static int check_rag(const char *item, char *msg, size_t len)
 {
-    if (strcmp(item, "none") == 0 || strcmp(item, "search") == 0 ||
-        strcmp(item, "postgres") == 0)
-        return 0;
-    return cfg_bad(msg, len, "unknown rag mode '%s' (none, search, postgres)",
-                   item);
+    static const char *const names[] = { "none", "search", "postgres", NULL };
+
+    return check_one_of(item, "rag mode", names, msg, len);
 }
 
 static int check_pg_ssl(const char *item, char *msg, size_t len)
 {
-    if (strcmp(item, "disable") == 0 || strcmp(item, "require") == 0 ||
-        strcmp(item, "verify-full") == 0)
-        return 0;
-    return cfg_bad(msg, len, "unknown ssl mode '%s' (disable, require,"
-                   " verify-full)", item);
+    static const char *const names[] = { "disable", "require", "verify-full",
+                                         NULL };
+
+    return check_one_of(item, "ssl mode", names, msg, len);
 }
 
 /* A table or column name, put into SQL as it is: an unquoted identifier. */
@@ -315,11 +325,9 @@ static int check_ident(const char *item, char *msg, size_t len)
 
 static int check_responses(const char *item, char *msg, size_t len)
 {
-    if (strcmp(item, "auto") == 0 || strcmp(item, "native") == 0 ||
-        strcmp(item, "chat") == 0)
-        return 0;
-    return cfg_bad(msg, len, "unknown responses_upstream '%s' (auto, native, "
-                   "chat)", item);
+    static const char *const names[] = { "auto", "native", "chat", NULL };
+
+    return check_one_of(item, "responses_upstream", names, msg, len);
 }
 
 /* A failover endpoint: an http(s) URL, optionally "*WEIGHT" (1-100). */
