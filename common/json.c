@@ -3,7 +3,8 @@
 
 #include <stdint.h>
 #include <string.h>
-#include <event2/buffer.h>
+
+#include "common/str.h"
 
 /* The escape for byte c, or NULL when c is copied as is. buf holds \u00XX. */
 static const char *escape_of(unsigned char c, char buf[7])
@@ -62,7 +63,7 @@ size_t json_esc(char *dst, size_t cap, const char *s, size_t len)
     return n;
 }
 
-int json_esc_append(struct evbuffer *out, const char *s, size_t len)
+int json_esc_append(struct str_buf *out, const char *s, size_t len)
 {
     size_t run = 0;         /* bytes before i that need no escape */
     char u[7];
@@ -72,13 +73,13 @@ int json_esc_append(struct evbuffer *out, const char *s, size_t len)
 
         if (!e)
             continue;
-        if (i > run && evbuffer_add(out, s + run, i - run) < 0)
+        if (i > run && str_buf_add(out, s + run, i - run) < 0)
             return -1;
-        if (evbuffer_add(out, e, strlen(e)) < 0)
+        if (str_buf_puts(out, e) < 0)
             return -1;
         run = i + 1;
     }
-    if (len > run && evbuffer_add(out, s + run, len - run) < 0)
+    if (len > run && str_buf_add(out, s + run, len - run) < 0)
         return -1;
     return 0;
 }

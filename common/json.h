@@ -12,12 +12,12 @@
 
 #include <stddef.h>
 
-struct evbuffer;
+struct str_buf;
 
 /* Appends s[0..len) to out as the inside of a JSON string (no quotes):
  * '"', '\\' and control characters escaped, other bytes copied (UTF-8 is
  * passed through). Returns 0 or -1 on allocation failure. */
-int json_esc_append(struct evbuffer *out, const char *s, size_t len);
+int json_esc_append(struct str_buf *out, const char *s, size_t len);
 
 /* The same into a fixed buffer; writes at most cap-1 bytes plus a NUL and
  * returns the length written, or (size_t)-1 when it did not fit. */

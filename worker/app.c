@@ -29,7 +29,6 @@ struct app_ctx {
 
 struct apps {
     const struct cfg *cfg;
-    struct event_base *base;
     struct route *routes;
     int nroutes;
     struct app_ctx *ctx;        /* one per app */
@@ -70,7 +69,6 @@ void app_fail(struct app_ctx *ctx, const char *fmt, ...)
 }
 
 const struct cfg *app_cfg(const struct app_ctx *ctx) { return ctx->apps->cfg; }
-struct event_base *app_base(const struct app_ctx *ctx) { return ctx->apps->base; }
 void app_set_state(struct app_ctx *ctx, void *state) { ctx->state = state; }
 void *app_state(const struct app_ctx *ctx) { return ctx->state; }
 
@@ -90,7 +88,7 @@ static void apps_free(struct apps *a)
     free(a);
 }
 
-struct apps *apps_start(const struct cfg *cfg, struct event_base *base,
+struct apps *apps_start(const struct cfg *cfg,
                         const struct app *const *list, int n,
                         char *err, size_t errlen)
 {
@@ -101,7 +99,6 @@ struct apps *apps_start(const struct cfg *cfg, struct event_base *base,
         return NULL;
     }
     a->cfg = cfg;
-    a->base = base;
     for (int i = 0; i < n; i++) {
         struct app_ctx *ctx = &a->ctx[i];
         ctx->apps = a;

@@ -34,6 +34,9 @@
  * transfer when http_resp_write returns 1, resume it in the drain
  * callback, cancel it in the close callback.
  *
+ * Apps do not touch libevent: timers are worker/apptimer.h's, byte
+ * buffers common/str.h's (struct str_buf).
+ *
  * Handlers and callbacks run on the worker's loop: one that blocks stalls
  * every client of that worker, and past `timeout` seconds the master
  * kills the worker.
@@ -47,7 +50,6 @@
 #include "worker/server/http.h"
 
 struct cfg;
-struct event_base;
 struct app_ctx;
 
 struct app {
@@ -69,7 +71,6 @@ void app_fail(struct app_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 const struct cfg *app_cfg(const struct app_ctx *ctx);
-struct event_base *app_base(const struct app_ctx *ctx);
 /* Per-app state pointer, for shutdown to find what startup built. */
 void app_set_state(struct app_ctx *ctx, void *state);
 void *app_state(const struct app_ctx *ctx);

@@ -30,7 +30,7 @@ extern const struct app static_app;     /* last: takes every other GET */
 
 /* Runs startup of list[0..n) in order. On a failure, shuts down the apps
  * already started, writes "app NAME: reason" into err and returns NULL. */
-struct apps *apps_start(const struct cfg *cfg, struct event_base *base,
+struct apps *apps_start(const struct cfg *cfg,
                         const struct app *const *list, int n,
                         char *err, size_t errlen);
 

@@ -19,9 +19,12 @@
 #include "common/log.h"
 #include "common/scoreboard.h"
 #include "worker/apps.h"
+#include "worker/apptimer.h"
 #include "common/version.h"
 #include "worker/fetch/fetch.h"
+#include "worker/pg/pgpool.h"
 #include "worker/server/http.h"
+#include "worker/server/http_server.h"
 
 /* Linked only into build/llmfork-test (worker/apps/testhooks.c). */
 extern const struct app testhooks_app __attribute__((weak));
@@ -195,6 +198,8 @@ static void worker_free(struct worker *w)
         event_free(w->heartbeat);
     if (w->deadline)
         event_free(w->deadline);
+    app_timer_loop(NULL);
+    pgpool_loop(NULL);
     if (w->base)
         event_base_free(w->base);
 }
@@ -248,13 +253,14 @@ static int boot_servers(struct worker *w, int metrics_port, char *err,
 
     if ((w->base = event_base_new()) == NULL)
         return why(err, len, "cannot create the event loop");
+    app_timer_loop(w->base);
+    pgpool_loop(w->base);
     if (start_fetch(w) < 0)
         return why(err, len, "cannot start the upstream client (libcurl)");
-    if ((w->apps = apps_start(c, w->base, list, app_list(list), err,
-                              len)) == NULL)
+    if ((w->apps = apps_start(c, list, app_list(list), err, len)) == NULL)
         return -1;
     if (metrics_port
-        && (w->mapps = apps_start(c, w->base, mlist, 2, err, len)) == NULL)
+        && (w->mapps = apps_start(c, mlist, 2, err, len)) == NULL)
         return -1;
     w->http = http_server_new(w->base, c, w->slot, on_request, w);
     /* No slot: the slot's connection gauge is the apps' server's alone,

@@ -67,8 +67,7 @@ int blob_sign(const unsigned char *key, size_t keylen, const char *sts,
     return b64_encode(mac, maclen, out, cap) < 0 ? -1 : 0;
 }
 
-struct blob *blob_open(const struct cfg *c, struct event_base *base,
-                       char *err, size_t errlen)
+struct blob *blob_open(const struct cfg *c, char *err, size_t errlen)
 {
     struct blob *b;
     char *ep;
@@ -110,7 +109,7 @@ struct blob *blob_open(const struct cfg *c, struct event_base *base,
         blob_close(b);
         return NULL;
     }
-    if (!b->keylen && !(b->entra = entra_open(c, base, err, errlen))) {
+    if (!b->keylen && !(b->entra = entra_open(c, err, errlen))) {
         blob_close(b);
         return NULL;
     }

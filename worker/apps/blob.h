@@ -37,14 +37,12 @@
 #define ENTRA_SCOPE_STORAGE "https://storage.azure.com/.default"
 
 struct cfg;
-struct event_base;
 struct blob;
 
 /* NULL with err "" when no storage account is set; NULL with err for
  * settings half there (no container, a key that is not base64, no
  * credential for tokens). */
-struct blob *blob_open(const struct cfg *c, struct event_base *base,
-                       char *err, size_t errlen);
+struct blob *blob_open(const struct cfg *c, char *err, size_t errlen);
 void blob_close(struct blob *b);
 
 /* Answers r with the blob name (decoded, as static_clean_path gives it). */

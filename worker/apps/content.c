@@ -63,7 +63,7 @@ static int content_startup(struct app_ctx *ctx)
         if (static_root_open(&app->dir, c->content_dir) < 0)
             return app_fail(ctx, "content_dir %s: %s", c->content_dir,
                             strerror(errno)), -1;
-    } else if (!(app->blob = blob_open(c, app_base(ctx), err, sizeof(err)))) {
+    } else if (!(app->blob = blob_open(c, err, sizeof(err)))) {
         if (err[0])
             return app_fail(ctx, "content: %s", err), -1;
         return 0;               /* no content source: no route */

@@ -37,12 +37,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 #include <openssl/crypto.h>
 
 #include "common/cfg.h"
 #include "common/json.h"
 #include "common/sse.h"
+#include "common/str.h"
 #include "worker/app.h"
 #include "worker/apps/responses/responses.h"
 #include "worker/model/relay.h"
@@ -64,38 +64,36 @@ struct gw {
 };
 
 /* OpenAI's error object; param "" is null. */
-static void oai_error_json(struct evbuffer *b, const char *type,
+static void oai_error_json(struct str_buf *b, const char *type,
                            const char *code, const char *param,
                            const char *msg)
 {
-    evbuffer_add_printf(b, "{\"error\":{\"message\":\"");
+    str_buf_puts(b, "{\"error\":{\"message\":\"");
     json_esc_append(b, msg, strlen(msg));
-    evbuffer_add_printf(b, "\",\"type\":\"%s\",\"param\":", type);
+    str_buf_printf(b, "\",\"type\":\"%s\",\"param\":", type);
     if (param[0]) {
-        evbuffer_add(b, "\"", 1);
+        str_buf_puts(b, "\"");
         json_esc_append(b, param, strlen(param));
-        evbuffer_add(b, "\"", 1);
+        str_buf_puts(b, "\"");
     } else {
-        evbuffer_add(b, "null", 4);
+        str_buf_puts(b, "null");
     }
-    evbuffer_add(b, ",\"code\":\"", 9);
+    str_buf_puts(b, ",\"code\":\"");
     json_esc_append(b, code, strlen(code));
-    evbuffer_add(b, "\"}}", 3);
+    str_buf_puts(b, "\"}}");
 }
 
 static void send_error(struct http_req *r, int status, const char *type,
                        const char *code, const char *param, const char *msg)
 {
-    struct evbuffer *b = evbuffer_new();
+    struct str_buf b = { 0 };
 
-    if (!b) {
+    oai_error_json(&b, type, code, param, msg);
+    if (b.oom)
         http_resp_error(r, 500, "out of memory");
-        return;
-    }
-    oai_error_json(b, type, code, param, msg);
-    http_resp_send(r, status, "application/json", evbuffer_pullup(b, -1),
-                   evbuffer_get_length(b));
-    evbuffer_free(b);
+    else
+        http_resp_send(r, status, "application/json", b.p, b.len);
+    str_buf_free(&b);
 }
 
 static void send_oai_error(struct http_req *r, int status, const char *type,
@@ -267,15 +265,14 @@ static void send_whole(struct gw *g)
 /* A failure after the stream began: one last SSE event the SDKs raise. */
 static void stream_error(struct gw *g, const struct relay_error *e)
 {
-    struct evbuffer *b = evbuffer_new();
+    struct str_buf b = { 0 };
 
-    if (!b)
-        return;
-    evbuffer_add(b, "data: ", 6);
-    oai_error_json(b, e->type, e->code, e->param, e->msg);
-    evbuffer_add(b, "\n\n", 2);
-    relay_write(&g->rl, evbuffer_pullup(b, -1), evbuffer_get_length(b));
-    evbuffer_free(b);
+    str_buf_puts(&b, "data: ");
+    oai_error_json(&b, e->type, e->code, e->param, e->msg);
+    str_buf_puts(&b, "\n\n");
+    if (!b.oom)
+        relay_write(&g->rl, b.p, b.len);
+    str_buf_free(&b);
 }
 
 static void on_done(struct model_call *c, const struct fetch_result *res,
@@ -518,22 +515,19 @@ static void handle_azure(struct http_req *r, void *state)
 static void handle_models(struct http_req *r, void *state)
 {
     struct gw_app *app = state;
-    struct evbuffer *b;
+    struct str_buf b = { 0 };
 
     if (!authorized(app, r))
         return;
-    b = evbuffer_new();
-    if (!b) {
+    str_buf_puts(&b, "{\"object\":\"list\",\"data\":[{\"id\":\"");
+    json_esc_append(&b, model_name(app->model), strlen(model_name(app->model)));
+    str_buf_printf(&b, "\",\"object\":\"model\",\"created\":0,"
+                   "\"owned_by\":\"%s\"}]}", model_provider(app->model));
+    if (b.oom)
         http_resp_error(r, 500, "out of memory");
-        return;
-    }
-    evbuffer_add_printf(b, "{\"object\":\"list\",\"data\":[{\"id\":\"");
-    json_esc_append(b, model_name(app->model), strlen(model_name(app->model)));
-    evbuffer_add_printf(b, "\",\"object\":\"model\",\"created\":0,"
-                        "\"owned_by\":\"%s\"}]}", model_provider(app->model));
-    http_resp_send(r, 200, "application/json", evbuffer_pullup(b, -1),
-                   evbuffer_get_length(b));
-    evbuffer_free(b);
+    else
+        http_resp_send(r, 200, "application/json", b.p, b.len);
+    str_buf_free(&b);
 }
 
 static int gw_startup(struct app_ctx *ctx)
@@ -545,7 +539,7 @@ static int gw_startup(struct app_ctx *ctx)
         return app_fail(ctx, "out of memory"), -1;
     app->cfg = app_cfg(ctx);
     app_set_state(ctx, app);
-    app->model = model_init(app->cfg, app_base(ctx), err, sizeof(err));
+    app->model = model_init(app->cfg, err, sizeof(err));
     if (!app->model)
         return app_fail(ctx, "gateway: %s", err), -1;
     app->responses_native =

@@ -16,10 +16,10 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <event2/buffer.h>
 
 #include "common/cfg.h"
 #include "common/scoreboard.h"
+#include "common/str.h"
 
 #define GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -27,37 +27,37 @@ static const char *const state_names[] = {
     "free", "starting", "ready", "draining",
 };
 
-static void family(struct evbuffer *b, const char *name, const char *type,
+static void family(struct str_buf *b, const char *name, const char *type,
                    const char *help)
 {
-    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+    str_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
                         type);
 }
 
-static void requests(struct evbuffer *b, const struct sb_counters *t)
+static void requests(struct str_buf *b, const struct sb_counters *t)
 {
     family(b, "llmfork_requests_total", "counter",
            "Requests answered, by route and status class.");
     for (int r = 0; r < SB_ROUTES; r++)
         for (int c = 0; c < SB_CLASSES; c++)
             if (t->requests[r][c] > 0)
-                evbuffer_add_printf(b, "llmfork_requests_total{route=\"%s\","
+                str_buf_printf(b, "llmfork_requests_total{route=\"%s\","
                                     "code=\"%dxx\"} %" PRIu64 "\n",
                                     sb_route_name(r), c + 1,
                                     t->requests[r][c]);
     family(b, "llmfork_upstream_requests_total", "counter",
            "Upstream (model) attempts, by outcome.");
     for (int u = 0; u < SB_UPSTREAM; u++)
-        evbuffer_add_printf(b, "llmfork_upstream_requests_total{status=\"%s\"}"
+        str_buf_printf(b, "llmfork_upstream_requests_total{status=\"%s\"}"
                             " %" PRIu64 "\n", sb_upstream_name(u),
                             t->upstream[u]);
     family(b, "llmfork_upstream_retries_total", "counter",
            "Upstream attempts retried.");
-    evbuffer_add_printf(b, "llmfork_upstream_retries_total %" PRIu64 "\n",
+    str_buf_printf(b, "llmfork_upstream_retries_total %" PRIu64 "\n",
                         t->retries);
 }
 
-static void histogram(struct evbuffer *b, const char *name, const char *help,
+static void histogram(struct str_buf *b, const char *name, const char *help,
                       const struct sb_hist *h, int ttft)
 {
     const int64_t *bounds;
@@ -68,34 +68,34 @@ static void histogram(struct evbuffer *b, const char *name, const char *help,
     for (int i = 0; i < n; i++) {
         cum += h->bucket[i];
         if (bounds[i] < 0)
-            evbuffer_add_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+            str_buf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n",
                                 name, cum);
         else
-            evbuffer_add_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n",
+            str_buf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n",
                                 name, bounds[i] / 1e6, cum);
     }
-    evbuffer_add_printf(b, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
+    str_buf_printf(b, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
                         h->sum_us / 1e6, name, cum);
 }
 
-static void master(struct evbuffer *b, const struct sb_master *m)
+static void master(struct str_buf *b, const struct sb_master *m)
 {
     family(b, "llmfork_worker_restarts_total", "counter",
            "Workers replaced, by cause.");
     for (int c = 0; c < SB_CAUSES; c++)
-        evbuffer_add_printf(b, "llmfork_worker_restarts_total{cause=\"%s\"} "
+        str_buf_printf(b, "llmfork_worker_restarts_total{cause=\"%s\"} "
                             "%" PRIu64 "\n", sb_cause_name(c),
                             GET(m->restarts[c]));
     family(b, "llmfork_reloads_total", "counter",
            "Configuration reloads (HUP) applied.");
-    evbuffer_add_printf(b, "llmfork_reloads_total %" PRIu64 "\n",
+    str_buf_printf(b, "llmfork_reloads_total %" PRIu64 "\n",
                         GET(m->reloads));
     family(b, "llmfork_workers_wanted", "gauge", "Workers the master keeps.");
-    evbuffer_add_printf(b, "llmfork_workers_wanted %d\n", (int)GET(m->target));
+    str_buf_printf(b, "llmfork_workers_wanted %d\n", (int)GET(m->target));
 }
 
 /* One gauge family over the live slots; field picks the value. */
-static void per_worker(struct evbuffer *b, const struct scoreboard *sb,
+static void per_worker(struct str_buf *b, const struct scoreboard *sb,
                        const char *name, const char *type, const char *help,
                        int64_t (*field)(const struct sb_slot *))
 {
@@ -105,7 +105,7 @@ static void per_worker(struct evbuffer *b, const struct scoreboard *sb,
         int st = GET(s->state);
         if (st == SB_FREE)
             continue;
-        evbuffer_add_printf(b, "%s{worker=\"%d\",pid=\"%d\",state=\"%s\"} "
+        str_buf_printf(b, "%s{worker=\"%d\",pid=\"%d\",state=\"%s\"} "
                             "%" PRId64 "\n", name, (int)GET(s->number),
                             (int)GET(s->pid), state_names[st & 3], field(s));
     }
@@ -115,7 +115,7 @@ static int64_t f_conns(const struct sb_slot *s) { return GET(s->connections); }
 static int64_t f_streams(const struct sb_slot *s) { return GET(s->streams); }
 static int64_t f_reqs(const struct sb_slot *s) { return (int64_t)GET(s->requests); }
 
-static void gauges(struct evbuffer *b, const struct scoreboard *sb)
+static void gauges(struct str_buf *b, const struct scoreboard *sb)
 {
     int64_t conns = 0, streams = 0;
     int up = 0;
@@ -130,11 +130,11 @@ static void gauges(struct evbuffer *b, const struct scoreboard *sb)
         streams += GET(s->streams);
     }
     family(b, "llmfork_workers_ready", "gauge", "Workers accepting.");
-    evbuffer_add_printf(b, "llmfork_workers_ready %d\n", up);
+    str_buf_printf(b, "llmfork_workers_ready %d\n", up);
     family(b, "llmfork_connections", "gauge", "Open client connections.");
-    evbuffer_add_printf(b, "llmfork_connections %" PRId64 "\n", conns);
+    str_buf_printf(b, "llmfork_connections %" PRId64 "\n", conns);
     family(b, "llmfork_streams", "gauge", "Streamed responses in progress.");
-    evbuffer_add_printf(b, "llmfork_streams %" PRId64 "\n", streams);
+    str_buf_printf(b, "llmfork_streams %" PRId64 "\n", streams);
     per_worker(b, sb, "llmfork_worker_connections", "gauge",
                "Open client connections of one worker.", f_conns);
     per_worker(b, sb, "llmfork_worker_streams", "gauge",
@@ -147,13 +147,11 @@ static void metrics(struct http_req *r, void *state)
 {
     const struct scoreboard *sb = sb_attached();
     struct sb_counters t;
-    struct evbuffer *b = evbuffer_new();
+    struct str_buf buf = { 0 }, *b = &buf;
     (void)state;
 
-    if (b == NULL || sb == NULL) {
-        if (b != NULL)
-            evbuffer_free(b);
-        http_resp_error(r, 503, sb ? "out of memory" : "no scoreboard");
+    if (sb == NULL) {
+        http_resp_error(r, 503, "no scoreboard");
         return;
     }
     sb_totals(sb, &t);
@@ -166,10 +164,12 @@ static void metrics(struct http_req *r, void *state)
               &t.duration, 0);
     gauges(b, sb);
     master(b, &sb->master);
-    size_t len = evbuffer_get_length(b);
-    http_resp_send(r, 200, "text/plain; version=0.0.4; charset=utf-8",
-                   evbuffer_pullup(b, -1), len);
-    evbuffer_free(b);
+    if (b->oom)
+        http_resp_error(r, 503, "out of memory");
+    else
+        http_resp_send(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+                       b->p, b->len);
+    str_buf_free(b);
 }
 
 /* A provider that is not configured stops the worker from booting (the

@@ -24,6 +24,7 @@
  * Each stream owns its timer and state; both are freed when it ends.
  */
 #include "worker/app.h"
+#include "worker/apptimer.h"
 
 #include "common/scoreboard.h"
 
@@ -32,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <event2/event.h>
 
 /* The integer value of key in a query string, or def. */
 static long query_long(const char *query, const char *key, long def)
@@ -144,13 +144,13 @@ static void t_misuse(struct http_req *r, void *state)
 
 struct ticker {
     struct http_req *req;
-    struct event *timer;
+    struct app_timer *timer;
     long i, n, ms;
 };
 
 static void ticker_end(struct ticker *t)
 {
-    event_free(t->timer);
+    app_timer_free(t->timer);
     if (t->i == 0)
         http_resp_start(t->req, 200, "text/plain");
     http_resp_end(t->req);
@@ -159,16 +159,13 @@ static void ticker_end(struct ticker *t)
 
 static void ticker_arm(struct ticker *t, long ms)
 {
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-    evtimer_add(t->timer, &tv);
+    app_timer_after(t->timer, ms);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+static void on_tick(void *arg)
 {
     struct ticker *t = arg;
     char line[32];
-    (void)fd;
-    (void)what;
     if (t->i == 0)
         http_resp_start(t->req, 200, "text/plain");
     int len = snprintf(line, sizeof(line), "tick %ld\n", t->i++);
@@ -199,7 +196,7 @@ static void t_stream(struct http_req *r, void *state)
     (void)state;
     struct ticker *t = calloc(1, sizeof(*t));
     if (t == NULL ||
-        (t->timer = evtimer_new(http_req_base(r), on_tick, t)) == NULL) {
+        (t->timer = app_timer_new(on_tick, t)) == NULL) {
         free(t);
         http_resp_error(r, 500, "out of memory");
         return;

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <event2/buffer.h>
-#include <event2/event.h>
 
 #include "common/json.h"
+#include "common/str.h"
+#include "worker/apptimer.h"
 
 static const char *const words[] = {
     "Hello!", "This", "answer", "comes", "from", "the", "llmfork", "mock",
@@ -27,7 +27,7 @@ static const char *const words[] = {
 enum step { ST_HEAD, ST_ROLE, ST_TOKEN, ST_FINAL, ST_USAGE, ST_DONE, ST_END };
 
 struct mockmodel_call {
-    struct event *timer;
+    struct app_timer *timer;
     const struct model_cbs *cbs;
     struct model_call *owner;
     void *arg;
@@ -36,7 +36,7 @@ struct mockmodel_call {
     int token;                  /* next token index */
     long id;
     time_t created;
-    struct evbuffer *out;       /* scratch for one event */
+    struct str_buf out;         /* scratch for one event */
     unsigned paused : 1;
     unsigned in_cb : 1;
     unsigned cancelled : 1;
@@ -49,26 +49,24 @@ const char *mockmodel_word(int i)
 
 static void call_free(struct mockmodel_call *mc)
 {
-    event_free(mc->timer);
-    evbuffer_free(mc->out);
+    app_timer_free(mc->timer);
+    str_buf_free(&mc->out);
     free(mc);
 }
 
 static void arm(struct mockmodel_call *mc, int ms)
 {
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
     if (!mc->paused)
-        evtimer_add(mc->timer, &tv);
+        app_timer_after(mc->timer, ms);
 }
 
 static void chunk_open(struct mockmodel_call *mc)
 {
-    evbuffer_add_printf(mc->out,
+    str_buf_printf(&mc->out,
         "data: {\"id\":\"chatcmpl-mock%ld\",\"object\":\"chat.completion.chunk\","
         "\"created\":%ld,\"model\":\"", mc->id, (long)mc->created);
-    json_esc_append(mc->out, mc->o.model, strlen(mc->o.model));
-    evbuffer_add_printf(mc->out, "\",\"system_fingerprint\":null,\"choices\":");
+    json_esc_append(&mc->out, mc->o.model, strlen(mc->o.model));
+    str_buf_printf(&mc->out, "\",\"system_fingerprint\":null,\"choices\":");
 }
 
 static void token_text(struct mockmodel_call *mc, int i)
@@ -76,13 +74,13 @@ static void token_text(struct mockmodel_call *mc, int i)
     const char *w = mockmodel_word(i);
 
     if (i > 0)
-        evbuffer_add(mc->out, " ", 1);
-    json_esc_append(mc->out, w, strlen(w));
+        str_buf_add(&mc->out, " ", 1);
+    json_esc_append(&mc->out, w, strlen(w));
 }
 
 static void usage_obj(struct mockmodel_call *mc)
 {
-    evbuffer_add_printf(mc->out,
+    str_buf_printf(&mc->out,
         "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,"
         "\"total_tokens\":%d}", 10, mc->o.tokens, 10 + mc->o.tokens);
 }
@@ -93,30 +91,30 @@ static void format_step(struct mockmodel_call *mc)
     switch (mc->step) {
     case ST_ROLE:
         chunk_open(mc);
-        evbuffer_add_printf(mc->out, "[{\"index\":0,\"delta\":{\"role\":"
+        str_buf_printf(&mc->out, "[{\"index\":0,\"delta\":{\"role\":"
             "\"assistant\",\"content\":\"\"},\"logprobs\":null,"
             "\"finish_reason\":null}]}\n\n");
         break;
     case ST_TOKEN:
         chunk_open(mc);
-        evbuffer_add_printf(mc->out, "[{\"index\":0,\"delta\":{\"content\":\"");
+        str_buf_printf(&mc->out, "[{\"index\":0,\"delta\":{\"content\":\"");
         token_text(mc, mc->token);
-        evbuffer_add_printf(mc->out, "\"},\"logprobs\":null,"
+        str_buf_printf(&mc->out, "\"},\"logprobs\":null,"
             "\"finish_reason\":null}]}\n\n");
         break;
     case ST_FINAL:
         chunk_open(mc);
-        evbuffer_add_printf(mc->out, "[{\"index\":0,\"delta\":{},"
+        str_buf_printf(&mc->out, "[{\"index\":0,\"delta\":{},"
             "\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n");
         break;
     case ST_USAGE:
         chunk_open(mc);
-        evbuffer_add_printf(mc->out, "[],");
+        str_buf_printf(&mc->out, "[],");
         usage_obj(mc);
-        evbuffer_add_printf(mc->out, "}\n\n");
+        str_buf_printf(&mc->out, "}\n\n");
         break;
     case ST_DONE:
-        evbuffer_add_printf(mc->out, "data: [DONE]\n\n");
+        str_buf_printf(&mc->out, "data: [DONE]\n\n");
         break;
     default:
         break;
@@ -126,18 +124,18 @@ static void format_step(struct mockmodel_call *mc)
 /* The non-streaming body: a whole chat.completion object. */
 static void format_whole(struct mockmodel_call *mc)
 {
-    evbuffer_add_printf(mc->out,
+    str_buf_printf(&mc->out,
         "{\"id\":\"chatcmpl-mock%ld\",\"object\":\"chat.completion\","
         "\"created\":%ld,\"model\":\"", mc->id, (long)mc->created);
-    json_esc_append(mc->out, mc->o.model, strlen(mc->o.model));
-    evbuffer_add_printf(mc->out, "\",\"choices\":[{\"index\":0,\"message\":"
+    json_esc_append(&mc->out, mc->o.model, strlen(mc->o.model));
+    str_buf_printf(&mc->out, "\",\"choices\":[{\"index\":0,\"message\":"
         "{\"role\":\"assistant\",\"content\":\"");
     for (int i = 0; i < mc->o.tokens; i++)
         token_text(mc, i);
-    evbuffer_add_printf(mc->out, "\",\"refusal\":null},\"logprobs\":null,"
+    str_buf_printf(&mc->out, "\",\"refusal\":null},\"logprobs\":null,"
         "\"finish_reason\":\"stop\"}],");
     usage_obj(mc);
-    evbuffer_add_printf(mc->out, ",\"system_fingerprint\":null}");
+    str_buf_printf(&mc->out, ",\"system_fingerprint\":null}");
 }
 
 static enum step next_step(const struct mockmodel_call *mc)
@@ -170,12 +168,12 @@ static int emit(struct mockmodel_call *mc)
             format_step(mc);
         else
             format_whole(mc);
-        size_t n = evbuffer_get_length(mc->out);
-        const char *p = (const char *)evbuffer_pullup(mc->out, -1);
+        size_t n = mc->out.len;
+        const char *p = str_buf_cstr(&mc->out);
         if (mc->cbs->on_data)
             mc->cbs->on_data(mc->owner, p, n, mc->arg);
         if (!mc->cancelled)
-            evbuffer_drain(mc->out, n);
+            str_buf_reset(&mc->out);
     }
     mc->in_cb = 0;
     if (mc->cancelled) {
@@ -185,11 +183,9 @@ static int emit(struct mockmodel_call *mc)
     return 0;
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+static void on_tick(void *arg)
 {
     struct mockmodel_call *mc = arg;
-    (void)fd;
-    (void)what;
 
     if (emit(mc) < 0)
         return;
@@ -206,8 +202,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     arm(mc, wait);
 }
 
-struct mockmodel_call *mockmodel_start(struct event_base *base,
-                                       const struct mockmodel_opts *o,
+struct mockmodel_call *mockmodel_start(const struct mockmodel_opts *o,
                                        const struct model_cbs *cbs,
                                        struct model_call *owner, void *arg)
 {
@@ -216,13 +211,8 @@ struct mockmodel_call *mockmodel_start(struct event_base *base,
 
     if (!mc)
         return NULL;
-    mc->timer = evtimer_new(base, on_tick, mc);
-    mc->out = evbuffer_new();
-    if (!mc->timer || !mc->out) {
-        if (mc->timer)
-            event_free(mc->timer);
-        if (mc->out)
-            evbuffer_free(mc->out);
+    mc->timer = app_timer_new(on_tick, mc);
+    if (!mc->timer) {
         free(mc);
         return NULL;
     }
@@ -249,7 +239,7 @@ void mockmodel_cancel(struct mockmodel_call *mc)
 void mockmodel_pause(struct mockmodel_call *mc)
 {
     mc->paused = 1;
-    evtimer_del(mc->timer);
+    app_timer_stop(mc->timer);
 }
 
 void mockmodel_resume(struct mockmodel_call *mc)

@@ -27,8 +27,7 @@ struct mockmodel_opts {
 };
 
 /* Events go to cbs with owner as the call pointer. */
-struct mockmodel_call *mockmodel_start(struct event_base *base,
-                                       const struct mockmodel_opts *o,
+struct mockmodel_call *mockmodel_start(const struct mockmodel_opts *o,
                                        const struct model_cbs *cbs,
                                        struct model_call *owner, void *arg);
 void mockmodel_cancel(struct mockmodel_call *mc);

@@ -13,11 +13,11 @@
 #include <string.h>
 #include <time.h>
 #include <cjson/cJSON.h>
-#include <event2/event.h>
 
 #include "common/cfg.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "worker/apptimer.h"
 #include "worker/model/auth/entra.h"
 #include "worker/model/failover.h"
 #include "worker/model/mockmodel.h"
@@ -40,7 +40,7 @@ struct model_call {
     size_t len;
     struct sbody *sb;           /* failover: shared with the attempts */
     struct entra_wait *w;       /* waiting for a token */
-    struct event *timer;        /* waiting for an endpoint to come back */
+    struct app_timer *timer;    /* waiting for an endpoint to come back */
     long long t0;               /* ms, monotonic: the call's start */
     int ep;                     /* failover: endpoint of this attempt */
     unsigned tried;             /* failover: endpoints tried, bit mask */
@@ -49,15 +49,13 @@ struct model_call {
     unsigned swallow : 1;       /* this attempt's failure goes elsewhere */
 };
 
-struct model *model_init(const struct cfg *c, struct event_base *base,
-                         char *err, size_t errlen)
+struct model *model_init(const struct cfg *c, char *err, size_t errlen)
 {
     struct model *m = calloc(1, sizeof(*m));
     int h = 0;
 
     if (!m)
         return NULL;
-    m->base = base;
     m->cfg = c;
     if (model_setup(m, c, err, errlen) < 0) {
         model_free(m);
@@ -127,8 +125,7 @@ static void call_free(struct model_call *c)
 {
     if (c->w)
         entra_cancel(c->w);
-    if (c->timer)
-        event_free(c->timer);
+    app_timer_free(c->timer);
     if (c->sb)
         sbody_unref(c->sb->data);
     else
@@ -189,12 +186,11 @@ static int can_move(struct model_call *c)
     return c->retries < m->cfg->max_retries && wait < left;
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+static void on_timer(void *arg)
 {
     struct model_call *c = arg;
-    (void)fd, (void)what;
 
-    event_free(c->timer);
+    app_timer_free(c->timer);
     c->timer = NULL;
     c->tried = 0;
     c->ep = -1;
@@ -215,9 +211,8 @@ static void move_on(struct model_call *c, const struct fetch_result *r)
     if (c->ep < 0) {
         failover_soonest(&m->fo, now, &wait);
         c->retries++;
-        c->timer = evtimer_new(m->base, on_timer, c);
-        struct timeval tv = { wait / 1000, (wait % 1000) * 1000 };
-        if (c->timer && evtimer_add(c->timer, &tv) == 0)
+        c->timer = app_timer_new(on_timer, c);
+        if (c->timer && app_timer_after(c->timer, (long)wait) == 0)
             return;
     }
     deliver(c, r);
@@ -423,7 +418,7 @@ static struct model_call *start(struct model *m, enum model_api api,
             m->cfg->mock_tokens, m->cfg->mock_delay_ms, stream,
             include_usage, m->name,
         };
-        c->mc = mockmodel_start(m->base, &o, &mock_cbs, c, NULL);
+        c->mc = mockmodel_start(&o, &mock_cbs, c, NULL);
     } else if ((!failing_over(m) || share_body(c) == 0) && go(c) == 0) {
         return c;
     }

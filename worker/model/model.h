@@ -48,7 +48,6 @@
 #include "worker/fetch/fetch.h"
 
 struct cfg;
-struct event_base;
 struct cJSON;
 struct model;
 struct model_call;
@@ -63,8 +62,7 @@ struct model_cbs {
 
 /* Builds the provider from cfg. Returns NULL and writes why into err when
  * the settings are incomplete (e.g. azure without an endpoint). */
-struct model *model_init(const struct cfg *c, struct event_base *base,
-                         char *err, size_t errlen);
+struct model *model_init(const struct cfg *c, char *err, size_t errlen);
 void model_free(struct model *m);
 
 /* "mock", "azure", "azure-v1", "openai". */

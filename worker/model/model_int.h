@@ -16,13 +16,11 @@
 
 struct cfg;
 struct entra;
-struct event_base;
 
 enum model_kind { K_MOCK, K_AZURE, K_AZURE_V1, K_OPENAI, K_UNKNOWN };
 
 struct model {
     enum model_kind kind;
-    struct event_base *base;
     const struct cfg *cfg;
     char *url;
     char *name;                 /* model or deployment */
@@ -32,7 +30,7 @@ struct model {
     struct failover fo;         /* azure_endpoints; n = 0: url alone */
 };
 
-/* Fills m (kind, base and cfg set) from the settings of its provider.
+/* Fills m (kind and cfg set) from the settings of its provider.
  * Returns -1 and writes why into err when they are incomplete. */
 int model_setup(struct model *m, const struct cfg *c, char *err, size_t n);
 

@@ -154,7 +154,7 @@ static int setup_azure(struct model *m, const struct cfg *c, char *err, size_t n
         return endpoint_keys(m, c, err, n);
     if (c->azure_api_key && *c->azure_api_key)
         m->auth = str_fmt("api-key: %s", c->azure_api_key);
-    else if (!(m->entra = entra_open(c, m->base, err, n)))
+    else if (!(m->entra = entra_open(c, err, n)))
         return -1;
     else
         log_info("azure: no API key; Entra ID tokens from %s",

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 
 #include "common/json.h"
 
@@ -121,30 +120,46 @@ int relay_write(struct relay *rl, const void *p, size_t n)
     return rc < 0 ? -1 : 0;
 }
 
+void relay_write_line(struct relay *rl, struct str_buf *scratch,
+                      const char *pre, const char *s, size_t len,
+                      const char *post)
+{
+    char line[2048];
+    size_t np = strlen(pre), nq = strlen(post), ne;
+
+    if (np + nq < sizeof(line) &&
+        (ne = json_esc(line + np, sizeof(line) - np - nq, s, len)) != (size_t)-1) {
+        memcpy(line, pre, np);
+        memcpy(line + np + ne, post, nq);
+        relay_write(rl, line, np + ne + nq);
+        return;
+    }
+    str_buf_add(scratch, pre, np);
+    json_esc_append(scratch, s, len);
+    str_buf_add(scratch, post, nq);
+    if (!scratch->oom)
+        relay_write(rl, scratch->p, scratch->len);
+    str_buf_reset(scratch);
+}
+
 int relay_collect(struct relay *rl, const char *p, size_t n)
 {
-    if (!rl->body && !(rl->body = evbuffer_new()))
-        return -1;
     if (rl->body_nul)
         return -1;
-    if (evbuffer_get_length(rl->body) + n > RELAY_BODY_MAX) {
+    if (rl->body.len + n > RELAY_BODY_MAX) {
         rl->overflow = 1;
         return -1;
     }
-    return evbuffer_add(rl->body, p, n);
+    return str_buf_add(&rl->body, p, n);
 }
 
 const char *relay_body(struct relay *rl, size_t *len)
 {
-    /* The NUL is added once for the caller's convenience, not counted. */
-    if (!rl->body || (!rl->body_nul && evbuffer_add(rl->body, "", 1) < 0)) {
-        *len = 0;
-        return "";
-    }
+    /* NUL-terminated for the caller's convenience; nothing is added
+     * after this. */
     rl->body_nul = 1;
-    *len = evbuffer_get_length(rl->body) - 1;
-    const char *s = (const char *)evbuffer_pullup(rl->body, -1);
-    return s ? s : "";
+    *len = rl->body.len;
+    return str_buf_cstr(&rl->body);
 }
 
 /* The upstream's own error message, code and param, from its JSON error
@@ -285,7 +300,5 @@ int relay_error(struct relay *rl, const struct fetch_result *res,
 
 void relay_free(struct relay *rl)
 {
-    if (rl->body)
-        evbuffer_free(rl->body);
-    rl->body = NULL;
+    str_buf_free(&rl->body);
 }

@@ -18,10 +18,10 @@
 #define LLMFORK_RELAY_H
 
 #include <stddef.h>
+#include "common/str.h"
 #include "worker/server/http.h"
 #include "worker/model/model.h"
 
-struct evbuffer;
 struct cJSON;
 
 #define RELAY_BODY_MAX (4 * 1024 * 1024)
@@ -29,7 +29,7 @@ struct cJSON;
 struct relay {
     struct http_req *req;
     struct model_call *call;    /* NULL once done or cancelled */
-    struct evbuffer *body;      /* collected upstream body, or NULL */
+    struct str_buf body;        /* collected upstream body */
     int status;                 /* upstream status, 0 before the head */
     unsigned started : 1;       /* the client response has started */
     unsigned paused : 1;
@@ -58,6 +58,14 @@ void relay_finish(struct relay *rl);
 /* Writes to the client; pauses the model call when the client lags.
  * Returns -1 when the client is gone. */
 int relay_write(struct relay *rl, const void *p, size_t n);
+
+/* Writes one line of fixed shape: pre, s (len bytes) JSON-escaped, post.
+ * No JSON tree is built; a short line is put together on the stack and
+ * handed over as one piece, a long one in scratch (the caller's, reset
+ * afterwards). Out of memory drops the line. */
+void relay_write_line(struct relay *rl, struct str_buf *scratch,
+                      const char *pre, const char *s, size_t len,
+                      const char *post);
 
 /* Appends upstream body bytes (bounded by RELAY_BODY_MAX; beyond it they
  * are dropped). Returns 0, or -1 when the bound was passed. */

@@ -44,7 +44,7 @@ struct pgslot {
 
 struct pgpool {
     const struct cfg *cfg;
-    struct event_base *base;
+    struct event_base *base;    /* pgpool__loop when made */
     struct entra *entra;
     struct pgslot *slots;
     int nslots;
@@ -379,11 +379,22 @@ static void dispatch(struct pgpool *p)
     }
 }
 
-struct pgpool *pgpool_new(const struct cfg *c, struct event_base *base,
-                          struct entra *entra, char *err, size_t errlen)
+static struct event_base *pgpool__loop;
+
+void pgpool_loop(struct event_base *base)
+{
+    pgpool__loop = base;
+}
+
+struct pgpool *pgpool_new(const struct cfg *c, struct entra *entra,
+                          char *err, size_t errlen)
 {
     struct pgpool *p;
 
+    if (!pgpool__loop) {
+        entra_close(entra);
+        return snprintf(err, errlen, "pgpool: no loop"), NULL;
+    }
     if (!c->postgres_host || !*c->postgres_host) {
         entra_close(entra);
         return snprintf(err, errlen, "rag = postgres needs postgres_host"
@@ -396,7 +407,7 @@ struct pgpool *pgpool_new(const struct cfg *c, struct event_base *base,
         return snprintf(err, errlen, "out of memory"), NULL;
     }
     p->cfg = c;
-    p->base = base;
+    p->base = pgpool__loop;
     p->entra = entra;
     p->nslots = c->postgres_pool_size;
     snprintf(p->options, sizeof(p->options), "-c statement_timeout=%d",
@@ -406,7 +417,7 @@ struct pgpool *pgpool_new(const struct cfg *c, struct event_base *base,
 
         s->p = p;
         s->backoff_ms = BACKOFF_MIN_MS;
-        evtimer_assign(&s->timer, base, on_timer, s);
+        evtimer_assign(&s->timer, p->base, on_timer, s);
         slot_connect(s);
     }
     return p;

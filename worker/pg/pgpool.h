@@ -42,7 +42,6 @@
 
 struct cfg;
 struct entra;
-struct event_base;
 struct pgpool;
 struct pgq;
 
@@ -54,8 +53,8 @@ typedef void (*pgq_cb)(void *arg, const PGresult *res, int status,
 
 /* entra: a reference taken over by the pool (NULL: no tokens). NULL and
  * err when out of memory or the settings are incomplete. */
-struct pgpool *pgpool_new(const struct cfg *c, struct event_base *base,
-                          struct entra *entra, char *err, size_t errlen);
+struct pgpool *pgpool_new(const struct cfg *c, struct entra *entra,
+                          char *err, size_t errlen);
 void pgpool_free(struct pgpool *p);
 
 /* n parameters (text, NULL = SQL NULL; at most PGPOOL_MAX_PARAMS). NULL
@@ -67,5 +66,16 @@ void pgpool_cancel(struct pgq *q);
 
 /* Connections open and ready (idle or busy), for tests and logs. */
 int pgpool_ready(const struct pgpool *p);
+
+/* ---- for worker.c ---- */
+
+struct event_base;
+
+/* The loop the pools run on, given once by worker.c before any pool is
+ * made (NULL: none, after the loop is freed). The loop stays out of the
+ * pool's other calls so that apps, which make pools through pgstore,
+ * never see a libevent type: the pool is an I/O driver beside fetch, not
+ * an app. */
+void pgpool_loop(struct event_base *base);
 
 #endif

@@ -16,7 +16,6 @@
 
 struct pgstore {
     const struct cfg *cfg;
-    struct event_base *base;
     struct pgpool *pool;
     struct embed *e;            /* NULL: no embedding deployment */
     struct entra *entra;        /* the embeddings' (a reference), or NULL */
@@ -81,8 +80,8 @@ static void check_caps(struct pgstore *s)
             " table_name = $1 AND column_name = $2)", 2, p, on_caps, s);
 }
 
-struct pgstore *pgstore_new(const struct cfg *c, struct event_base *base,
-                            struct entra *entra, char *err, size_t errlen)
+struct pgstore *pgstore_new(const struct cfg *c, struct entra *entra,
+                            char *err, size_t errlen)
 {
     struct pgstore *s = calloc(1, sizeof(*s));
     struct entra *pool_ref = NULL;
@@ -92,13 +91,12 @@ struct pgstore *pgstore_new(const struct cfg *c, struct event_base *base,
         return snprintf(err, errlen, "out of memory"), NULL;
     }
     s->cfg = c;
-    s->base = base;
     s->entra = entra;
-    if (entra && !(pool_ref = entra_open(c, base, err, errlen))) {
+    if (entra && !(pool_ref = entra_open(c, err, errlen))) {
         pgstore_free(s);
         return NULL;
     }
-    if (!(s->pool = pgpool_new(c, base, pool_ref, err, errlen)) ||
+    if (!(s->pool = pgpool_new(c, pool_ref, err, errlen)) ||
         (c->embedding_deployment &&
          !(s->e = embed_init(c, entra, err, errlen)))) {
         pgstore_free(s);

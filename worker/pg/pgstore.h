@@ -25,7 +25,6 @@
 struct cfg;
 struct cJSON;
 struct entra;
-struct event_base;
 struct pgs_args;
 struct pgstore;
 struct pgstore_call;
@@ -37,8 +36,8 @@ typedef void (*pgstore_cb)(void *arg, struct cJSON *items, int status,
 
 /* entra: a reference taken over (NULL: none), for the database's tokens
  * and the embeddings'. NULL and err when the settings do not fit. */
-struct pgstore *pgstore_new(const struct cfg *c, struct event_base *base,
-                            struct entra *entra, char *err, size_t errlen);
+struct pgstore *pgstore_new(const struct cfg *c, struct entra *entra,
+                            char *err, size_t errlen);
 void pgstore_free(struct pgstore *s);
 
 /* NULL when the stored vectors can be read (and, with embed, a question

@@ -4,6 +4,7 @@
  * the request and response API in http_req.c, parsing in http_parse.c.
  */
 #include "worker/server/http_int.h"
+#include "worker/server/http_server.h"
 
 #include <errno.h>
 #include <stdlib.h>

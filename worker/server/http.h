@@ -1,5 +1,7 @@
 /*
- * http — the worker's HTTP/1.1 server on its libevent loop.
+ * http — the worker's HTTP/1.1 server on its libevent loop: what apps
+ * use of it, the request and the response. The server's lifecycle (what
+ * worker.c calls) is http_server.h's.
  *
  * Why not evhttp: libevent 2.1's evhttp has no per-connection hook (no
  * new-request callback), no 414/431 limits, no whole-head deadline against
@@ -8,12 +10,7 @@
  * does the HTTP/1.1 framing itself (see http_parse.h for the parser).
  *
  * Ownership:
- *  - struct http_server is owned by the worker (http_server_new/free). It
- *    owns its evconnlistener objects; the listening fds themselves belong
- *    to the worker process (inherited from the master) and are closed when
- *    the server is freed.
- *  - Each client connection (fd, bufferevent-free evbuffers, timers) is
- *    owned by the server and freed when the connection closes.
+ *  - The server and each client connection: see http_server.h.
  *  - struct http_req is owned by the server. It is handed to the handler
  *    and stays valid until the handler has ended the response exactly once
  *    (http_resp_send, http_resp_error or http_resp_end), even if the client
@@ -36,32 +33,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct event_base;
-struct cfg;
-struct sb_slot;
-struct http_server;
 struct http_req;
 
 typedef void (*http_handler)(struct http_req *req, void *arg);
 typedef void (*http_req_cb)(struct http_req *req, void *arg);
-
-/* slot may be NULL (unit tests). cfg must outlive the server. */
-struct http_server *http_server_new(struct event_base *base,
-                                    const struct cfg *cfg,
-                                    struct sb_slot *slot,
-                                    http_handler handler, void *arg);
-
-/* Starts accepting on a listening fd (already bound and listening). The
- * server takes ownership of fd. Returns 0 or -1. */
-int http_server_listen(struct http_server *s, int fd);
-
-/* Graceful stop: stops accepting, closes idle keep-alive connections,
- * answers in-flight requests with Connection: close. Calls done(arg) once,
- * from the loop, when no connection is left. */
-void http_server_drain(struct http_server *s, void (*done)(void *), void *arg);
-
-int http_server_connections(const struct http_server *s);
-void http_server_free(struct http_server *s);
 
 /* ---- the request ---- */
 const char *http_req_method(const struct http_req *r);
@@ -86,7 +61,6 @@ const char *http_req_client(const struct http_req *r);
 void http_req_on_close(struct http_req *r, http_req_cb cb, void *arg);
 /* 1 once the client has gone away. */
 int http_req_gone(const struct http_req *r);
-struct event_base *http_req_base(const struct http_req *r);
 
 /* ---- the response ---- */
 /* Adds a response header; before send/start only. Returns 0 or -1. */

@@ -178,7 +178,6 @@ const char *http_req_query(const struct http_req *r) { return r->query; }
 const char *http_req_target(const struct http_req *r) { return r->head.target; }
 const char *http_req_client(const struct http_req *r) { return r->client; }
 int http_req_gone(const struct http_req *r) { return r->gone; }
-struct event_base *http_req_base(const struct http_req *r) { return r->srv->base; }
 
 const char *http_req_header(const struct http_req *r, const char *name)
 {

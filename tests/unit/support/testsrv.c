@@ -16,6 +16,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "worker/apptimer.h"
 #include "worker/fetch/fetch.h"
 #include "tests/unit/support/testsrv.h"
 
@@ -222,6 +223,7 @@ int testsrv_setup(void **state)
     cut_hits = 0;
     testsrv_base = event_base_new();
     assert_non_null(testsrv_base);
+    app_timer_loop(testsrv_base);
     http = evhttp_new(testsrv_base);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
                                      EVHTTP_REQ_PUT);
@@ -247,6 +249,7 @@ int testsrv_teardown(void **state)
         stream_free(streams);
     }
     evhttp_free(http);
+    app_timer_loop(NULL);
     event_base_free(testsrv_base);
     return 0;
 }

@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 
 #include "common/cfg.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/sse.h"
+#include "common/str.h"
 #include "worker/app.h"
 #include "worker/apps/chat/chatreq.h"
 #include "worker/apps/chat/delta.h"
@@ -41,7 +41,7 @@ struct chat_app {
     struct model *model;
     struct rag *rag;            /* rag = search, else NULL */
     struct login *login;        /* use_authentication, else NULL */
-    struct evbuffer *line;      /* scratch for one NDJSON line */
+    struct str_buf line;        /* scratch for one NDJSON line */
 };
 
 struct chat {
@@ -69,30 +69,11 @@ static void chat_free(struct relay *rl)
     free(ch);
 }
 
-/* Writes one NDJSON line: pre, the escaped text, post. The shape is fixed,
- * so no JSON tree is built per token; a token's line is put together on
- * the stack and handed over as one piece, a long one in the scratch
- * buffer. */
+/* Writes one NDJSON line: pre, the escaped text, post (relay.h). */
 static void write_line(struct chat *ch, const char *pre, const char *s,
                        size_t len, const char *post)
 {
-    char line[2048];
-    size_t np = strlen(pre), nq = strlen(post), ne;
-    struct evbuffer *b = ch->app->line;
-
-    if (np + nq < sizeof(line) &&
-        (ne = json_esc(line + np, sizeof(line) - np - nq, s, len)) != (size_t)-1) {
-        memcpy(line, pre, np);
-        memcpy(line + np + ne, post, nq);
-        relay_write(&ch->rl, line, np + ne + nq);
-        return;
-    }
-    evbuffer_add(b, pre, np);
-    json_esc_append(b, s, len);
-    evbuffer_add(b, post, nq);
-    size_t n = evbuffer_get_length(b);
-    relay_write(&ch->rl, evbuffer_pullup(b, -1), n);
-    evbuffer_drain(b, n);
+    relay_write_line(&ch->rl, &ch->app->line, pre, s, len, post);
 }
 
 static void write_error_line(struct chat *ch, const char *msg)
@@ -276,7 +257,7 @@ static void reply_error(struct chat *ch, const struct relay_error *e)
 
 static void collect_split(void *arg, int thinking, const char *p, size_t n)
 {
-    evbuffer_add(((struct evbuffer **)arg)[thinking], p, n);
+    str_buf_add(&((struct str_buf *)arg)[thinking], p, n);
 }
 
 /* The answer's content, and a reasoning model's thinking (its
@@ -285,24 +266,20 @@ static void add_content(struct chat *ch, cJSON *m, const cJSON *msg,
                         const char *content)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "reasoning_content");
-    struct evbuffer *parts[2] = { evbuffer_new(), evbuffer_new() };
+    struct str_buf parts[2] = { { 0 }, { 0 } };
 
-    if (parts[0] && parts[1]) {
-        if (cJSON_IsString(t))
-            evbuffer_add(parts[1], t->valuestring, strlen(t->valuestring));
-        reasoning_feed(&ch->rs, content, strlen(content), collect_split, parts);
-        reasoning_finish(&ch->rs, collect_split, parts);
-        evbuffer_add(parts[0], "", 1);
-        cJSON_AddStringToObject(m, "content",
-                                (char *)evbuffer_pullup(parts[0], -1));
-        if (evbuffer_get_length(parts[1]) && !evbuffer_add(parts[1], "", 1))
+    if (cJSON_IsString(t))
+        str_buf_puts(&parts[1], t->valuestring);
+    reasoning_feed(&ch->rs, content, strlen(content), collect_split, parts);
+    reasoning_finish(&ch->rs, collect_split, parts);
+    if (!parts[0].oom && !parts[1].oom) {
+        cJSON_AddStringToObject(m, "content", str_buf_cstr(&parts[0]));
+        if (parts[1].len)
             cJSON_AddStringToObject(cJSON_AddObjectToObject(m, "context"),
-                                    "thoughts",
-                                    (char *)evbuffer_pullup(parts[1], -1));
+                                    "thoughts", str_buf_cstr(&parts[1]));
     }
     for (int i = 0; i < 2; i++)
-        if (parts[i])
-            evbuffer_free(parts[i]);
+        str_buf_free(&parts[i]);
 }
 
 /* /chat: the whole answer in the samples' shape. */
@@ -542,19 +519,15 @@ static int chat_startup(struct app_ctx *ctx)
     if (!app)
         return app_fail(ctx, "out of memory"), -1;
     app->cfg = app_cfg(ctx);
-    app->line = evbuffer_new();
-    app->model = model_init(app->cfg, app_base(ctx), err, sizeof(err));
+    app->model = model_init(app->cfg, err, sizeof(err));
     app_set_state(ctx, app);
     if (!app->model)
         return app_fail(ctx, "chat: %s", err), -1;
-    if (!app->line)
-        return app_fail(ctx, "out of memory"), -1;
     app->login = login_open(app->cfg, err, sizeof(err));
     if (!app->login && err[0])
         return app_fail(ctx, "chat: %s", err), -1;
     if (strcmp(app->cfg->rag, "search") == 0 &&
-        !(app->rag = rag_init(app->cfg, app->model, app_base(ctx), err,
-                              sizeof(err))))
+        !(app->rag = rag_init(app->cfg, app->model, err, sizeof(err))))
         return app_fail(ctx, "chat: %s", err), -1;
     log_debug("chat: provider %s, model %s", model_provider(app->model),
               model_name(app->model));
@@ -573,8 +546,7 @@ static void chat_shutdown(struct app_ctx *ctx)
     login_close(app->login);
     rag_free(app->rag);
     model_free(app->model);
-    if (app->line)
-        evbuffer_free(app->line);
+    str_buf_free(&app->line);
     free(app);
 }
 

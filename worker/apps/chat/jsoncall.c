@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 
 #include "common/str.h"
 #include "worker/model/auth/entra.h"
@@ -17,7 +16,7 @@ struct jsoncall {
     struct fetch *f;
     struct entra_wait *w;       /* waiting for a token */
     char *json;                 /* the request body until the POST starts */
-    struct evbuffer *body;      /* the reply */
+    struct str_buf body;        /* the reply */
     unsigned with_token : 1;    /* sent with an Entra ID token */
     jsoncall_cb cb;
     void *arg;
@@ -29,7 +28,7 @@ static void call_free(struct jsoncall *jc)
     if (jc->w)
         entra_cancel(jc->w);
     free(jc->json);
-    evbuffer_free(jc->body);
+    str_buf_free(&jc->body);
     free(jc);
 }
 
@@ -38,8 +37,8 @@ static void on_data(struct fetch *f, const char *p, size_t n, void *arg)
     struct jsoncall *jc = arg;
     (void)f;
 
-    if (evbuffer_get_length(jc->body) + n <= JSONCALL_MAX)
-        evbuffer_add(jc->body, p, n);
+    if (jc->body.len + n <= JSONCALL_MAX)
+        str_buf_add(&jc->body, p, n);
 }
 
 /* The service's own words: {"error":{"message":...}} as Azure and OpenAI
@@ -75,9 +74,8 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
                     void *arg)
 {
     struct jsoncall *jc = arg;
-    size_t len = evbuffer_get_length(jc->body);
-    cJSON *reply = cJSON_ParseWithLength(
-        len ? (const char *)evbuffer_pullup(jc->body, -1) : "", len);
+    cJSON *reply = cJSON_ParseWithLength(str_buf_cstr(&jc->body),
+                                         jc->body.len);
     char msg[600], detail[400], wait[24];
     const char *after = NULL;
     int status = 502;
@@ -166,7 +164,7 @@ struct jsoncall *jsoncall_start(const struct jsoncall_svc *svc,
     const char *token = NULL;
 
     cJSON_Delete(body);
-    if (!jc || !json || !(jc->body = evbuffer_new())) {
+    if (!jc || !json) {
         free(jc);
         free(json);
         return NULL;

@@ -84,8 +84,8 @@ static int needs_entra(const struct model *m, const struct cfg *c)
             !(c->azure_api_key && *c->azure_api_key));
 }
 
-struct rag *rag_init(const struct cfg *c, struct model *m,
-                     struct event_base *base, char *err, size_t errlen)
+struct rag *rag_init(const struct cfg *c, struct model *m, char *err,
+                     size_t errlen)
 {
     struct rag *g = calloc(1, sizeof(*g));
 
@@ -95,7 +95,7 @@ struct rag *rag_init(const struct cfg *c, struct model *m,
     g->m = m;
     /* One token source per worker: when the model opened it already, this
      * is another reference to it. */
-    if (needs_entra(m, c) && !(g->entra = entra_open(c, base, err, errlen))) {
+    if (needs_entra(m, c) && !(g->entra = entra_open(c, err, errlen))) {
         rag_free(g);
         return NULL;
     }

@@ -45,7 +45,6 @@
 #include <stddef.h>
 
 struct cfg;
-struct event_base;
 struct cJSON;
 struct model;
 struct chat_input;
@@ -61,8 +60,8 @@ struct rag_cbs {
 };
 
 /* NULL and err when the search settings are incomplete. */
-struct rag *rag_init(const struct cfg *c, struct model *m,
-                     struct event_base *base, char *err, size_t errlen);
+struct rag *rag_init(const struct cfg *c, struct model *m, char *err,
+                     size_t errlen);
 void rag_free(struct rag *g);
 
 /* Starts the steps for in (whose last message must be the user's

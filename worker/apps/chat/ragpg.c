@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 
 #include "common/cfg.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/sse.h"
+#include "common/str.h"
 #include "worker/apps/chat/delta.h"
 #include "worker/apps/items.h"
 #include "worker/model/auth/entra.h"
@@ -83,7 +83,7 @@ struct ragpg_app {
     struct pgstore *store;
     cJSON *shots;               /* fewshots, the items' shape */
     cJSON *shots_chat;          /* the same as chat completions messages */
-    struct evbuffer *line;      /* scratch for one NDJSON line */
+    struct str_buf line;        /* scratch for one NDJSON line */
 };
 
 struct ragpg {
@@ -366,15 +366,7 @@ static void price_text(double v, char *buf, size_t n)
 static void write_line(struct ragpg *rq, const char *pre, const char *s,
                        size_t len, const char *post)
 {
-    struct evbuffer *b = rq->app->line;
-    size_t n;
-
-    evbuffer_add(b, pre, strlen(pre));
-    json_esc_append(b, s, len);
-    evbuffer_add(b, post, strlen(post));
-    n = evbuffer_get_length(b);
-    relay_write(&rq->rl, evbuffer_pullup(b, -1), n);
-    evbuffer_drain(b, n);
+    relay_write_line(&rq->rl, &rq->app->line, pre, s, len, post);
 }
 
 static void write_error_line(struct ragpg *rq, const char *msg)
@@ -854,16 +846,14 @@ static int ragpg_startup(struct app_ctx *ctx)
         return app_fail(ctx, "out of memory"), -1;
     app_set_state(ctx, app);
     app->cfg = c;
-    if (!(app->line = evbuffer_new()) ||
-        !(app->shots = cJSON_Parse(fewshots)) ||
+    if (!(app->shots = cJSON_Parse(fewshots)) ||
         !(app->shots_chat = shots_for_chat(app->shots)))
         return app_fail(ctx, "out of memory"), -1;
-    if (!(app->m = model_init(c, app_base(ctx), err, sizeof(err))))
+    if (!(app->m = model_init(c, err, sizeof(err))))
         return app_fail(ctx, "rag: %s", err), -1;
-    if (uses_entra(c) && !(entra = entra_open(c, app_base(ctx), err,
-                                              sizeof(err))))
+    if (uses_entra(c) && !(entra = entra_open(c, err, sizeof(err))))
         return app_fail(ctx, "rag: %s", err), -1;
-    if (!(app->store = pgstore_new(c, app_base(ctx), entra, err, sizeof(err))))
+    if (!(app->store = pgstore_new(c, entra, err, sizeof(err))))
         return app_fail(ctx, "rag: %s", err), -1;
     if (app_route(ctx, "POST", "/chat", handle_chat, app) < 0 ||
         app_route(ctx, "POST", "/chat/stream", handle_stream, app) < 0 ||
@@ -882,8 +872,7 @@ static void ragpg_shutdown(struct app_ctx *ctx)
     model_free(app->m);
     cJSON_Delete(app->shots);
     cJSON_Delete(app->shots_chat);
-    if (app->line)
-        evbuffer_free(app->line);
+    str_buf_free(&app->line);
     free(app);
 }
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <event2/event.h>
 
 #include "common/log.h"
+#include "worker/apptimer.h"
 #include "worker/model/auth/entra_wire.h"
 #include "worker/fetch/fetch.h"
 
@@ -42,13 +42,12 @@ struct scope {
     char *answer;
     size_t answer_len;
     struct wq waiters;
-    struct event *kick;         /* delivers to waiters from the loop */
+    struct app_timer *kick;     /* delivers to waiters from the loop */
     char err[400];
 };
 
 struct entra {
     int refs;
-    struct event_base *base;
     struct entra_cred cred;
     struct scope *scopes;
 };
@@ -229,10 +228,9 @@ static int start(struct scope *s)
     return s->f ? 0 : -1;
 }
 
-static void on_kick(evutil_socket_t fd, short what, void *arg)
+static void on_kick(void *arg)
 {
     struct scope *s = arg;
-    (void)fd, (void)what;
 
     if (usable(s, now_ms()))
         flush(s, s->token, NULL);
@@ -251,11 +249,10 @@ static struct scope *scope_get(struct entra *e, const char *name)
         return NULL;
     s->e = e;
     s->name = strdup(name);
-    s->kick = event_new(e->base, -1, 0, on_kick, s);
+    s->kick = app_timer_new(on_kick, s);
     s->waiters.prev = s->waiters.next = &s->waiters;
     if (!s->name || !s->kick) {
-        if (s->kick)
-            event_free(s->kick);
+        app_timer_free(s->kick);
         free(s->name);
         free(s);
         return NULL;
@@ -274,15 +271,14 @@ static void scope_free(struct scope *s)
         wq_unlink(q);
         free(q);
     }
-    event_free(s->kick);
+    app_timer_free(s->kick);
     free(s->answer);
     free(s->token);
     free(s->name);
     free(s);
 }
 
-struct entra *entra_open(const struct cfg *c, struct event_base *base,
-                         char *err, size_t errlen)
+struct entra *entra_open(const struct cfg *c, char *err, size_t errlen)
 {
     struct entra_cred cred;
 
@@ -297,7 +293,6 @@ struct entra *entra_open(const struct cfg *c, struct event_base *base,
         return NULL;
     }
     the_entra->refs = 1;
-    the_entra->base = base;
     the_entra->cred = cred;
     return the_entra;
 }
@@ -344,7 +339,7 @@ struct entra_wait *entra_get(struct entra *e, const char *scope, entra_cb cb,
     w->arg = arg;
     wq_push(&s->waiters, &w->link);
     if (usable(s, now_ms()) || (!s->f && start(s) < 0))
-        event_active(s->kick, EV_TIMEOUT, 1);
+        app_timer_after(s->kick, 0);
     return w;
 }
 

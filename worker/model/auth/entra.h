@@ -43,7 +43,6 @@
 #include <stddef.h>
 
 struct cfg;
-struct event_base;
 struct entra;
 struct entra_wait;
 
@@ -56,8 +55,7 @@ typedef void (*entra_cb)(const char *token, const char *err, void *arg);
 /* The process's token source for cfg's credential (after fetch_init).
  * Returns NULL and writes why into err when the settings are half there.
  * cfg must outlive the last entra_close. */
-struct entra *entra_open(const struct cfg *c, struct event_base *base,
-                         char *err, size_t errlen);
+struct entra *entra_open(const struct cfg *c, char *err, size_t errlen);
 /* Drops one reference; the last cancels a token request in flight and
  * forgets waiters without calling them. */
 void entra_close(struct entra *e);

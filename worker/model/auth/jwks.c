@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 #include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/str.h"
 #include "worker/fetch/fetch.h"
 #include "worker/model/auth/jwt.h"
 
@@ -32,7 +32,7 @@ struct jwks {
     time_t got;                 /* last good fetch */
     time_t tried;               /* last fetch started */
     struct fetch *f;
-    struct evbuffer *body;
+    struct str_buf body;        /* the reply being read */
     struct jwks_wait waiters;   /* head */
     char err[300];
 };
@@ -84,8 +84,7 @@ void jwks_free(struct jwks *k)
         jwks__unlink(w);
         free(w);
     }
-    if (k->body)
-        evbuffer_free(k->body);
+    str_buf_free(&k->body);
     jwks__drop_keys(k->keys, k->nkeys);
     free(k->url);
     free(k);
@@ -139,8 +138,8 @@ static void jwks__on_data(struct fetch *f, const char *p, size_t n, void *arg)
     struct jwks *k = arg;
     (void)f;
 
-    if (evbuffer_get_length(k->body) + n <= JWKS_BODY_MAX)
-        evbuffer_add(k->body, p, n);
+    if (k->body.len + n <= JWKS_BODY_MAX)
+        str_buf_add(&k->body, p, n);
 }
 
 static void jwks__on_done(struct fetch *f, const struct fetch_result *res,
@@ -148,7 +147,6 @@ static void jwks__on_done(struct fetch *f, const struct fetch_result *res,
 {
     struct jwks *k = arg;
     struct jwks_wait batch = { &batch, &batch, NULL, NULL };
-    size_t len = evbuffer_get_length(k->body);
     struct jwks_key *keys;
     int n;
     (void)f;
@@ -156,8 +154,9 @@ static void jwks__on_done(struct fetch *f, const struct fetch_result *res,
     k->f = NULL;
     if (res->rc != FETCH_OK)
         snprintf(k->err, sizeof(k->err), "%s: %s", k->url, res->msg);
-    else if (jwks__parse((const char *)evbuffer_pullup(k->body, -1), len,
-                         &keys, &n) < 0)
+    else if (k->body.oom)
+        snprintf(k->err, sizeof(k->err), "%s: out of memory", k->url);
+    else if (jwks__parse(str_buf_cstr(&k->body), k->body.len, &keys, &n) < 0)
         snprintf(k->err, sizeof(k->err), "%s: not a JSON Web Key Set",
                  k->url);
     else {
@@ -172,8 +171,7 @@ static void jwks__on_done(struct fetch *f, const struct fetch_result *res,
     }
     if (k->err[0])
         log_warn("login: the tenant's signing keys: %s", k->err);
-    evbuffer_free(k->body);
-    k->body = NULL;
+    str_buf_free(&k->body);
     /* Waiters may look up again, or cancel one another: take them all
      * first, then call each one off the batch. */
     if (k->waiters.next != &k->waiters) {
@@ -201,11 +199,8 @@ static int jwks__start(struct jwks *k)
     };
 
     k->tried = jwks__now();
-    if (!(k->body = evbuffer_new()))
-        return -1;
+    str_buf_reset(&k->body);
     if (!(k->f = fetch_start(&req, &jwks_cbs, k))) {
-        evbuffer_free(k->body);
-        k->body = NULL;
         snprintf(k->err, sizeof(k->err), "cannot start a request to %s",
                  k->url);
         return -1;

@@ -147,7 +147,7 @@ static cJSON *body_for(const char *provider, const char *text, int stream)
     char err[256];
     size_t len = 0;
     cJSON *root = cJSON_Parse(text), *out;
-    struct model *m = model_init(&c, NULL, err, sizeof err);
+    struct model *m = model_init(&c, err, sizeof err);
     char *body;
 
     assert_non_null(m);
