@@ -36,9 +36,9 @@ static int parse_port(const char *p, int *port, char *err, size_t errlen)
 {
     if (!all_digits(p))
         return fail(err, errlen, "bad port '%s'", p);
-    if (strlen(p) > 5 || atoi(p) > 65535)
+    if (strlen(p) > 5 || strtol(p, NULL, 10) > 65535)
         return fail(err, errlen, "port %s out of range (0-65535)", p);
-    *port = atoi(p);
+    *port = (int)strtol(p, NULL, 10);
     return 0;
 }
 
@@ -47,7 +47,7 @@ static int parse_fd(const char *p, struct addr *out, char *err, size_t errlen)
     if (!all_digits(p) || strlen(p) > 9)
         return fail(err, errlen, "bad fd '%s'", p);
     out->kind = ADDR_FD;
-    out->fd = atoi(p);
+    out->fd = (int)strtol(p, NULL, 10);
     out->len = 0;
     snprintf(out->text, sizeof(out->text), "fd://%d", out->fd);
     return 0;
@@ -144,7 +144,7 @@ static int parse_bracketed(const char *s, struct addr *out, char *err, size_t er
 {
     const char *close = strchr(s, ']');
     char ip[INET6_ADDRSTRLEN + 1];
-    int port;
+    int port = 0;
 
     if (close == NULL || close[1] != ':')
         return fail(err, errlen, "expected [IPv6]:PORT in '%s'", s);
@@ -166,7 +166,7 @@ static int parse_hostport(const char *s, struct addr *out, int lookup,
 {
     const char *colon = strrchr(s, ':');
     char host[HOST_MAX + 1];
-    int port;
+    int port = 0;
 
     if (colon == NULL) {
         if (!all_digits(s))

@@ -371,9 +371,10 @@ static int check_ip(const char *item, char *msg, size_t len)
     if (n < sizeof(ip)) {
         memcpy(ip, item, n);
         ip[n] = '\0';
-        if (inet_pton(family, ip, buf) == 1 && slash == NULL)
+        int ok = inet_pton(family, ip, buf) == 1;
+        if (ok && slash == NULL)
             return 0;
-        if (inet_pton(family, ip, buf) == 1 && isdigit((unsigned char)slash[1])
+        if (ok && slash != NULL && isdigit((unsigned char)slash[1])
             && strtol(slash + 1, &end, 10) <= maxbits && *end == '\0')
             return 0;
     }

@@ -29,7 +29,7 @@ static int set_flags(int fd)
  * that adopted sockets and port 0 show what is really bound. */
 static void sock_url(int fd, char *buf, size_t n)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = { 0 };
     socklen_t len = sizeof(ss);
     char host[INET6_ADDRSTRLEN];
 

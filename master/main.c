@@ -25,8 +25,12 @@ static char **copy_argv(int argc, char **argv)
     if (v == NULL)
         return NULL;
     for (int i = 0; i < argc; i++)
-        if ((v[i] = strdup(argv[i])) == NULL)
+        if ((v[i] = strdup(argv[i])) == NULL) {
+            while (i-- > 0)
+                free(v[i]);
+            free(v);
             return NULL;
+        }
     return v;
 }
 

@@ -28,7 +28,7 @@ static void watchdog_init(void)
     watchdog_ms = 0;
     saved_watchdog[0] = '\0';
     if (usec == NULL || *end != '\0' || v <= 0
-        || (pid != NULL && atoll(pid) != (long long)getpid()))
+        || (pid != NULL && strtoll(pid, NULL, 10) != (long long)getpid()))
         return;
     watchdog_ms = v / 2000 > 0 ? v / 2000 : 1;
     snprintf(saved_watchdog, sizeof(saved_watchdog), "%lld", v);

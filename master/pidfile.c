@@ -62,14 +62,13 @@ long pidfile_owner(const char *path)
 {
     char proc[64], title[256];
     long pid = pid_in(path);
-    ssize_t n;
 
     if (pid <= 0 || pid == (long)getpid() || pid == (long)getppid())
         return 0;
     if (kill((pid_t)pid, 0) < 0 && errno != EPERM)
         return 0;
     snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", pid);
-    if ((n = read_text(proc, title, sizeof(title))) <= 0)
+    if (read_text(proc, title, sizeof(title)) <= 0)
         return 0;
     /* argv is NUL-separated; the title (proctitle.h) is one string */
     return strstr(title, ": master") != NULL ? pid : 0;

@@ -399,7 +399,7 @@ static void print_report(double duration)
            (g.drain ? g.share : (double)g.completed) / duration,
            g.completed / duration, (unsigned long long)g.non2xx,
            (unsigned long long)g.sock_errors, (unsigned long long)g.timeouts,
-           (unsigned long long)(g.non2xx + g.sock_errors + g.timeouts),
+           (unsigned long long)g.non2xx + g.sock_errors + g.timeouts,
            (unsigned long long)g.no_marker, (unsigned long long)g.bytes,
            inflight);
     print_samples("latency_ms", &g.lat);

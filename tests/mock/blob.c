@@ -126,7 +126,8 @@ static void canonical(struct evhttp_request *req, const char *path,
             *p = (char)tolower((unsigned char)*p);
         lines[n++] = l;
     }
-    qsort(lines, (size_t)n, sizeof(lines[0]), by_name);
+    if (n > 1)
+        qsort(lines, (size_t)n, sizeof(lines[0]), by_name);
     for (int i = 0; i < n; i++) {
         evbuffer_add_printf(s, "%s\n", lines[i]);
         free(lines[i]);

@@ -281,12 +281,12 @@ static int filter_clause(const cJSON *doc, const char **pp)
 static int filter_expr(const cJSON *doc, const char **pp)
 {
     const char *join = NULL;
-    int ok = -1, r;
+    int ok = 0, r;
 
     for (;;) {
         if ((r = filter_clause(doc, pp)) < 0)
             return -1;
-        ok = ok < 0 ? r : !strcmp(join, "and") ? ok && r : ok || r;
+        ok = !join ? r : !strcmp(join, "and") ? ok && r : ok || r;
         if (strncmp(*pp, " and ", 5) && strncmp(*pp, " or ", 4))
             return ok;
         const char *j = (*pp)[1] == 'a' ? "and" : "or";
@@ -534,7 +534,8 @@ static void search(struct evhttp_request *req, const char *name,
             cJSON *o = cJSON_CreateObject();
             cJSON *v = cJSON_AddArrayToObject(o, "value");
 
-            qsort(hits, (size_t)nh, sizeof(*hits), by_score);
+            if (nh > 0)
+                qsort(hits, (size_t)nh, sizeof(*hits), by_score);
             for (int i = 0; i < nh && i < q.top; i++)
                 cJSON_AddItemToArray(v, result(&q, &hits[i], hits[0].score));
             reply_json(req, 200, o);

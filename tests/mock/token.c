@@ -186,7 +186,7 @@ static void record(struct evhttp_request *req, const char *path,
     TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
         char name[128];
         size_t i;
-        for (i = 0; kv->key[i] && i < sizeof name - 1; i++)
+        for (i = 0; i < sizeof name - 1 && kv->key[i]; i++)
             name[i] = (char)tolower((unsigned char)kv->key[i]);
         name[i] = '\0';
         cJSON_AddStringToObject(h, name, kv->value);

@@ -154,14 +154,15 @@ static void test_defaults(void **state)
 /* A line "KEY = ..." or "KEY =", or the same commented out with "; ". */
 static int lists_key(const char *text, const char *key)
 {
-    static const char *const forms[] = { "\n%s = ", "\n%s =\n", "\n; %s = ",
-                                         "\n; %s =\n" };
+    static const char *const before[] = { "\n", "\n; " };
+    static const char *const after[] = { " = ", " =\n" };
     char line[96];
-    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-        snprintf(line, sizeof(line), forms[i], key);
-        if (strstr(text, line) != NULL)
-            return 1;
-    }
+    for (size_t i = 0; i < 2; i++)
+        for (size_t j = 0; j < 2; j++) {
+            snprintf(line, sizeof(line), "%s%s%s", before[i], key, after[j]);
+            if (strstr(text, line) != NULL)
+                return 1;
+        }
     return 0;
 }
 

@@ -241,7 +241,7 @@ static int take_overrides(struct ragpg *rq, const cJSON *root, char *err,
     if (pt && !cJSON_IsNull(pt) && !cJSON_IsString(pt))
         return BAD("context.overrides.prompt_template: a string is required");
     rq->prompt = answer_prompt;
-    if (cJSON_IsString(pt) && pt->valuestring[0]) {
+    if (pt && cJSON_IsString(pt) && pt->valuestring[0]) {
         if (!(rq->prompt_buf = strdup(pt->valuestring)))
             return BAD("out of memory");
         rq->prompt = rq->prompt_buf;

@@ -1,6 +1,7 @@
 /* responses — chat completions -> the Responses API (see responses.h). */
 #include "worker/apps/responses/responses.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,11 +59,16 @@ static void put_esc(struct responses_stream *s, struct responses_buf *b,
 }
 
 static void putf(struct responses_stream *s, struct responses_buf *b,
-                 const char *fmt, long a, long c)
+                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void putf(struct responses_stream *s, struct responses_buf *b,
+                 const char *fmt, ...)
 {
     char tmp[128];
+    va_list ap;
 
-    snprintf(tmp, sizeof(tmp), fmt, a, c);
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
     put(s, b, tmp);
 }
 
@@ -118,7 +124,7 @@ static struct responses_buf *event_open(struct responses_stream *s,
     b->n = 0;
     put(s, b, "{\"type\":\"");
     put(s, b, type);
-    putf(s, b, "\",\"sequence_number\":%ld", s->seq++, 0);
+    putf(s, b, "\",\"sequence_number\":%ld", s->seq++);
     return b;
 }
 
@@ -138,7 +144,7 @@ static struct responses_buf *part_event(struct responses_stream *s,
 
     put(s, b, ",\"item_id\":\"");
     put(s, b, s->open == OPEN_REASONING ? s->rs_id : s->msg_id);
-    putf(s, b, "\",\"output_index\":%ld,\"content_index\":0", s->nout - 1, 0);
+    putf(s, b, "\",\"output_index\":%d,\"content_index\":0", s->nout - 1);
     return b;
 }
 
@@ -185,7 +191,7 @@ static void item_open(struct responses_stream *s, int kind)
     s->nout++;
     s->text.n = 0;
     b = event_open(s, "response.output_item.added");
-    putf(s, b, ",\"output_index\":%ld,\"item\":", s->nout - 1, 0);
+    putf(s, b, ",\"output_index\":%d,\"item\":", s->nout - 1);
     put_item(s, b, 0);
     event_send(s, "response.output_item.added");
     b = part_event(s, "response.content_part.added");
@@ -213,7 +219,7 @@ static void item_close(struct responses_stream *s)
     put_part(s, b);
     event_send(s, "response.content_part.done");
     b = event_open(s, "response.output_item.done");
-    putf(s, b, ",\"output_index\":%ld,\"item\":", s->nout - 1, 0);
+    putf(s, b, ",\"output_index\":%d,\"item\":", s->nout - 1);
     put_item(s, b, 1);
     event_send(s, "response.output_item.done");
     if (s->items.n)
@@ -260,7 +266,7 @@ static void put_usage(struct responses_stream *s, struct responses_buf *b)
          "{\"cached_tokens\":%ld},", s->in_tok, s->cached_tok);
     putf(s, b, "\"output_tokens\":%ld,\"output_tokens_details\":"
          "{\"reasoning_tokens\":%ld},", s->out_tok, s->reasoning_tok);
-    putf(s, b, "\"total_tokens\":%ld}", s->in_tok + s->out_tok, 0);
+    putf(s, b, "\"total_tokens\":%ld}", s->in_tok + s->out_tok);
 }
 
 /* The response object; error: {code, message} JSON, or NULL. */
@@ -270,7 +276,7 @@ static void put_response(struct responses_stream *s, struct responses_buf *b,
     put(s, b, "{\"id\":\"");
     put(s, b, s->id);
     putf(s, b, "\",\"object\":\"response\",\"created_at\":%ld,",
-         (long)s->created, 0);
+         (long)s->created);
     put(s, b, "\"status\":\"");
     put(s, b, status);
     put(s, b, "\",\"background\":false,\"error\":");

@@ -79,9 +79,9 @@ void jwks_free(struct jwks *k)
         return;
     if (k->f)
         fetch_cancel(k->f);
-    while (k->waiters.next != &k->waiters) {
-        struct jwks_wait *w = k->waiters.next;
-        jwks__unlink(w);
+    for (struct jwks_wait *w = k->waiters.next, *next; w != &k->waiters;
+         w = next) {
+        next = w->next;
         free(w);
     }
     str_buf_free(&k->body);

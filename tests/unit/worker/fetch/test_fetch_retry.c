@@ -75,7 +75,7 @@ static int full_listener(int fds[3])
     assert_int_equal(getsockname(fds[0], (struct sockaddr *)&sa, &len), 0);
     for (int i = 1; i < 3; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        connect(fds[i], (struct sockaddr *)&sa, len);   /* EINPROGRESS */
+        (void)connect(fds[i], (struct sockaddr *)&sa, len); /* EINPROGRESS */
     }
     testsrv_spin(50);
     return ntohs(sa.sin_port);

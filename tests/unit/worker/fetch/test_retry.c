@@ -78,8 +78,8 @@ static void backoff(void **state)
     assert_int_equal(retry_backoff_ms(0, 0.5), 437);
     assert_int_equal(retry_backoff_ms(3, 0.999), 3001);
     for (int n = 0; n < 8; n++)
-        for (double r = 0; r < 1; r += 0.125) {
-            long ms = retry_backoff_ms(n, r);
+        for (int k = 0; k < 8; k++) {
+            long ms = retry_backoff_ms(n, k * 0.125);
             assert_true(ms > 0 && ms <= RETRY_MAX_DELAY_MS);
             assert_true(ms >= retry_backoff_ms(n, 0) * 3 / 4);
         }

@@ -97,7 +97,7 @@ static void bad_heads(void **state)
         "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
         /* both: an error, RFC 9112 6.3 (the connection is not reused) */
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" // NOLINT(bugprone-suspicious-missing-comma): one response
         "Content-Length: 5\r\n\r\n",
         "HTTP/1.1 200 OK\r\nA: b\001\r\n\r\n",   /* control byte */
         "HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n",     /* bare CR */
