@@ -78,7 +78,7 @@ def _ratio(r, o):
         [round(min(each), 2), round(max(each), 2)]
 
 
-LLMFORK = ("v1", "stream", "v1-b", "stream-b")
+LLMFORK = ("v1", "stream", "v1-b", "stream-b", "responses")
 
 
 def add_ratios(rows):
@@ -89,6 +89,8 @@ def add_ratios(rows):
         others = [("nginx", "x_nginx"), ("peer", "x_peer")]
         if r["target"].endswith("-b"):      # --compare: B against A
             others.append((r["target"][:-2], "x_a"))
+        if r["target"] == "responses":      # the same call, translated
+            others.append(("v1", "x_v1"))
         for other, key in others:
             o = by.get((r["workload"], other))
             if o and "rps" in o and not o["hold"]:
@@ -106,7 +108,7 @@ def _cell(r, key):
     if key == "target":
         return r["label"]
     if r.get("hold") and key in ("rps", "p50", "p99", "x_nginx", "x_peer",
-                                 "x_a"):
+                                 "x_a", "x_v1"):
         return "hold"
     if key == "rps" and r.get("load", {}).get("completed") == 0:
         return "0*"
@@ -121,9 +123,10 @@ def _cell(r, key):
 
 
 def _columns(rows):
-    """COLUMNS, and "x A" when --compare ran another build."""
-    extra = [("x A", "x_a")] if any("x_a" in r for r in rows) else []
-    return COLUMNS + extra
+    """COLUMNS, "x /v1" when /v1/responses ran, "x A" when --compare ran
+    another build."""
+    return COLUMNS + [(h, k) for h, k in (("x /v1", "x_v1"), ("x A", "x_a"))
+                      if any(k in r for r in rows)]
 
 
 def text_table(rows):
@@ -177,6 +180,38 @@ def checks(rows, workloads):
                 r["errors"] == 0 and r["kib"] <= 16,
                 f"errors {r['errors']}, {r['kib']} KiB per held stream"))
     out += _ttft_checks(by, workloads)
+    out += _responses_info(by) + _rag_info(by)
+    return out
+
+
+def _responses_info(by):
+    """/v1/responses translated to chat completions beside the same call
+    on /v1/chat/completions (no target: what translating costs)."""
+    return [_check(f"/v1/responses (translated) at {w}", "info",
+                   f"x /v1 {r.get('x_v1')}"
+                   + (" ({:.2f}-{:.2f})".format(*r["x_v1_range"])
+                      if r.get("x_v1_range") else "")
+                   + f", x nginx {r.get('x_nginx')}, CPU ms/stream "
+                   f"{r.get('cpu_ms')} (/v1 {by[(w, 'v1')].get('cpu_ms')})")
+            for (w, t), r in by.items()
+            if t == "responses" and (w, "v1") in by]
+
+
+def _rag_info(by):
+    """What the search step adds to /chat/stream (rag = postgres, text
+    retrieval): the workers' CPU per question and the p99s, against
+    /chat/stream without RAG in the same row."""
+    out = []
+    for (w, t), r in by.items():
+        plain = by.get((w, "stream"))
+        if t != "rag-pg" or not plain:
+            continue
+        out.append(_check(
+            f"/chat/stream rag = postgres (text) at {w}", "info",
+            f"CPU ms per question {r['cpu_ms']} ({plain['cpu_ms']} without "
+            f"RAG), p99 TTFT added by the search "
+            f"{round(r['ttft_p99'] - plain['ttft_p99'], 2)} ms, p99 latency "
+            f"added {round(r['p99'] - plain['p99'], 2)} ms"))
     return out
 
 

@@ -1,4 +1,7 @@
-"""The servers a benchmark run starts: the mock model and the five targets.
+"""The servers a benchmark run starts: the mock model, the five targets,
+and the targets a workload adds by name (extra_target): llmfork's
+/v1/responses (translated to chat completions) and /chat/stream with
+rag = postgres on a real PostgreSQL, started once for the run.
 
 Every process is started in its own session (process group) and recorded
 in a Procs; Procs.stop_all() ends exactly those groups, TERM then KILL.
@@ -249,14 +252,18 @@ class Nginx(Target):
 
 class Llmfork(Target):
     def __init__(self, name, label, path_stream, path_whole, body,
-                 bindir="bin"):
+                 bindir="bin", env=None):
         self.name, self.label = name, label
         self.paths = (path_stream, path_whole)
         self.body = body
         self.bindir = bindir    # ctx key: "bin", or "bin_b" for --compare
+        self.env = env or {}    # settings of this target's own
 
     def path(self, stream):
         return self.paths[0 if stream else 1]
+
+    def settings(self, ctx):
+        return self.env
 
     def start(self, procs, ctx, mock_port):
         port = free_port()
@@ -264,6 +271,7 @@ class Llmfork(Target):
                    OPENAI_BASE_URL=f"http://127.0.0.1:{mock_port}/v1",
                    OPENAI_API_KEY="x", OPENAI_MODEL=MODEL)
         env.pop("LLMFORK_CONFIG", None)
+        env.update(self.settings(ctx))
         # Keep-alive as long as nginx's and the peer's (75 s): at 10,000
         # streams the load tool runs seconds behind, and with llmfork's
         # 5 s default it sometimes sent its next request on a connection
@@ -309,6 +317,67 @@ def llmfork_targets(suffix="", label="", bindir="bin"):
         Llmfork("stream" + suffix, "llmfork /chat/stream" + label,
                 "/chat/stream", "/chat", body_chat, bindir),
     ]
+
+
+def body_responses(stream):
+    return {"model": MODEL, "stream": stream, "input": PROMPT[0]["content"]}
+
+
+# A question the catalogue (tests/data/catalogue.json) answers, so the
+# search step finds rows and the prompt carries them, as in use.
+RAG_QUESTION = "Which hiking boots are waterproof?"
+
+
+def body_rag(stream):
+    return {"messages": [{"role": "user", "content": RAG_QUESTION}],
+            "context": {"overrides": {"retrieval_mode": "text"}}}
+
+
+class RagPostgres(Llmfork):
+    """/chat/stream with rag = postgres, text retrieval (Debian has no
+    pgvector), on a real PostgreSQL: tests/system/pgtest.py's (initdb in
+    a temp directory, a unix socket only), seeded with the catalogue by
+    scripts/seed-postgres. The database starts with the first row that
+    needs it and stays up until stop_services()."""
+
+    def __init__(self):
+        super().__init__("rag-pg", "llmfork /chat/stream rag=postgres",
+                         "/chat/stream", "/chat", body_rag)
+
+    def settings(self, ctx):
+        if "postgres" not in ctx:
+            sys.path.insert(0, os.path.join(HERE, "..", "..", "tests",
+                                            "system"))
+            from pgtest import Postgres, pg_bin
+            if pg_bin() is None:
+                raise RuntimeError("no PostgreSQL (scripts/install-deps)")
+            try:
+                ctx["postgres"] = Postgres()
+                ctx["postgres"].seed()
+            except (AssertionError, subprocess.SubprocessError) as e:
+                raise RuntimeError(f"PostgreSQL: {e}") from e
+        return dict(ctx["postgres"].env(), LLMFORK_RAG="postgres")
+
+
+EXTRA = {
+    "responses": lambda: Llmfork(
+        "responses", "llmfork /v1/responses", "/v1/responses",
+        "/v1/responses", body_responses,
+        env={"LLMFORK_RESPONSES_UPSTREAM": "chat"}),
+    "rag-pg": RagPostgres,
+}
+
+
+def extra_target(name):
+    """A target only the workloads that name it run (wl["extra"])."""
+    return EXTRA[name]()
+
+
+def stop_services(ctx):
+    """Ends what the targets started for the whole run (the database)."""
+    db = ctx.pop("postgres", None)
+    if db:
+        db.stop()
 
 
 def all_targets(compare=False):

@@ -59,3 +59,22 @@ def test_only_rounded_targets_of_rows_in_rounds_keep_their_servers():
     assert [n for n in t if m.kept(wl, t[n])] == ["mock", "nginx", "v1", "stream"]
     assert not any(m.kept({"name": "w"}, x) for x in t.values())
     assert not m.kept({"name": "w", "rounds": 1}, t["v1"])
+
+
+def test_a_workload_picks_its_targets_and_adds_its_own():
+    m = load_run()
+    wl = {"name": "w", "rounds": 2, "targets": ("stream",),
+          "extra": ("rag-pg",), "rounded": ("rag-pg",)}
+    assert [t.name for t in m.row_targets(wl, False)] == ["stream", "rag-pg"]
+    assert [t.name for t in m.row_targets(wl, True)] == \
+        ["stream", "stream-b", "rag-pg"]
+    got = [(t.name, r) for t, r in m.in_turn(wl, m.row_targets(wl, False))]
+    assert got == [("stream", 0), ("rag-pg", 0), ("rag-pg", 1), ("stream", 1)]
+
+
+def test_the_responses_target_asks_for_the_translated_way():
+    m = load_run()
+    t = m.T.extra_target("responses")
+    assert t.path(True) == "/v1/responses"
+    assert t.settings({}) == {"LLMFORK_RESPONSES_UPSTREAM": "chat"}
+    assert t.body(True)["input"] and t.body(True)["stream"] is True

@@ -126,3 +126,24 @@ def test_without_the_mock_direct_every_v1_row_is_judged():
     report.add_ratios(rows)
     (c,) = report.checks(rows, [])
     assert c["met"] is False and c["detail"] == "chat@1000 0.99"
+
+
+def test_responses_gets_its_ratio_to_v1_and_rag_what_the_search_adds():
+    rows = [run("v1", 3000, rnd=0), run("responses", 2400, rnd=0),
+            run("v1", 2000, rnd=1), run("responses", 1800, rnd=1)]
+    rag = [dict(run("stream", 980), workload="rag@200", ttft_p99=3.5,
+                p99=205.0, cpu_ms=0.2),
+           dict(run("rag-pg", 950), workload="rag@200", ttft_p99=9.0,
+                p99=215.5, cpu_ms=0.32)]
+    rows = report.merge_rounds(rows) + rag
+    report.add_ratios(rows)
+    r = [x for x in rows if x["target"] == "responses"][0]
+    assert r["x_v1"] == 0.85 and r["x_v1_range"] == [0.8, 0.9]
+    assert "| x /v1 |" in report.markdown_table(rows)
+    info = {c["target"]: c["detail"] for c in report.checks(rows, [])
+            if c["met"] == "info"}
+    assert "x /v1 0.85 (0.80-0.90)" in info["/v1/responses (translated) at short@1000"]
+    detail = info["/chat/stream rag = postgres (text) at rag@200"]
+    assert "CPU ms per question 0.32 (0.2 without RAG)" in detail
+    assert "p99 TTFT added by the search 5.5 ms" in detail
+    assert "p99 latency added 10.5 ms" in detail

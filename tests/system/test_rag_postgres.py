@@ -8,6 +8,7 @@ operator in plain SQL, so the same statements run.
 import json
 import math
 import os
+import subprocess
 import threading
 import time
 
@@ -450,34 +451,133 @@ def test_database_down_at_start(spawn, mock, tmp_path):
 
 # ---- Azure Database for PostgreSQL: an Entra ID token as the password ------------
 
+PG_AUD = "https://ossrdbms-aad.database.windows.net"
+
+
+def entra_role(pg, role):
+    """A role that logs in with a password over the socket (the others
+    stay trusted), allowed to read the catalogue, and no password yet."""
+    hba = os.path.join(pg.data, "pg_hba.conf")
+    with open(hba) as f:
+        rules = f.read()
+    with open(hba, "w") as f:
+        f.write("local all %s password\n" % role + rules)
+    pg.psql("CREATE ROLE %s LOGIN; GRANT SELECT ON items TO %s;"
+            " SELECT pg_reload_conf()" % (role, role))
+
+
+def entra_serve(spawn, pg, m, role):
+    """llmfork on the mock's Entra ID (a client secret), no POSTGRES_PASSWORD."""
+    return serve(spawn, m, "azure", conf=CONF, env=dict(
+        pg_env(pg, POSTGRES_USERNAME=role, AZURE_OPENAI_EMB_DEPLOYMENT=None),
+        AZURE_OPENAI_API_KEY=None, AZURE_TENANT_ID="t", AZURE_CLIENT_ID="c",
+        AZURE_CLIENT_SECRET="s3cret", AZURE_AUTHORITY_HOST=m.url))
+
+
+def logs_in(pg, role, password):
+    r = subprocess.run(["psql", "-X", "-tA", "-h", pg.dir, "-U", role, "-d",
+                        "postgres", "-c", "SELECT 1"], capture_output=True,
+                       text=True, timeout=30,
+                       env=dict(os.environ, PGPASSWORD=password))
+    return r.returncode == 0
+
+
+def backends(pg, role):
+    return {int(r[0]) for r in pg.psql("SELECT pid FROM pg_stat_activity"
+                                       " WHERE usename = '%s'" % role)}
+
+
+class TokenPasswords(threading.Thread):
+    """Azure Database for PostgreSQL's side of an Entra ID login, on a
+    stock server: it takes an unexpired token the identity platform issued
+    for its audience as the password. Here the role's password follows the
+    token the mock issued last for PG_AUD (set while the mock holds its
+    answer back, delay_ms, so the token works when llmfork gets it), and
+    is removed (no login at all) when that token expires."""
+
+    def __init__(self, pg, mock, role, ttl):
+        super().__init__(daemon=True)
+        self.pg, self.mock, self.role, self.ttl = pg, mock, role, ttl
+        self.tokens, self.expired, self.error = [], False, None
+        self.done = threading.Event()
+
+    def run(self):
+        expires = None
+        try:
+            while not self.done.wait(0.02):
+                tok = self.mock.get("/_mock/tokens")["latest"].get(PG_AUD)
+                if tok and tok not in self.tokens:
+                    self.pg.psql("ALTER ROLE %s PASSWORD '%s'" % (self.role, tok))
+                    self.tokens.append(tok)
+                    expires, self.expired = time.monotonic() + self.ttl, False
+                elif expires and time.monotonic() >= expires:
+                    self.pg.psql("ALTER ROLE %s PASSWORD NULL" % self.role)
+                    expires, self.expired = None, True
+        except Exception as e:      # reported by stop(), in the test
+            self.error = e
+
+    def stop(self):
+        self.done.set()
+        self.join(10)
+        assert self.error is None, self.error
+
+
 def test_entra_token_is_the_password(spawn, pg, tmp_path):
     """No POSTGRES_PASSWORD, a model on Entra ID: each new connection logs
     in with the current token for the ossrdbms-aad scope."""
     m = Mock(tmp_path, "--token", "secret=s3cret", name="entra-mock")
     try:
-        hba = os.path.join(pg.data, "pg_hba.conf")
-        with open(hba) as f:
-            rules = f.read()
-        with open(hba, "w") as f:
-            f.write("local all entra_user password\n" + rules)
-        pg.psql("CREATE ROLE entra_user LOGIN; GRANT SELECT ON items TO"
-                " entra_user; SELECT pg_reload_conf()")
-        s = serve(spawn, m, "azure", conf=CONF, env=dict(
-            pg_env(pg, POSTGRES_USERNAME="entra_user",
-                   AZURE_OPENAI_EMB_DEPLOYMENT=None),
-            AZURE_OPENAI_API_KEY=None, AZURE_TENANT_ID="t",
-            AZURE_CLIENT_ID="c", AZURE_CLIENT_SECRET="s3cret",
-            AZURE_AUTHORITY_HOST=m.url))
-        aud = "https://ossrdbms-aad.database.windows.net"
-        util.wait_for(lambda: aud in m.get("/_mock/tokens")["latest"],
+        entra_role(pg, "entra_user")
+        s = entra_serve(spawn, pg, m, "entra_user")
+        util.wait_for(lambda: PG_AUD in m.get("/_mock/tokens")["latest"],
                       10 * SLOW, what="a token for the database")
-        token = m.get("/_mock/tokens")["latest"][aud]
+        token = m.get("/_mock/tokens")["latest"][PG_AUD]
         # the role takes that token as its password: the next attempt logs in
         pg.psql("ALTER ROLE entra_user PASSWORD '%s'" % token)
         util.wait_for(lambda: get(s.port, "/items/1").status == 200,
                       15 * SLOW, what="a connection with the token")
         assert "password authentication failed" in s.log
     finally:
+        m.stop()
+
+
+def test_reconnect_after_expiry_uses_a_new_token(spawn, pg, tmp_path):
+    """The pool's connections, lost after their token expired, come back
+    with a token fetched anew: the old one no longer logs in, the new one
+    does, and the mock issued exactly those two for the database."""
+    ttl = 3
+    m = Mock(tmp_path, "--token", "secret=s3cret,ttl=%d,delay_ms=%d,"
+             "only=ossrdbms" % (ttl, 1000 * SLOW), name="entra-mock")
+    follow = TokenPasswords(pg, m, "entra_refresh", ttl)
+    try:
+        entra_role(pg, "entra_refresh")
+        follow.start()
+        s = entra_serve(spawn, pg, m, "entra_refresh")
+        util.wait_for(lambda: get(s.port, "/items/1").status == 200,
+                      15 * SLOW, what="a connection with the first token")
+        util.wait_for(lambda: len(backends(pg, "entra_refresh")) == 2,
+                      15 * SLOW, what="the pool's two connections")
+        first = backends(pg, "entra_refresh")
+        assert len(follow.tokens) == 1, follow.tokens
+        # past the token's expiry (llmfork got it delay_ms after the mock
+        # issued it), the server ends the sessions
+        util.wait_for(lambda: follow.expired, 10 * SLOW, what="the expiry")
+        time.sleep(SLOW)
+        assert not logs_in(pg, "entra_refresh", follow.tokens[0])
+        pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE usename = 'entra_refresh'")
+        util.wait_for(lambda: get(s.port, "/items/1").status == 200,
+                      20 * SLOW, what="a connection with a new token")
+        util.wait_for(lambda: len(backends(pg, "entra_refresh")) == 2,
+                      20 * SLOW, what="the pool's two connections again")
+        assert not backends(pg, "entra_refresh") & first
+        assert len(follow.tokens) == 2, follow.tokens
+        assert m.get("/_mock/tokens")["issued_for"][PG_AUD] == 2
+        # only the second token logs in, and the pool's new sessions did
+        assert logs_in(pg, "entra_refresh", follow.tokens[1])
+        assert not logs_in(pg, "entra_refresh", follow.tokens[0])
+    finally:
+        follow.stop()
         m.stop()
 
 
