@@ -62,15 +62,16 @@ static int get_score(const cJSON *ov, const char *key, double *out,
     return 0;
 }
 
-static int get_str(const cJSON *ov, const char *key, const char **out,
+/* *out: a copy, or stays NULL; -1 with err "" when out of memory. */
+static int get_str(const cJSON *ov, const char *key, char **out,
                    char *err, size_t n)
 {
     const cJSON *v = get(ov, key);
 
     if (v && !cJSON_IsString(v))
         return wrong(err, n, key, "a string");
-    if (v)
-        *out = v->valuestring;
+    if (v && !(*out = strdup(v->valuestring)))
+        return -1;
     return 0;
 }
 
@@ -120,7 +121,8 @@ int overrides_parse(const cJSON *ov, const struct cfg *c, struct overrides *o,
                     char *err, size_t n)
 {
     const cJSON *top;
-    const char *inc = NULL, *exc = NULL;
+    char *inc = NULL, *exc = NULL;
+    int rc = 0;
 
     memset(o, 0, sizeof(*o));
     err[0] = '\0';
@@ -153,20 +155,25 @@ int overrides_parse(const cJSON *ov, const struct cfg *c, struct overrides *o,
         get_str(ov, "prompt_template", &o->prompt_template, err, n) < 0 ||
         get_str(ov, "reasoning_effort", &o->reasoning_effort, err, n) < 0 ||
         get_str(ov, "language", &o->language, err, n) < 0)
-        return -1;
+        rc = -1;
     /* The sample's build_filter skips empty ones ("All" in the UI). */
-    if ((inc && *inc && add_category(&o->filter, "eq", inc) < 0) ||
-        (exc && *exc && add_category(&o->filter, "ne", exc) < 0)) {
+    else if ((inc && *inc && add_category(&o->filter, "eq", inc) < 0) ||
+             (exc && *exc && add_category(&o->filter, "ne", exc) < 0))
+        rc = -1;
+    free(inc);
+    free(exc);
+    if (rc < 0)
         overrides_free(o);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 void overrides_free(struct overrides *o)
 {
     free(o->filter);
-    o->filter = NULL;
+    free(o->prompt_template);
+    free(o->reasoning_effort);
+    free(o->language);
+    o->filter = o->prompt_template = o->reasoning_effort = o->language = NULL;
 }
 
 int overrides_reasoning_model(const char *name)

@@ -26,8 +26,9 @@
  * use_gpt4v, vector_fields, ...) are left alone, as the sample leaves
  * them.
  *
- * Ownership: struct overrides borrows its strings from the request's
- * cJSON tree, except filter, which is its own (overrides_free).
+ * Ownership: struct overrides owns its strings (copies: the RAG run
+ * outlives the request's cJSON tree); overrides_free frees them, and
+ * overrides_parse frees what it took when it fails.
  */
 #ifndef LLMFORK_OVERRIDES_H
 #define LLMFORK_OVERRIDES_H
@@ -46,9 +47,9 @@ struct overrides {
     int followups;
     double min_search_score, min_reranker_score;
     char *filter;               /* the category clauses, or NULL */
-    const char *prompt_template;/* NULL: the sample's prompt */
-    const char *reasoning_effort;
-    const char *language;
+    char *prompt_template;      /* NULL: the sample's prompt */
+    char *reasoning_effort;
+    char *language;
 };
 
 /* ov: context.overrides (may be NULL). 0, or -1 with err for a 400

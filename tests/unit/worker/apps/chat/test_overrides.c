@@ -117,17 +117,17 @@ static void test_wrong_types_name_the_override(void **state)
 static void test_prompt_template(void **state)
 {
     struct overrides o = { .prompt_template = NULL };
-    char *p;
+    char *p, pirate[] = "Talk like a pirate.", inject[] = ">>>Talk like a pirate.";
     (void)state;
 
     p = overrides_prompt(&o, "BASE");
     assert_string_equal(p, "BASE");
     free(p);
-    o.prompt_template = "Talk like a pirate.";
+    o.prompt_template = pirate;
     p = overrides_prompt(&o, "BASE");
     assert_string_equal(p, "Talk like a pirate.");
     free(p);
-    o.prompt_template = ">>>Talk like a pirate.";
+    o.prompt_template = inject;
     o.followups = 1;
     p = overrides_prompt(&o, "BASE");
     assert_true(!strncmp(p, "BASE\n\nTalk like a pirate.\n\nGenerate 3 very "
