@@ -535,8 +535,9 @@ static void rag_fail(void *arg, int status, const char *msg,
 
 static const struct rag_cbs rag_cbs = { rag_ready, rag_fail };
 
-/* A new session_state: a version 4 UUID (RFC 9562), added to root. */
-static cJSON *session_new(cJSON *root)
+/* A new session_state: a version 4 UUID (RFC 9562), put in root in
+ * place of old (the request's null, or NULL). */
+static cJSON *session_new(cJSON *root, cJSON *old)
 {
     unsigned char b[16];
     char id[37];
@@ -550,6 +551,8 @@ static cJSON *session_new(cJSON *root)
              "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
              b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
     s = cJSON_CreateString(id);
+    if (s && old)
+        cJSON_Delete(cJSON_DetachItemViaPointer(root, old));
     if (s && !cJSON_AddItemToObject(root, "session_state", s)) {
         cJSON_Delete(s);
         s = NULL;
@@ -579,9 +582,10 @@ static void handle(struct http_req *r, struct chat_app *app, int stream,
     }
     in.security_filter = security;
     /* The demo's app keeps the conversation's id it is given, and a new
-     * conversation gets one, as the sample mints it. */
-    if (app->rag && !in.session_state &&
-        !(in.session_state = session_new(root))) {
+     * conversation (none, or null: the frontend's first question) gets
+     * one, as the sample mints it. */
+    if (app->rag && (!in.session_state || cJSON_IsNull(in.session_state)) &&
+        !(in.session_state = session_new(root, in.session_state))) {
         http_resp_error(r, 500, "out of memory");
         cJSON_Delete(root);
         free(security);

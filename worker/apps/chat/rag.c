@@ -21,6 +21,17 @@
 
 #define REWRITE_MAX_TOKENS 100
 
+/* The rewrite's tool, as the sample offers it
+ * (prompts/chat_query_rewrite_tools.json): the model calls it with the
+ * query, or answers in words, which are read as the query then. */
+static const char rewrite_tools[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"search_sources\","
+    "\"description\":\"Retrieve sources from the Azure AI Search index\","
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"search_query\":"
+    "{\"type\":\"string\",\"description\":\"Query string to retrieve "
+    "documents from azure search eg: 'How to setup Watson on Cosmic'\"}},"
+    "\"required\":[\"search_query\"]}}}]";
+
 static const char rewrite_prompt[] =
     "Below is a history of the conversation so far, and a new question asked "
     "by the user that needs to be answered by searching in a knowledge base.\n"
@@ -203,6 +214,25 @@ static char *call_body(struct rag_run *run, const char *system,
     return body;
 }
 
+/* Takes body and item; returns body with item as key's value (what
+ * chatreq_body does not write), or NULL when out of memory. */
+static char *with_item(char *body, const char *key, cJSON *item, size_t *len)
+{
+    cJSON *b = cJSON_Parse(body);
+    char *out = NULL;
+
+    free(body);
+    if (b && item && cJSON_AddItemToObject(b, key, item)) {
+        item = NULL;
+        out = cJSON_PrintUnformatted(b);
+    }
+    cJSON_Delete(item);
+    cJSON_Delete(b);
+    if (out)
+        *len = strlen(out);
+    return out;
+}
+
 /* ---- 3. the answer's body --------------------------------------------- */
 
 /* "sourcepage: content" (captions with the semantic ranker when asked),
@@ -241,22 +271,6 @@ static char *source_text(const struct cfg *c, int captions, const cJSON *doc)
     return s;
 }
 
-/* Takes body; returns it with "reasoning_effort" (the sample sends it
- * to reasoning deployments), or NULL when out of memory. */
-static char *with_effort(char *body, const char *effort, size_t *len)
-{
-    cJSON *b = cJSON_Parse(body);
-    char *out = NULL;
-
-    free(body);
-    if (b && cJSON_AddStringToObject(b, "reasoning_effort", effort))
-        out = cJSON_PrintUnformatted(b);
-    cJSON_Delete(b);
-    if (out)
-        *len = strlen(out);
-    return out;
-}
-
 static void answer(struct rag_run *run, const cJSON *docs)
 {
     cJSON *ctx = cJSON_CreateObject(), *dp = cJSON_CreateObject();
@@ -291,7 +305,9 @@ static void answer(struct rag_run *run, const cJSON *docs)
     free(system);
     if (body && reasoning && run->ov.reasoning_effort &&
         *run->ov.reasoning_effort)
-        body = with_effort(body, run->ov.reasoning_effort, &len);
+        /* the sample sends it to reasoning deployments */
+        body = with_item(body, "reasoning_effort",
+                         cJSON_CreateString(run->ov.reasoning_effort), &len);
     cJSON_AddStringToObject(props, "model", model_name(run->g->m));
     if (reasoning)
         cJSON_AddStringToObject(props, "reasoning_effort",
@@ -409,19 +425,39 @@ static char *answer_part(const char *content)
     return out;
 }
 
-/* The model's query, without its thinking, trimmed; the question itself
- * when it gave none ("0", as the prompt allows). */
+/* The search_query of the message's first tool call, or NULL (none, or
+ * not JSON: the sample then reads the content). */
+static char *tool_query(const cJSON *msg)
+{
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
+            cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), 0),
+            "function"), "arguments");
+    cJSON *a = cJSON_IsString(args) ? cJSON_Parse(args->valuestring) : NULL;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(a, "search_query");
+    char *out = cJSON_IsString(q) && *q->valuestring ? strdup(q->valuestring)
+                                                     : NULL;
+
+    cJSON_Delete(a);
+    return out;
+}
+
+/* The model's query (its tool call's, or its words without its thinking),
+ * trimmed; the question itself when it gave none ("0", as the prompt
+ * allows). */
 static char *rewritten(struct rag_run *run)
 {
     size_t len;
     const char *body = relay_body(&run->rl, &len);
     cJSON *up = cJSON_ParseWithLength(body, len);
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
-            cJSON_GetObjectItemCaseSensitive(up, "choices"), 0), "message"),
-        "content");
-    char *answer = cJSON_IsString(content) ? answer_part(content->valuestring)
-                                           : NULL;
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(up, "choices"), 0),
+        "message");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    char *answer = tool_query(msg);
+
+    if (!answer && cJSON_IsString(content))
+        answer = answer_part(content->valuestring);
     const char *s = answer;
     char *q = NULL;
 
@@ -496,7 +532,8 @@ static char *rewrite_body(struct rag_run *run, int plain, cJSON **sent,
     body = call_body(run, rewrite_prompt, user, 0, sent, len);
     run->in = keep;
     free(user);
-    return body;
+    return body ? with_item(body, "tools", cJSON_Parse(rewrite_tools), len)
+                : NULL;
 }
 
 static int start_rewrite(struct rag_run *run)
