@@ -424,12 +424,16 @@ static void serve(struct evhttp_request *req, const struct route *r,
     }
     if (c.fault.kind == FAULT_STATUS || c.fault.kind == FAULT_FILTER) {
         fault_reply(req, r->fl, &c.fault);
-    } else if (validate(req, r, body) == 0 &&
-               !tools_reply(req, body, &d, model_of(body, r))) {
+    } else if (validate(req, r, body) == 0) {
         if ((j = calloc(1, sizeof *j))) {
             j->req = req;
             job_fill(j, body, r, &c);
-            if (!r->responses &&
+            /* a tool call comes after ttft_ms, as the words would */
+            if ((j->whole = tools_reply(body, &d, model_of(body, r))))
+                j->tokens = 0;
+            if (j->whole) {
+                job_start(j);
+            } else if (!r->responses &&
                 script_fill(j, body, control(req, q, &d, "x-mock-reasoning",
                                              "reasoning")) < 0) {
                 error_reply(req, r->fl, 400, "llmfork-mock: bad "

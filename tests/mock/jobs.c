@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <event2/buffer.h>
@@ -39,6 +40,7 @@ static void job_unlink(struct job *j)
         j->next->prev = j->prev;
     mock_stats.active--;
     script_free(j->script);
+    free(j->whole);
     free(j);
 }
 
@@ -279,7 +281,9 @@ static void reply_whole(evutil_socket_t fd, short what, void *arg)
     }
     event_del(&j->watch);
     reply_headers(j->req, j->fl, "application/json", 9999);
-    if (j->responses)
+    if (j->whole)
+        evbuffer_add(scratch, j->whole, strlen(j->whole));
+    else if (j->responses)
         resp_write_body(j, scratch);
     else
         body_write(j, scratch);

@@ -103,6 +103,8 @@ struct job {
     char id[40];
     char model[128];             /* JSON-escaped */
     struct script *script;       /* NULL: the canned words (script.c) */
+    char *whole;                 /* non-streaming: this body (a tool
+                                    call's, tools.c), else built */
 };
 
 /* Takes a filled job (req, fl, fault, stream, counts, model) and runs it. */
@@ -149,9 +151,10 @@ int directive_parse(const struct cJSON *body, struct directive *d);
 /* The value for key, or NULL. */
 const char *directive_get(const struct directive *d, const char *key);
 
-/* tools.c: a tool call for a request offering tools; 1 when it replied. */
-int tools_reply(struct evhttp_request *req, const struct cJSON *body,
-                const struct directive *d, const char *model);
+/* tools.c: the chat.completion with a tool call for a request offering
+ * tools (malloc'd JSON), or NULL when it gets another answer. */
+char *tools_reply(const struct cJSON *body, const struct directive *d,
+                  const char *model);
 
 /* ---- script.c: reasoning streams and the RAG prompts' answers ---- */
 struct script;
@@ -165,6 +168,9 @@ const char *script_delta(const struct script *sc, int i);
  * reasoning_content it closes the content string and opens that one. */
 void script_body(const struct script *sc, struct evbuffer *out);
 void script_free(struct script *sc);
+/* The RAG rewrite prompt's query for q (the text after "Generate search
+ * query for: "): q's first line without bracketed text. */
+void script_rewrite(struct evbuffer *out, const char *q);
 
 /* ---- search.c: Azure AI Search and the embeddings API ---- */
 /* Loads the index served at /indexes/{name}/docs/search (JSON: {"name",

@@ -14,7 +14,10 @@
  *                                        (the sample's rewrite prompt says
  *                                        to strip bracketed text)
  *     "...\nSources:\nNAME: TEXT\n..." -> one sentence per source: its
- *                                        first words, then [NAME]
+ *                                        first words, then [NAME]; when
+ *                                        the system prompt asks for
+ *                                        follow-up questions in <<>>,
+ *                                        three such items after it
  * Each answer is cut into tokens at spaces; a job streams one per delay.
  *
  * Ownership: struct script belongs to its job (job_unlink frees it with
@@ -29,6 +32,10 @@
 #include <event2/buffer.h>
 
 #define THINKING "The user wants an answer. I will give the canned one."
+/* The demo's follow-up instruction, and the questions it gets. */
+#define FOLLOWUP_ASK "Enclose the follow-up questions in double angle brackets"
+#define FOLLOWUPS "<<What else does the plan cover?>>\n" \
+    "<<Who is eligible?>>\n<<How do I enroll?>>"
 
 struct script {
     int n;
@@ -83,7 +90,8 @@ static int add_words(struct script *sc, const char *field, const char *text,
     return 0;
 }
 
-static const char *last_user(const cJSON *body)
+/* The last message's content with that role, or NULL. */
+static const char *last_of(const cJSON *body, const char *role)
 {
     const cJSON *m, *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
     const char *text = NULL;
@@ -92,15 +100,20 @@ static const char *last_user(const cJSON *body)
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "role");
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
 
-        if (cJSON_IsString(r) && !strcmp(r->valuestring, "user") &&
+        if (cJSON_IsString(r) && !strcmp(r->valuestring, role) &&
             cJSON_IsString(c))
             text = c->valuestring;
     }
     return text;
 }
 
+static const char *last_user(const cJSON *body)
+{
+    return last_of(body, "user");
+}
+
 /* The rewrite prompt's question without bracketed text, spaces folded. */
-static void rewrite_answer(struct evbuffer *out, const char *q)
+void script_rewrite(struct evbuffer *out, const char *q)
 {
     int depth = 0, gap = 0;
 
@@ -153,16 +166,20 @@ static void grounded_answer(struct evbuffer *out, const char *src)
 static int rag_answer(const cJSON *body, struct evbuffer *out)
 {
     static const char rewrite[] = "Generate search query for: ";
-    const char *q = last_user(body), *src;
+    const char *q = last_user(body), *src, *sys;
 
     if (!q)
         return 0;
     if (!strncmp(q, rewrite, sizeof(rewrite) - 1))
-        rewrite_answer(out, q + sizeof(rewrite) - 1);
+        script_rewrite(out, q + sizeof(rewrite) - 1);
     else if ((src = strstr(q, "\nSources:\n")))
         grounded_answer(out, src + 10);
     else
         return 0;
+    /* the demo's follow-up instruction: the answer ends with them */
+    if (strstr(q, "\nSources:\n") && (sys = last_of(body, "system")) &&
+        strstr(sys, FOLLOWUP_ASK))
+        evbuffer_add_printf(out, "\n\n%s", FOLLOWUPS);
     if (!evbuffer_get_length(out))
         evbuffer_add(out, "0", 1);      /* the sample's "no query" answer */
     return 1;

@@ -10,9 +10,11 @@
  *        token issued for https://search.azure.com (token.h). Body: search ("*" or empty: every
  *        document), top (default 50), filter ("FIELD eq 'v'" / "ne",
  *        "FIELD/any(g:search.in(g, 'a, b'))", parenthesised groups,
- *        joined by " and " or " or "), select, queryType "semantic" (needs
- *        semanticConfiguration; adds @search.rerankerScore), captions
- *        "extractive..." (adds @search.captions), vectorQueries
+ *        joined by " and " or " or "; 'it''s' quoting), select, queryType
+ *        "semantic" (needs semanticConfiguration; adds
+ *        @search.rerankerScore; semanticQuery accepted), captions
+ *        "extractive..." (adds @search.captions), queryRewrites (needs
+ *        queryType semantic and queryLanguage, as the service says), vectorQueries
  *        [{kind:"vector", vector:[...], fields, k}].
  *        Score: query words (case-folded, 3+ letters) counted in content
  *        (or the index file's "text_field"); a vector query adds the
@@ -237,6 +239,31 @@ static int listed(const char *list, const char *v)
     return 0;
 }
 
+/* An OData string literal at *pp ('...' with '' for a quote) into out;
+ * -1 when it is not one or does not fit. */
+static int quoted(const char **pp, char *out, size_t cap)
+{
+    const char *p = *pp;
+    size_t n = 0;
+
+    if (*p++ != '\'')
+        return -1;
+    for (;; p++) {
+        if (!*p)
+            return -1;
+        if (*p == '\'' && p[1] != '\'')
+            break;
+        if (*p == '\'')
+            p++;                /* '' is one quote */
+        if (n + 1 >= cap)
+            return -1;
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+    *pp = p + 1;
+    return 0;
+}
+
 static int filter_clause(const cJSON *doc, const char **pp)
 {
     char field[64], op[3], val[128], list[1024];
@@ -271,10 +298,12 @@ static int filter_clause(const cJSON *doc, const char **pp)
             r |= cJSON_IsString(e) && listed(list, e->valuestring);
         return r;
     }
-    if (sscanf(*pp, "%63[A-Za-z0-9_] %2s '%127[^']'%n", field, op, val,
-               &used) != 3 || (strcmp(op, "eq") && strcmp(op, "ne")))
+    if (sscanf(*pp, "%63[A-Za-z0-9_] %2s %n", field, op, &used) != 2 ||
+        (strcmp(op, "eq") && strcmp(op, "ne")))
         return -1;
     *pp += used;
+    if (quoted(pp, val, sizeof(val)) < 0)
+        return -1;
     return !strcmp(field_str(doc, field), val) == !strcmp(op, "eq");
 }
 
@@ -392,6 +421,10 @@ static const char *query_parse(const cJSON *body, struct query *q)
     if (q->semantic && !*field_str(body, "semanticConfiguration"))
         return "The request is invalid. Details: semanticConfiguration is "
                "required with queryType semantic (the index has no default).";
+    if (*field_str(body, "queryRewrites") &&
+        (!q->semantic || !*field_str(body, "queryLanguage")))
+        return "The request is invalid. Details: queryRewrites requires "
+               "queryType semantic and a queryLanguage.";
     if (!vq)
         return NULL;
     vec = cJSON_GetObjectItemCaseSensitive(vq, "vector");

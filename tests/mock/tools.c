@@ -10,13 +10,15 @@
  *
  * The arguments are the rag-postgres sample's search_database ones: Q is
  * the last user message without its "[mock ...]" directive and without the
- * sample's "Find search results for user query: " lead; the directive adds
+ * sample's "Find search results for user query: " lead; for the
+ * azure-search-openai-demo's rewrite ("Generate search query for: Q", its
+ * search_sources tool) Q as script.c's rewrite answers it; the directive adds
  * filters: price_filter=OPVALUE (OP one of < > <= >= =, e.g. "<=150") and
  * brand_filter=OPVALUE (= or !=, e.g. "!=Wavecrest"). tool=none makes the
  * model answer in words instead (the canned answer), as a model that does
  * not use the tool would.
  *
- * Ownership: the reply is built and freed here.
+ * Ownership: the reply's text is the caller's (a job's whole body).
  */
 #include "tests/mock/mock.h"
 
@@ -26,9 +28,9 @@
 #include <time.h>
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
-#include <event2/http.h>
 
 #define LEAD "Find search results for user query: "
+#define DEMO_LEAD "Generate search query for: "
 
 static const char *last_user(const cJSON *body)
 {
@@ -49,6 +51,18 @@ static const char *last_user(const cJSON *body)
 /* The question: the text without the directive and the lead, trimmed. */
 static char *query_of(const char *text)
 {
+    if (!strncmp(text, DEMO_LEAD, strlen(DEMO_LEAD))) {
+        struct evbuffer *b = evbuffer_new();
+        char *q = NULL;
+
+        if (b) {
+            script_rewrite(b, text + strlen(DEMO_LEAD));
+            if (!evbuffer_add(b, "", 1))
+                q = strdup((char *)evbuffer_pullup(b, -1));
+            evbuffer_free(b);
+        }
+        return q;
+    }
     char *q = strdup(strncmp(text, LEAD, strlen(LEAD)) ? text
                                                         : text + strlen(LEAD));
     char *d = q ? strstr(q, "[mock ") : NULL, *end;
@@ -84,8 +98,8 @@ static void add_filter(cJSON *args, const char *name, const char *spec,
         cJSON_AddStringToObject(f, "value", spec + n);
 }
 
-int tools_reply(struct evhttp_request *req, const cJSON *body,
-                const struct directive *d, const char *model)
+char *tools_reply(const cJSON *body, const struct directive *d,
+                  const char *model)
 {
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(body, "tools");
     const cJSON *choice = cJSON_GetObjectItemCaseSensitive(body, "tool_choice");
@@ -97,15 +111,14 @@ int tools_reply(struct evhttp_request *req, const cJSON *body,
     const char *b = directive_get(d, "brand_filter");
     cJSON *o, *args, *msg, *tc, *fn, *ch;
     char *q, *text, *out, id[40];
-    struct evbuffer *buf;
     static unsigned long seq;
 
     if (!cJSON_IsString(name) || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
             body, "stream")) || (tool && !strcmp(tool, "none")) ||
         (cJSON_IsString(choice) && !strcmp(choice->valuestring, "none")))
-        return 0;
+        return NULL;
     if (!(q = query_of(last_user(body))))
-        return 0;
+        return NULL;
     args = cJSON_CreateObject();
     cJSON_AddStringToObject(args, "search_query", q);
     free(q);
@@ -139,15 +152,5 @@ int tools_reply(struct evhttp_request *req, const cJSON *body,
     free(text);
     out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    buf = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
-    if (buf && out)
-        evbuffer_add(buf, out, strlen(out));
-    evhttp_send_reply(req, 200, "OK", buf);
-    mock_stats.completed++;
-    if (buf)
-        evbuffer_free(buf);
-    free(out);
-    return 1;
+    return out;
 }

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include <openssl/rand.h>
 
 #include "common/cfg.h"
 #include "common/json.h"
@@ -31,6 +32,8 @@
 #include "worker/app.h"
 #include "worker/apps/chat/chatreq.h"
 #include "worker/apps/chat/delta.h"
+#include "worker/apps/chat/democonfig.h"
+#include "worker/apps/chat/followup.h"
 #include "worker/apps/chat/rag.h"
 #include "worker/apps/chat/reasoning.h"
 #include "worker/apps/login.h"
@@ -42,6 +45,7 @@ struct chat_app {
     struct rag *rag;            /* rag = search, else NULL */
     struct login *login;        /* use_authentication, else NULL */
     struct str_buf line;        /* scratch for one NDJSON line */
+    char *config;               /* GET /config's reply (democonfig.h) */
 };
 
 struct chat {
@@ -52,6 +56,9 @@ struct chat {
     struct delta_memo memo;     /* the chunks' repeated first bytes */
     struct rag_run *rag;        /* the RAG steps before the model call */
     char *head;                 /* the first stream line's context part */
+    struct followup fu;         /* the demo's follow-up questions */
+    char *extra;                /* with them: the RAG context, as JSON */
+    unsigned followups : 1;     /* asked for: cut them out of the text */
     unsigned stream : 1;
     unsigned done_seen : 1;     /* [DONE] arrived */
 };
@@ -66,6 +73,8 @@ static void chat_free(struct relay *rl)
     sse_free(&ch->sse);
     delta_memo_free(&ch->memo);
     free(ch->head);
+    followup_free(&ch->fu);
+    free(ch->extra);
     free(ch);
 }
 
@@ -96,12 +105,53 @@ static void write_thought(struct chat *ch, const char *s, size_t len)
                "{\"thoughts\":\"", s, len, "\"}}}\n");
 }
 
+static void emit_answer(void *arg, const char *p, size_t n)
+{
+    write_delta(arg, p, n);
+}
+
 static void emit_split(void *arg, int thinking, const char *p, size_t n)
 {
+    struct chat *ch = arg;
+
     if (thinking)
-        write_thought(arg, p, n);
+        write_thought(ch, p, n);
+    else if (ch->followups)
+        followup_feed(&ch->fu, p, n, emit_answer, ch);
     else
-        write_delta(arg, p, n);
+        write_delta(ch, p, n);
+}
+
+/* The follow-ups, after the answer, in the sample's line:
+ *   {"delta":{"role":"assistant"},"context":{"context":EXTRA,
+ *    "followup_questions":[...]}}            (EXTRA: the first line's) */
+static void write_followups(struct chat *ch)
+{
+    cJSON *q = followup_questions(&ch->fu);
+    char *qs = q ? cJSON_PrintUnformatted(q) : NULL;
+    char *line = qs ? str_fmt("{\"delta\":{\"role\":\"assistant\"},"
+                              "\"context\":{\"context\":%s,"
+                              "\"followup_questions\":%s}}\n",
+                              ch->extra ? ch->extra : "null", qs) : NULL;
+
+    if (line)
+        relay_write(&ch->rl, line, strlen(line));
+    else
+        write_error_line(ch, "out of memory");
+    free(line);
+    cJSON_free(qs);
+    cJSON_Delete(q);
+}
+
+/* The answer's text is all in: what the filters held back goes out. */
+static void finish_text(struct chat *ch)
+{
+    reasoning_finish(&ch->rs, emit_split, ch);
+    if (!ch->followups)
+        return;
+    followup_finish(&ch->fu, emit_answer, ch);
+    if (followup_started(&ch->fu))
+        write_followups(ch);
 }
 
 static const char filtered_msg[] =
@@ -217,7 +267,7 @@ static void on_headers(struct model_call *c, int status, void *arg)
  * reused; nothing it does reaches the client any more. */
 static void end_at_done(struct chat *ch)
 {
-    reasoning_finish(&ch->rs, emit_split, ch);
+    finish_text(ch);
     if (ch->rl.paused) {        /* no drain will come to resume it */
         ch->rl.paused = 0;
         model_resume(ch->rl.call);
@@ -282,6 +332,32 @@ static void add_content(struct chat *ch, cJSON *m, const cJSON *msg,
         str_buf_free(&parts[i]);
 }
 
+static void collect_answer(void *arg, const char *p, size_t n)
+{
+    str_buf_add(arg, p, n);
+}
+
+/* The demo's follow-ups out of m's content, into ctx.followup_questions. */
+static void cut_followups(struct chat *ch, cJSON *m, cJSON *ctx)
+{
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    struct str_buf b = { 0 };
+    cJSON *q;
+
+    if (!cJSON_IsString(content))
+        return;
+    followup_feed(&ch->fu, content->valuestring,
+                  strlen(content->valuestring), collect_answer, &b);
+    followup_finish(&ch->fu, collect_answer, &b);
+    if (followup_started(&ch->fu) && !b.oom &&
+        (q = followup_questions(&ch->fu))) {
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            m, "content", cJSON_CreateString(str_buf_cstr(&b)));
+        cJSON_ReplaceItemInObjectCaseSensitive(ctx, "followup_questions", q);
+    }
+    str_buf_free(&b);
+}
+
 /* /chat: the whole answer in the samples' shape. */
 static void reply_whole(struct chat *ch)
 {
@@ -317,6 +393,9 @@ static void reply_whole(struct chat *ch)
         cJSON_DeleteItemFromObjectCaseSensitive(out, "delta");
         cJSON_AddStringToObject(m, "role", "assistant");
         add_content(ch, m, msg, content->valuestring);
+        if (ch->followups)
+            cut_followups(ch, m, cJSON_GetObjectItemCaseSensitive(out,
+                                                                  "context"));
         cJSON_AddItemToObject(out, "message", m);
         text = cJSON_PrintUnformatted(out);
         if (text)
@@ -341,7 +420,7 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
     if (ch->rl.started) {
         int cut = sse_finish(&ch->sse);
         if (!ch->rl.ended)
-            reasoning_finish(&ch->rs, emit_split, ch);
+            finish_text(ch);
         if (!ch->rl.ended && failed)
             write_error_line(ch, e.msg);
         else if (!ch->rl.ended && (cut || !ch->done_seen))
@@ -386,13 +465,18 @@ static void start_call(struct chat *ch, char *body, size_t len)
 
 /* The sources are in: their context (data_points, thoughts) joins the
  * first line's, and the grounded answer is asked for. */
-static void rag_ready(void *arg, char *body, size_t len, cJSON *context)
+static void rag_ready(void *arg, char *body, size_t len, cJSON *context,
+                      int followups)
 {
     struct chat *ch = arg;
     cJSON *head = cJSON_Parse(ch->head), *item;
     cJSON *ctx = cJSON_GetObjectItemCaseSensitive(head, "context");
 
     ch->rag = NULL;
+    ch->followups = followups != 0;
+    if (followups && ch->stream &&
+        !(ch->extra = cJSON_PrintUnformatted(context)))
+        ctx = NULL;             /* out of memory: said below */
     while (ctx && (item = context->child)) {
         cJSON_DetachItemViaPointer(context, item);
         cJSON_AddItemToObject(ctx, item->string, item);
@@ -425,6 +509,31 @@ static void rag_fail(void *arg, int status, const char *msg,
 
 static const struct rag_cbs rag_cbs = { rag_ready, rag_fail };
 
+/* A new session_state: a version 4 UUID (RFC 9562), put in root in
+ * place of old (the request's null, or NULL). */
+static cJSON *session_new(cJSON *root, cJSON *old)
+{
+    unsigned char b[16];
+    char id[37];
+    cJSON *s;
+
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return NULL;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+             b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    s = cJSON_CreateString(id);
+    if (s && old)
+        cJSON_Delete(cJSON_DetachItemViaPointer(root, old));
+    if (s && !cJSON_AddItemToObject(root, "session_state", s)) {
+        cJSON_Delete(s);
+        s = NULL;
+    }
+    return s;
+}
+
 /* u: the signed-in user (login.h), or NULL when login is off. */
 static void handle(struct http_req *r, struct chat_app *app, int stream,
                    const struct login_user *u)
@@ -446,6 +555,16 @@ static void handle(struct http_req *r, struct chat_app *app, int stream,
         return;
     }
     in.security_filter = security;
+    /* The demo's app keeps the conversation's id it is given, and a new
+     * conversation (none, or null: the frontend's first question) gets
+     * one, as the sample mints it. */
+    if (app->rag && (!in.session_state || cJSON_IsNull(in.session_state)) &&
+        !(in.session_state = session_new(root, in.session_state))) {
+        http_resp_error(r, 500, "out of memory");
+        cJSON_Delete(root);
+        free(security);
+        return;
+    }
     struct chat *ch = calloc(1, sizeof(*ch));
     size_t len = 0;
     char *body = NULL;
@@ -511,6 +630,14 @@ static void handle_stream(struct http_req *r, void *state)
     login_check(app->login, r, handle_stream_user, app);
 }
 
+static void handle_config(struct http_req *r, void *state)
+{
+    const char *json = ((struct chat_app *)state)->config;
+
+    http_resp_header(r, "Cache-Control", "no-store");
+    http_resp_send(r, 200, "application/json", json, strlen(json));
+}
+
 static int chat_startup(struct app_ctx *ctx)
 {
     char err[256];
@@ -531,8 +658,11 @@ static int chat_startup(struct app_ctx *ctx)
         return app_fail(ctx, "chat: %s", err), -1;
     log_debug("chat: provider %s, model %s", model_provider(app->model),
               model_name(app->model));
+    if (!(app->config = democonfig_json(app->cfg, model_name(app->model))))
+        return app_fail(ctx, "out of memory"), -1;
     if (app_route(ctx, "POST", "/chat", handle_chat, app) < 0 ||
-        app_route(ctx, "POST", "/chat/stream", handle_stream, app) < 0)
+        app_route(ctx, "POST", "/chat/stream", handle_stream, app) < 0 ||
+        app_route(ctx, "GET", "/config", handle_config, app) < 0)
         return app_fail(ctx, "chat: cannot add routes"), -1;
     return 0;
 }
@@ -547,6 +677,7 @@ static void chat_shutdown(struct app_ctx *ctx)
     rag_free(app->rag);
     model_free(app->model);
     str_buf_free(&app->line);
+    free(app->config);
     free(app);
 }
 

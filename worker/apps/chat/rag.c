@@ -12,6 +12,7 @@
 #include "common/str.h"
 #include "worker/apps/chat/chatreq.h"
 #include "worker/apps/chat/embed.h"
+#include "worker/apps/chat/overrides.h"
 #include "worker/model/auth/entra.h"
 #include "worker/model/model.h"
 #include "worker/apps/chat/reasoning.h"
@@ -19,6 +20,17 @@
 #include "worker/apps/chat/search.h"
 
 #define REWRITE_MAX_TOKENS 100
+
+/* The rewrite's tool, as the sample offers it
+ * (prompts/chat_query_rewrite_tools.json): the model calls it with the
+ * query, or answers in words, which are read as the query then. */
+static const char rewrite_tools[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"search_sources\","
+    "\"description\":\"Retrieve sources from the Azure AI Search index\","
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"search_query\":"
+    "{\"type\":\"string\",\"description\":\"Query string to retrieve "
+    "documents from azure search eg: 'How to setup Watson on Cosmic'\"}},"
+    "\"required\":[\"search_query\"]}}}]";
 
 static const char rewrite_prompt[] =
     "Below is a history of the conversation so far, and a new question asked "
@@ -61,6 +73,7 @@ struct rag_run {
     void *arg;
     int stream;
     struct chat_input in;       /* the overrides; messages: see past */
+    struct overrides ov;        /* the demo's (overrides.h) */
     cJSON *past;                /* the messages before the question */
     char *question;
     struct relay rl;            /* the rewrite call: rl.call, its body */
@@ -158,6 +171,7 @@ static void run_free(struct rag_run *run)
     free(run->question);
     free(run->query);
     free(run->filter);
+    overrides_free(&run->ov);
     free(run);
 }
 
@@ -200,11 +214,30 @@ static char *call_body(struct rag_run *run, const char *system,
     return body;
 }
 
+/* Takes body and item; returns body with item as key's value (what
+ * chatreq_body does not write), or NULL when out of memory. */
+static char *with_item(char *body, const char *key, cJSON *item, size_t *len)
+{
+    cJSON *b = cJSON_Parse(body);
+    char *out = NULL;
+
+    free(body);
+    if (b && item && cJSON_AddItemToObject(b, key, item)) {
+        item = NULL;
+        out = cJSON_PrintUnformatted(b);
+    }
+    cJSON_Delete(item);
+    cJSON_Delete(b);
+    if (out)
+        *len = strlen(out);
+    return out;
+}
+
 /* ---- 3. the answer's body --------------------------------------------- */
 
 /* "sourcepage: content" (captions with the semantic ranker when asked),
  * on one line as the prompt wants it. */
-static char *source_text(const struct cfg *c, const cJSON *doc)
+static char *source_text(const struct cfg *c, int captions, const cJSON *doc)
 {
     const cJSON *page = cJSON_GetObjectItemCaseSensitive(
         doc, c->search_sourcepage_field);
@@ -220,7 +253,7 @@ static char *source_text(const struct cfg *c, const cJSON *doc)
     if (!cJSON_IsString(page) || !(f = open_memstream(&s, &n)))
         return NULL;
     fprintf(f, "%s: ", page->valuestring);
-    if (c->search_captions && cJSON_GetArraySize(caps) > 0) {
+    if (captions && cJSON_GetArraySize(caps) > 0) {
         int i = 0;
         cJSON_ArrayForEach(cap, caps) {
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(cap, "text");
@@ -245,14 +278,15 @@ static void answer(struct rag_run *run, const cJSON *docs)
     cJSON *cites = cJSON_AddArrayToObject(dp, "citations");
     cJSON *sent = NULL, *props = cJSON_CreateObject();
     const cJSON *d;
-    char *user = NULL, *body;
+    char *user = NULL, *body, *system;
     size_t n = 0, len = 0;
     FILE *f = open_memstream(&user, &n);
     long start = now_ms(run);
+    int reasoning = overrides_reasoning_model(model_name(run->g->m));
 
     fprintf(f, "%s\n\nSources:", run->question);
     cJSON_ArrayForEach(d, docs) {
-        char *s = source_text(run->g->cfg, d);
+        char *s = source_text(run->g->cfg, run->ov.semantic_captions, d);
 
         if (!s)
             continue;
@@ -264,20 +298,32 @@ static void answer(struct rag_run *run, const cJSON *docs)
         free(s);
     }
     fclose(f);
-    body = user ? call_body(run, answer_prompt, user, run->stream, &sent, &len)
-                : NULL;
+    system = overrides_prompt(&run->ov, answer_prompt);
+    body = user && system ? call_body(run, system, user, run->stream, &sent,
+                                      &len) : NULL;
     free(user);
+    free(system);
+    if (body && reasoning && run->ov.reasoning_effort &&
+        *run->ov.reasoning_effort)
+        /* the sample sends it to reasoning deployments */
+        body = with_item(body, "reasoning_effort",
+                         cJSON_CreateString(run->ov.reasoning_effort), &len);
     cJSON_AddStringToObject(props, "model", model_name(run->g->m));
+    if (reasoning)
+        cJSON_AddStringToObject(props, "reasoning_effort",
+                                run->ov.reasoning_effort
+                                ? run->ov.reasoning_effort : "");
     thought(run, "Prompt to generate answer", sent, props, start);
     cJSON_AddItemToObject(ctx, "data_points", dp);
     cJSON_AddItemToObject(ctx, "thoughts", run->thoughts);
+    cJSON_AddNullToObject(ctx, "followup_questions");
     run->thoughts = NULL;
     if (!body) {
         cJSON_Delete(ctx);
         fail(run, 500, "out of memory");
         return;
     }
-    run->cbs->ready(run->arg, body, len, ctx);
+    run->cbs->ready(run->arg, body, len, ctx, run->ov.followups);
     run_free(run);
 }
 
@@ -302,26 +348,35 @@ static void on_search(void *arg, const cJSON *docs, int status,
 static void search(struct rag_run *run)
 {
     const struct cfg *c = run->g->cfg;
+    const struct overrides *o = &run->ov;
     cJSON *props = cJSON_CreateObject();
+    struct search_query q = {
+        .text = run->query, .text_search = o->mode != OVERRIDES_VECTORS,
+        .vector = run->vector, .filter = run->filter, .top = o->top,
+        .semantic_config = !o->semantic_ranker ? NULL
+                           : c->search_semantic_config
+                           ? c->search_semantic_config : "default",
+        .captions = o->semantic_captions, .rewrites = o->query_rewriting,
+        .min_score = o->min_search_score,
+        .min_reranker_score = o->min_reranker_score,
+    };
 
     if (run->rl.call || run->ec)
         return;                 /* the other one is still running */
-    cJSON_AddBoolToObject(props, "use_semantic_ranker",
-                          c->search_semantic_config != NULL);
-    cJSON_AddBoolToObject(props, "use_semantic_captions",
-                          c->search_semantic_config && c->search_captions);
-    cJSON_AddNumberToObject(props, "top", c->search_top);
+    cJSON_AddBoolToObject(props, "use_semantic_captions", q.captions);
+    cJSON_AddBoolToObject(props, "use_semantic_ranker", o->semantic_ranker);
+    cJSON_AddBoolToObject(props, "use_query_rewriting", q.rewrites);
+    cJSON_AddNumberToObject(props, "top", q.top);
     if (run->filter)
         cJSON_AddStringToObject(props, "filter", run->filter);
     else
         cJSON_AddNullToObject(props, "filter");
     cJSON_AddBoolToObject(props, "use_vector_search", run->vector != NULL);
-    cJSON_AddBoolToObject(props, "use_text_search", 1);
+    cJSON_AddBoolToObject(props, "use_text_search", q.text_search);
     run->search_ms = now_ms(run);
     thought(run, "Search using generated search query",
             cJSON_CreateString(run->query), props, run->search_ms);
-    run->sc = search_start(run->g->s, run->query, run->vector, run->filter,
-                           on_search, run);
+    run->sc = search_start(run->g->s, &q, on_search, run);
     if (!run->sc)
         fail(run, 500, "could not start the search");
 }
@@ -370,19 +425,39 @@ static char *answer_part(const char *content)
     return out;
 }
 
-/* The model's query, without its thinking, trimmed; the question itself
- * when it gave none ("0", as the prompt allows). */
+/* The search_query of the message's first tool call, or NULL (none, or
+ * not JSON: the sample then reads the content). */
+static char *tool_query(const cJSON *msg)
+{
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
+            cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), 0),
+            "function"), "arguments");
+    cJSON *a = cJSON_IsString(args) ? cJSON_Parse(args->valuestring) : NULL;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(a, "search_query");
+    char *out = cJSON_IsString(q) && *q->valuestring ? strdup(q->valuestring)
+                                                     : NULL;
+
+    cJSON_Delete(a);
+    return out;
+}
+
+/* The model's query (its tool call's, or its words without its thinking),
+ * trimmed; the question itself when it gave none ("0", as the prompt
+ * allows). */
 static char *rewritten(struct rag_run *run)
 {
     size_t len;
     const char *body = relay_body(&run->rl, &len);
     cJSON *up = cJSON_ParseWithLength(body, len);
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
-            cJSON_GetObjectItemCaseSensitive(up, "choices"), 0), "message"),
-        "content");
-    char *answer = cJSON_IsString(content) ? answer_part(content->valuestring)
-                                           : NULL;
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(up, "choices"), 0),
+        "message");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    char *answer = tool_query(msg);
+
+    if (!answer && cJSON_IsString(content))
+        answer = answer_part(content->valuestring);
     const char *s = answer;
     char *q = NULL;
 
@@ -457,7 +532,8 @@ static char *rewrite_body(struct rag_run *run, int plain, cJSON **sent,
     body = call_body(run, rewrite_prompt, user, 0, sent, len);
     run->in = keep;
     free(user);
-    return body;
+    return body ? with_item(body, "tools", cJSON_Parse(rewrite_tools), len)
+                : NULL;
 }
 
 static int start_rewrite(struct rag_run *run)
@@ -520,7 +596,22 @@ static void on_embed(void *arg, cJSON *vector, int status, const char *msg,
     search(run);
 }
 
-/* Splits the conversation: past messages and the question (last, user's). */
+/* Appends part (may be NULL) to *f with " and ". */
+static int join_filter(char **f, const char *part)
+{
+    char *j;
+
+    if (!part)
+        return 0;
+    if (!(j = *f ? str_fmt("%s and %s", *f, part) : strdup(part)))
+        return -1;
+    free(*f);
+    *f = j;
+    return 0;
+}
+
+/* Splits the conversation: past messages and the question (last, user's);
+ * reads the overrides. */
 static int take_input(struct rag_run *run, const struct chat_input *in,
                       char *err, size_t errlen)
 {
@@ -534,15 +625,19 @@ static int take_input(struct rag_run *run, const struct chat_input *in,
     run->in.context = NULL;
     run->in.session_state = NULL;
     run->in.security_filter = NULL;
-    /* The parts are ANDed, the security filter last, as the sample's
-     * build_filter does. */
-    if (in->security_filter && run->g->cfg->search_filter)
-        run->filter = str_fmt("%s and %s", run->g->cfg->search_filter,
-                              in->security_filter);
-    else if (in->security_filter || run->g->cfg->search_filter)
-        run->filter = strdup(in->security_filter ? in->security_filter
-                             : run->g->cfg->search_filter);
-    if ((in->security_filter || run->g->cfg->search_filter) && !run->filter)
+    if (overrides_parse(cJSON_GetObjectItemCaseSensitive(in->context,
+                                                         "overrides"),
+                        run->g->cfg, &run->ov, err, errlen) < 0)
+        return -1;
+    if (run->ov.mode == OVERRIDES_VECTORS && !run->g->e)
+        return snprintf(err, errlen, "context.overrides.retrieval_mode: "
+                        "\"vectors\" needs an embedding deployment "
+                        "(AZURE_OPENAI_EMB_DEPLOYMENT)"), -1;
+    /* The parts are ANDed: the settings' filter, the categories, then
+     * the security filter, as the sample's build_filter orders them. */
+    if (join_filter(&run->filter, run->g->cfg->search_filter) < 0 ||
+        join_filter(&run->filter, run->ov.filter) < 0 ||
+        join_filter(&run->filter, in->security_filter) < 0)
         return -1;
     if (!cJSON_IsString(role) || strcmp(role->valuestring, "user") ||
         !cJSON_IsString(content))
@@ -573,13 +668,13 @@ struct rag_run *rag_start(struct rag *g, const struct chat_input *in,
         run_free(run);
         return NULL;
     }
-    if (g->e) {
+    /* text: no embedding, as the sample computes none */
+    if (g->e && run->ov.mode != OVERRIDES_TEXT) {
         run->embed_ms = now_ms(run);
-        run->ec = embed_start(g->e, run->question, on_embed, run);
-    }
-    if (g->e && !run->ec) {
-        run_free(run);
-        return NULL;
+        if (!(run->ec = embed_start(g->e, run->question, on_embed, run))) {
+            run_free(run);
+            return NULL;
+        }
     }
     return run;
 }

@@ -15,9 +15,16 @@
  *      past messages, and the question followed by "Sources:" and one
  *      "sourcepage: content" line per document, for [sourcepage] citations.
  *
+ * The demo's context.overrides (overrides.h) shape each step: top,
+ * retrieval_mode (text: no embedding call; vectors: no text query),
+ * the semantic ranker, captions and query rewriting, the minimum scores,
+ * the category filter, the answer's prompt (prompt_template, the
+ * follow-up instruction) and reasoning_effort.
+ *
  * The context it hands back (for the first stream line, or /chat's reply):
  *   "data_points": {"text": ["sourcepage: content", ...],
  *                   "citations": ["sourcepage", ...]},
+ *   "followup_questions": null,
  *   "thoughts": [{"title", "description", "props": {..., "start_ms",
  *                 "duration_ms"}}, ...]   (the sample's ThoughtStep shape;
  *                 start_ms from the question's arrival, so the parallel
@@ -52,7 +59,10 @@ struct rag;
 struct rag_run;
 
 struct rag_cbs {
-    void (*ready)(void *arg, char *body, size_t len, struct cJSON *context);
+    /* followups: the client asked for follow-up questions (cut them out
+     * of the answer: followup.h) */
+    void (*ready)(void *arg, char *body, size_t len, struct cJSON *context,
+                  int followups);
     /* retry_after: the Retry-After for a 429, else NULL; valid during
      * the call. */
     void (*fail)(void *arg, int status, const char *msg,

@@ -22,6 +22,7 @@ struct search_call {
     struct jsoncall *jc;
     search_cb cb;
     void *arg;
+    double min_score, min_reranker_score;
 };
 
 struct search *search_init(const struct cfg *c, struct entra *entra,
@@ -82,23 +83,44 @@ void search_free(struct search *s)
     free(s);
 }
 
+static double number(const cJSON *doc, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* Drops the documents under the minimum scores. */
+static void qualify(cJSON *docs, double min_score, double min_reranker)
+{
+    cJSON *d = docs ? docs->child : NULL, *next;
+
+    for (; d; d = next) {
+        next = d->next;
+        if (number(d, "@search.score") < min_score ||
+            number(d, "@search.rerankerScore") < min_reranker)
+            cJSON_Delete(cJSON_DetachItemViaPointer(docs, d));
+    }
+}
+
 static void on_reply(void *arg, cJSON *reply, int status, const char *msg,
                      const char *retry_after)
 {
     struct search_call *sc = arg;
-    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(reply, "value");
+    cJSON *docs = cJSON_GetObjectItemCaseSensitive(reply, "value");
 
-    if (reply && !cJSON_IsArray(docs))
+    if (reply && !cJSON_IsArray(docs)) {
         sc->cb(sc->arg, NULL, 502, "the search service's reply had no "
                "\"value\" array", NULL);
-    else
+    } else {
+        qualify(docs, sc->min_score, sc->min_reranker_score);
         sc->cb(sc->arg, docs, status, msg, retry_after);
+    }
     cJSON_Delete(reply);
     free(sc);
 }
 
-static cJSON *query_body(const struct cfg *c, const char *text,
-                         const cJSON *vector, const char *filter)
+static cJSON *query_body(const struct cfg *c, const struct search_query *q)
 {
     cJSON *b = cJSON_CreateObject(), *vq, *v;
     char *select = NULL;
@@ -106,34 +128,40 @@ static cJSON *query_body(const struct cfg *c, const char *text,
     if (asprintf(&select, "%s,%s", c->search_sourcepage_field,
                  c->search_content_field) < 0)
         select = NULL;
-    cJSON_AddStringToObject(b, "search", text);
-    cJSON_AddNumberToObject(b, "top", c->search_top);
+    cJSON_AddStringToObject(b, "search", q->text_search ? q->text : "");
+    cJSON_AddNumberToObject(b, "top", q->top);
     if (select)
         cJSON_AddStringToObject(b, "select", select);
     free(select);
-    if (filter)
-        cJSON_AddStringToObject(b, "filter", filter);
-    if (c->search_semantic_config) {
+    if (q->filter)
+        cJSON_AddStringToObject(b, "filter", q->filter);
+    if (q->semantic_config) {
         cJSON_AddStringToObject(b, "queryType", "semantic");
         cJSON_AddStringToObject(b, "semanticConfiguration",
-                                c->search_semantic_config);
-        if (c->search_captions)
+                                q->semantic_config);
+        cJSON_AddStringToObject(b, "semanticQuery", q->text);
+        if (q->captions)
             cJSON_AddStringToObject(b, "captions", "extractive|highlight-false");
+        if (q->rewrites) {
+            /* the service rewrites only with a query language */
+            cJSON_AddStringToObject(b, "queryRewrites", "generative");
+            cJSON_AddStringToObject(b, "queryLanguage", "en-us");
+        }
     }
-    if (vector) {
+    if (q->vector) {
         vq = cJSON_AddArrayToObject(b, "vectorQueries");
         v = cJSON_CreateObject();
         cJSON_AddItemToArray(vq, v);
         cJSON_AddStringToObject(v, "kind", "vector");
-        cJSON_AddItemToObject(v, "vector", cJSON_Duplicate(vector, 1));
+        cJSON_AddItemToObject(v, "vector", cJSON_Duplicate(q->vector, 1));
         cJSON_AddStringToObject(v, "fields", c->search_vector_field);
         cJSON_AddNumberToObject(v, "k", VECTOR_K);
     }
     return b;
 }
 
-struct search_call *search_start(struct search *s, const char *text,
-                                 const cJSON *vector, const char *filter,
+struct search_call *search_start(struct search *s,
+                                 const struct search_query *q,
                                  search_cb cb, void *arg)
 {
     struct search_call *sc = calloc(1, sizeof(*sc));
@@ -142,8 +170,9 @@ struct search_call *search_start(struct search *s, const char *text,
         return NULL;
     sc->cb = cb;
     sc->arg = arg;
-    sc->jc = jsoncall_start(&s->svc, query_body(s->cfg, text, vector, filter),
-                            on_reply, sc);
+    sc->min_score = q->min_score;
+    sc->min_reranker_score = q->min_reranker_score;
+    sc->jc = jsoncall_start(&s->svc, query_body(s->cfg, q), on_reply, sc);
     if (!sc->jc) {
         free(sc);
         return NULL;

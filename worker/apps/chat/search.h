@@ -6,15 +6,20 @@
  * Settings (cfg, the azure-search-openai-demo's names): AZURE_SEARCH_ENDPOINT
  * or AZURE_SEARCH_SERVICE (https://{service}.search.windows.net),
  * AZURE_SEARCH_INDEX, AZURE_SEARCH_KEY (the api-key header; empty: an
- * Entra ID token for https://search.azure.com/.default), search_top,
- * the filter (search_start's), search_semantic_config (queryType semantic with that
- * configuration; search_captions adds extractive captions),
- * search_vector_field. The request body:
- *   {"search": TEXT, "top": N, "select": "SOURCEPAGE,CONTENT",
- *    ["filter": F,] ["queryType": "semantic", "semanticConfiguration": C,
- *    ["captions": "extractive|highlight-false",]]
+ * Entra ID token for https://search.azure.com/.default),
+ * search_vector_field; the rest is the query's (struct search_query,
+ * what the demo's overrides ask: overrides.h). The request body, as the
+ * sample's SDK call sends it:
+ *   {"search": TEXT ("" for vectors only), "top": N,
+ *    "select": "SOURCEPAGE,CONTENT", ["filter": F,]
+ *    ["queryType": "semantic", "semanticConfiguration": C,
+ *     "semanticQuery": QUERY, ["captions": "extractive|highlight-false",]
+ *     ["queryRewrites": "generative", "queryLanguage": "en-us",]]
  *    ["vectorQueries": [{"kind": "vector", "vector": [...],
  *                        "fields": FIELD, "k": 50}]]}
+ * The reply's documents under min_score (@search.score) or
+ * min_reranker_score (@search.rerankerScore, absent counts as 0) are
+ * dropped, as the sample's search() drops them.
  * SOURCEPAGE and CONTENT are search_sourcepage_field and
  * search_content_field (KB_FIELDS_SOURCEPAGE, KB_FIELDS_CONTENT; the
  * sample's sourcepage and content by default): the citation and the text.
@@ -48,12 +53,21 @@ struct search *search_init(const struct cfg *c, struct entra *entra,
                            char *err, size_t errlen);
 void search_free(struct search *s);
 
-/* vector: an array of numbers, or NULL for a text-only query; filter:
- * the OData filter (search_filter and the user's security filter), or
- * NULL. */
-struct search_call *search_start(struct search *s, const char *text,
-                                 const struct cJSON *vector,
-                                 const char *filter, search_cb cb, void *arg);
+struct search_query {
+    const char *text;           /* the query */
+    int text_search;            /* 0: "search" is "" (vectors only) */
+    const struct cJSON *vector; /* array of numbers, or NULL: no vector */
+    const char *filter;         /* OData filter, or NULL */
+    int top;
+    const char *semantic_config;/* NULL: no semantic ranker */
+    int captions, rewrites;     /* with the semantic ranker only */
+    double min_score, min_reranker_score;
+};
+
+/* Everything q points to is only read here. */
+struct search_call *search_start(struct search *s,
+                                 const struct search_query *q,
+                                 search_cb cb, void *arg);
 void search_cancel(struct search_call *sc);
 
 #endif
