@@ -486,11 +486,18 @@ static void test_env_errors(void **state)
     setenv("WEB_CONCURRENCY", "0", 1);
     setenv("LLMFORK_BIND", "example.com", 1);
     setenv("LLMFORK_FORWARDED_ALLOW_IPS", "10.0.0.1/33", 1);
+    setenv("OPENAI_HOST", "azure_custom", 1);       /* the samples' names */
+    setenv("AZURE_OPENAI_SERVICE", "bad.name", 1);
     load_fails("environment LLMFORK_BIND: bad address 'example.com': expected"
                " HOST:PORT, [IPv6]:PORT, PORT, unix:/path or fd://N, got 'example.com'\n"
                "environment WEB_CONCURRENCY: 0 out of range (1..255)\n"
                "environment LLMFORK_TIMEOUT: expected an integer, got 'abc'\n"
-               "environment LLMFORK_FORWARDED_ALLOW_IPS: bad IP address or network '10.0.0.1/33'\n",
+               "environment LLMFORK_FORWARDED_ALLOW_IPS: bad IP address or network '10.0.0.1/33'\n"
+               "environment OPENAI_HOST: unknown host 'azure_custom' (azure, "
+               "openai, local, ollama)\n"
+               "environment AZURE_OPENAI_SERVICE: 'bad.name' is not a resource"
+               " name (letters, digits, '-'; the NAME of "
+               "https://NAME.openai.azure.com)\n",
                NULL);
 }
 
@@ -587,49 +594,40 @@ static void test_sample_env(void **state)
     cfg_free(&c);
     clear_env();
 
-    /* openai-chat-backend-fastapi: a local server, no key */
-    setenv("LOCAL_OPENAI_ENDPOINT", "http://127.0.0.1:8080/v1", 1);
-    load_ok(&c, NULL);
-    assert_string_equal(c.provider, "openai");
-    assert_string_equal(c.openai_base_url, "http://127.0.0.1:8080/v1");
-    cfg_free(&c);
-    setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1", 1);
-    load_ok(&c, NULL);
-    assert_string_equal(c.openai_base_url, "http://127.0.0.1:9/v1");
-    cfg_free(&c);
-    clear_env();
+    /* each sample's own set of names */
+    static const struct {
+        const char *env[4];     /* NAME, VALUE pairs */
+        const char *provider, *base_url, *endpoint, *deployment;
+    } cases[] = {
+        { { "LOCAL_OPENAI_ENDPOINT", "http://127.0.0.1:8080/v1" }, "openai",
+          "http://127.0.0.1:8080/v1", NULL, NULL },
+        { { "LOCAL_OPENAI_ENDPOINT", "http://127.0.0.1:8080/v1",
+            "OPENAI_BASE_URL", "http://127.0.0.1:9/v1" }, "openai",
+          "http://127.0.0.1:9/v1", NULL, NULL },
+        { { "AZURE_INFERENCE_ENDPOINT", "https://ds.openai.azure.com",
+            "AZURE_DEEPSEEK_DEPLOYMENT", "DeepSeek-R1" }, "azure", NULL,
+          "https://ds.openai.azure.com", "DeepSeek-R1" },
+        { { "OPENAI_CHAT_HOST", "ollama", "OLLAMA_ENDPOINT",
+            "http://127.0.0.1:11434/v1" }, "openai",
+          "http://127.0.0.1:11434/v1", NULL, NULL },
+        { { "OPENAI_CHAT_HOST", "ollama", "OPENAI_HOST", "azure" },
+          "azure-v1", NULL, NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int j = 0; j < 4 && cases[i].env[j]; j += 2)
+            setenv(cases[i].env[j], cases[i].env[j + 1], 1);
+        load_ok(&c, NULL);
+        assert_string_equal(c.provider, cases[i].provider);
+        if (cases[i].base_url)
+            assert_string_equal(c.openai_base_url, cases[i].base_url);
+        if (cases[i].endpoint)
+            assert_string_equal(c.azure_endpoint, cases[i].endpoint);
+        if (cases[i].deployment)
+            assert_string_equal(c.azure_deployment, cases[i].deployment);
+        cfg_free(&c);
+        clear_env();
+    }
 
-    /* deepseek-python: AzureOpenAI on the inference endpoint */
-    setenv("AZURE_INFERENCE_ENDPOINT", "https://ds.openai.azure.com", 1);
-    setenv("AZURE_DEEPSEEK_DEPLOYMENT", "DeepSeek-R1", 1);
-    load_ok(&c, NULL);
-    assert_string_equal(c.provider, "azure");
-    assert_string_equal(c.azure_endpoint, "https://ds.openai.azure.com");
-    assert_string_equal(c.azure_deployment, "DeepSeek-R1");
-    cfg_free(&c);
-    clear_env();
-
-    /* rag-postgres: OPENAI_CHAT_HOST; OPENAI_HOST comes first */
-    setenv("OPENAI_CHAT_HOST", "ollama", 1);
-    setenv("OLLAMA_ENDPOINT", "http://127.0.0.1:11434/v1", 1);
-    load_ok(&c, NULL);
-    assert_string_equal(c.provider, "openai");
-    assert_string_equal(c.openai_base_url, "http://127.0.0.1:11434/v1");
-    cfg_free(&c);
-    setenv("OPENAI_HOST", "azure", 1);
-    load_ok(&c, NULL);
-    assert_string_equal(c.provider, "azure-v1");
-    cfg_free(&c);
-    clear_env();
-
-    setenv("OPENAI_HOST", "azure_custom", 1);
-    setenv("AZURE_OPENAI_SERVICE", "bad.name", 1);
-    load_fails("environment OPENAI_HOST: unknown host 'azure_custom' (azure, "
-               "openai, local, ollama)\n"
-               "environment AZURE_OPENAI_SERVICE: 'bad.name' is not a resource"
-               " name (letters, digits, '-'; the NAME of "
-               "https://NAME.openai.azure.com)\n", NULL);
-    clear_env();
     setenv("LOCAL_OPENAI_ENDPOINT", "", 1);     /* empty counts as unset */
     load_ok(&c, NULL);
     assert_string_equal(c.provider, "mock");
