@@ -229,6 +229,7 @@ void cfg_set_value(struct cfg_loader *L, const struct cfg_key *k,
         rc = set_int_like(k, field, v, msg, sizeof(msg));
         break;
     }
+    L->set_at[k - cfg_keys] = (int)L->level;
     if (rc < 0)
         cfg_report(L, "%s: %s", where, msg);
 }
@@ -453,6 +454,7 @@ static void load_all(struct cfg_loader *L, const struct cfg_cli *cl)
         load_file(L, path);
     }
     load_env(L);
+    cfg_samples_apply(L);
     cfg_cli_apply(L, cl);
 }
 

@@ -46,7 +46,9 @@ struct cfg_key {
 extern const struct cfg_key cfg_keys[];
 extern const size_t cfg_nkeys;
 
-enum cfg_level { LV_DEFAULT, LV_FILE, LV_ENV, LV_CLI };
+/* LV_SAMPLE: the samples' environment names (cfg_samples.c), which set
+ * only what no level above the defaults set. */
+enum cfg_level { LV_DEFAULT, LV_FILE, LV_ENV, LV_SAMPLE, LV_CLI };
 
 struct cfg_loader {
     struct cfg *c;
@@ -55,7 +57,7 @@ struct cfg_loader {
     size_t errlen;
     int nerr;
     enum cfg_level level;
-    int set_at[CFG_MAX_KEYS];   /* level that last wrote each list, or -1 */
+    int set_at[CFG_MAX_KEYS];   /* level that last wrote each key, or -1 */
     /* file reading */
     const char *file;
     FILE *fp;
@@ -108,5 +110,10 @@ void cfg_set_value(struct cfg_loader *L, const struct cfg_key *k,
  * cfg_cli_apply() sets the values once the file and environment are read. */
 void cfg_cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **argv);
 void cfg_cli_apply(struct cfg_loader *L, const struct cfg_cli *cl);
+
+/* Reads the Azure samples' environment names into the keys still at
+ * their defaults (cfg_samples.c); after the environment, before the
+ * command line. */
+void cfg_samples_apply(struct cfg_loader *L);
 
 #endif

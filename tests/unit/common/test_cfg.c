@@ -30,6 +30,17 @@ static const char *file(const char *name, const char *text)
     return path;
 }
 
+/* The environment names the samples use (cfg_samples.c) and the ones they
+ * are tested against. */
+static const char *const sample_env[] = {
+    "OPENAI_HOST", "OPENAI_CHAT_HOST", "OLLAMA_ENDPOINT",
+    "LOCAL_OPENAI_ENDPOINT", "AZURE_INFERENCE_ENDPOINT",
+    "AZURE_OPENAI_SERVICE", "AZURE_OPENAI_CHATGPT_DEPLOYMENT",
+    "AZURE_DEEPSEEK_DEPLOYMENT", "AZURE_OPENAI_CLIENT_ID",
+    "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_CHAT_DEPLOYMENT", "AZURE_CLIENT_ID",
+    "OPENAI_BASE_URL", NULL
+};
+
 static void clear_env(void)
 {
     char name[96];
@@ -41,6 +52,8 @@ static void clear_env(void)
     }
     unsetenv("LLMFORK_CONFIG");
     unsetenv("WEB_CONCURRENCY");
+    for (const char *const *e = sample_env; *e; e++)
+        unsetenv(*e);
 }
 
 static int setup(void **state)
@@ -474,11 +487,18 @@ static void test_env_errors(void **state)
     setenv("WEB_CONCURRENCY", "0", 1);
     setenv("LLMFORK_BIND", "example.com", 1);
     setenv("LLMFORK_FORWARDED_ALLOW_IPS", "10.0.0.1/33", 1);
+    setenv("OPENAI_HOST", "azure_custom", 1);       /* the samples' names */
+    setenv("AZURE_OPENAI_SERVICE", "bad.name", 1);
     load_fails("environment LLMFORK_BIND: bad address 'example.com': expected"
                " HOST:PORT, [IPv6]:PORT, PORT, unix:/path or fd://N, got 'example.com'\n"
                "environment WEB_CONCURRENCY: 0 out of range (1..255)\n"
                "environment LLMFORK_TIMEOUT: expected an integer, got 'abc'\n"
-               "environment LLMFORK_FORWARDED_ALLOW_IPS: bad IP address or network '10.0.0.1/33'\n",
+               "environment LLMFORK_FORWARDED_ALLOW_IPS: bad IP address or network '10.0.0.1/33'\n"
+               "environment OPENAI_HOST: unknown host 'azure_custom' (azure, "
+               "openai, local, ollama)\n"
+               "environment AZURE_OPENAI_SERVICE: 'bad.name' is not a resource"
+               " name (letters, digits, '-'; the NAME of "
+               "https://NAME.openai.azure.com)\n",
                NULL);
 }
 
@@ -532,6 +552,89 @@ static void test_actions(void **state)
     }
 }
 
+/* The samples' names fill what nothing explicit set, as each sample reads
+ * them; anything explicit (the file, LLMFORK_*, the key's own env names,
+ * the command line) wins, and so does the first hint for a key. */
+static void test_sample_env(void **state)
+{
+    struct cfg c;
+    (void)state;
+    const char *f = file("samples.conf", "provider = azure\n"
+                         "azure_deployment = from-file\n");
+
+    setenv("AZURE_OPENAI_SERVICE", "res1", 1);
+    setenv("AZURE_OPENAI_CHATGPT_DEPLOYMENT", "chatgpt", 1);
+    setenv("AZURE_OPENAI_CLIENT_ID", "mi-1", 1);
+    setenv("OPENAI_HOST", "azure", 1);
+    load_ok(&c, NULL);
+    assert_string_equal(c.provider, "azure-v1");
+    assert_string_equal(c.azure_endpoint, "https://res1.openai.azure.com");
+    assert_string_equal(c.azure_deployment, "chatgpt");
+    assert_string_equal(c.azure_client_id, "mi-1");
+    cfg_free(&c);
+
+    setenv("AZURE_OPENAI_ENDPOINT", "https://explicit.openai.azure.com", 1);
+    setenv("AZURE_OPENAI_CHAT_DEPLOYMENT", "chat", 1);
+    setenv("AZURE_CLIENT_ID", "cid", 1);
+    load_ok(&c, "-c", f, NULL);
+    assert_string_equal(c.provider, "azure");               /* the file */
+    assert_string_equal(c.azure_endpoint, "https://explicit.openai.azure.com");
+    assert_string_equal(c.azure_deployment, "chat");         /* env > file */
+    assert_string_equal(c.azure_client_id, "cid");
+    cfg_free(&c);
+    unsetenv("AZURE_OPENAI_CHAT_DEPLOYMENT");
+    load_ok(&c, "-c", f, "--azure-deployment", "cli", NULL);
+    assert_string_equal(c.azure_deployment, "cli");
+    cfg_free(&c);
+    load_ok(&c, "-c", f, NULL);
+    assert_string_equal(c.azure_deployment, "from-file");
+    cfg_free(&c);
+    setenv("LLMFORK_PROVIDER", "mock", 1);
+    load_ok(&c, NULL);
+    assert_string_equal(c.provider, "mock");
+    cfg_free(&c);
+    clear_env();
+
+    /* each sample's own set of names */
+    static const struct {
+        const char *env[4];     /* NAME, VALUE pairs */
+        const char *provider, *base_url, *endpoint, *deployment;
+    } cases[] = {
+        { { "LOCAL_OPENAI_ENDPOINT", "http://127.0.0.1:8080/v1" }, "openai",
+          "http://127.0.0.1:8080/v1", NULL, NULL },
+        { { "LOCAL_OPENAI_ENDPOINT", "http://127.0.0.1:8080/v1",
+            "OPENAI_BASE_URL", "http://127.0.0.1:9/v1" }, "openai",
+          "http://127.0.0.1:9/v1", NULL, NULL },
+        { { "AZURE_INFERENCE_ENDPOINT", "https://ds.openai.azure.com",
+            "AZURE_DEEPSEEK_DEPLOYMENT", "DeepSeek-R1" }, "azure", NULL,
+          "https://ds.openai.azure.com", "DeepSeek-R1" },
+        { { "OPENAI_CHAT_HOST", "ollama", "OLLAMA_ENDPOINT",
+            "http://127.0.0.1:11434/v1" }, "openai",
+          "http://127.0.0.1:11434/v1", NULL, NULL },
+        { { "OPENAI_CHAT_HOST", "ollama", "OPENAI_HOST", "azure" },
+          "azure-v1", NULL, NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int j = 0; j < 4 && cases[i].env[j]; j += 2)
+            setenv(cases[i].env[j], cases[i].env[j + 1], 1);
+        load_ok(&c, NULL);
+        assert_string_equal(c.provider, cases[i].provider);
+        if (cases[i].base_url)
+            assert_string_equal(c.openai_base_url, cases[i].base_url);
+        if (cases[i].endpoint)
+            assert_string_equal(c.azure_endpoint, cases[i].endpoint);
+        if (cases[i].deployment)
+            assert_string_equal(c.azure_deployment, cases[i].deployment);
+        cfg_free(&c);
+        clear_env();
+    }
+
+    setenv("LOCAL_OPENAI_ENDPOINT", "", 1);     /* empty counts as unset */
+    load_ok(&c, NULL);
+    assert_string_equal(c.provider, "mock");
+    cfg_free(&c);
+}
+
 /* A problem after strings and lists were set frees them (ASan checks). */
 static void test_error_frees(void **state)
 {
@@ -562,6 +665,7 @@ int main(void)
         cmocka_unit_test_setup(test_cli_errors, setup),
         cmocka_unit_test_setup(test_actions, setup),
         cmocka_unit_test_setup(test_error_frees, setup),
+        cmocka_unit_test_setup(test_sample_env, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
