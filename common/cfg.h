@@ -101,6 +101,7 @@ struct cfg {
     struct cfg_list gateway_keys;
     char *responses_upstream;   /* auto | native | chat (gateway.c) */
     char *static_dir;           /* web page files; NULL = LLMFORK_WWW_DIR */
+    struct cfg_list allowed_origins;    /* ALLOWED_ORIGINS: CORS (cors.h) */
 
     /* RAG over Azure AI Search (worker/apps/chat/rag.h), the sample's names */
     char *rag;                  /* none | search | postgres */

@@ -14,7 +14,7 @@
 
 /* HUP runs two generations at once: half the scoreboard, less one. */
 #define CFG_MAX_WORKERS (SB_SLOTS / 2 - 1)
-#define CFG_MAX_KEYS 96
+#define CFG_MAX_KEYS 128
 
 enum cfg_ktype {
     K_INT,      /* int within [min, max] */

@@ -23,6 +23,7 @@ static int check_rag(const char *item, char *msg, size_t len);
 static int check_pg_ssl(const char *item, char *msg, size_t len);
 static int check_ident(const char *item, char *msg, size_t len);
 static int check_responses(const char *item, char *msg, size_t len);
+static int check_origin(const char *item, char *msg, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
 
@@ -164,6 +165,10 @@ const struct cfg_key cfg_keys[] = {
       "azure-v1)" },
     { "gateway_keys", K_LIST, F(gateway_keys), NULL, 0, 0, NULL, NULL, NULL,
       "KEYS", "keys clients of /v1 and /openai must send; none = open" },
+    { "allowed_origins", K_LIST, F(allowed_origins), NULL, 0, 0,
+      check_origin, "ALLOWED_ORIGINS", NULL, "ORIGINS", "web origins (scheme"
+      "://host[:port]) allowed to call the API from a browser (CORS); * ="
+      " any; none = no CORS headers" },
     { "static_dir", K_STR, F(static_dir), NULL, 0, 0, NULL, NULL, NULL, "DIR",
       "files served at / (the web page); empty = the page shipped with llmfork" },
 
@@ -328,6 +333,23 @@ static int check_responses(const char *item, char *msg, size_t len)
     static const char *const names[] = { "auto", "native", "chat", NULL };
 
     return check_one_of(item, "responses_upstream", names, msg, len);
+}
+
+/* A browser's Origin as it sends it: scheme://host[:port], no path (a
+ * trailing '/' would never match), or "*" for any origin. */
+static int check_origin(const char *item, char *msg, size_t len)
+{
+    const char *sep = strstr(item, "://");
+    size_t scheme = sep ? (size_t)(sep - item) : 0;
+
+    if (strcmp(item, "*") == 0)
+        return 0;
+    if (scheme > 0 && strspn(item, "abcdefghijklmnopqrstuvwxyz0123456789+.-")
+        == scheme && sep[3] != '\0' && strchr(sep + 3, '/') == NULL)
+        return 0;
+    return cfg_bad(msg, len, "expected an origin such as https://app.example"
+                   ".com or http://localhost:8080 (no path), or *; got '%s'",
+                   item);
 }
 
 /* A failover endpoint: an http(s) URL, optionally "*WEIGHT" (1-100). */
