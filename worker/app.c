@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cfg.h"
 #include "common/log.h"
+#include "worker/cors.h"
 
 struct route {
     char *method;               /* "GET", ... or "*" */
@@ -146,11 +148,31 @@ static void allow_add(char *buf, size_t n, const char *method)
     snprintf(buf + used, n - used, "%s%s", used ? ", " : "", method);
 }
 
+/* 1 when an app's route names path: the root catch-all (the static
+ * files' catch-all GET route) does not count, so a preflight elsewhere is a 404. */
+static int path_routed(const struct apps *a, const char *path)
+{
+    for (int i = 0; i < a->nroutes; i++)
+        if (path_match(&a->routes[i], path) &&
+            !(a->routes[i].prefix && a->routes[i].plen <= 1))
+            return 1;
+    return 0;
+}
+
 void apps_handle(struct http_req *r, void *arg)
 {
     struct apps *a = arg;
     const char *m = http_req_method(r), *path = http_req_path(r);
     char allow[256] = "";
+
+    if (cors_is_preflight(r, &a->cfg->allowed_origins)) {
+        if (path_routed(a, path))
+            cors_preflight(r, &a->cfg->allowed_origins);
+        else
+            http_resp_error(r, 404, "not found");
+        return;
+    }
+    cors_response(r, &a->cfg->allowed_origins);
     for (int i = 0; i < a->nroutes; i++) {
         const struct route *rt = &a->routes[i];
         if (!path_match(rt, path))

@@ -36,7 +36,9 @@ struct apps *apps_start(const struct cfg *cfg,
 
 /* The http_handler that routes (arg is the struct apps). 404 when no
  * route's path matches; 405 with Allow when one matches another method.
- * HEAD is served by GET routes. */
+ * HEAD is served by GET routes. With allowed_origins set, CORS first
+ * (cors.h): a preflight on an app route's path is answered there (on
+ * any other path: 404), and other requests get their CORS headers. */
 void apps_handle(struct http_req *r, void *arg);
 
 void apps_stop(struct apps *a);

@@ -215,6 +215,9 @@ def read_reply(sock, timeout=20 * SLOW, stop=None):
     for line in lines[1:]:
         k, _, v = line.partition(":")
         r.headers[k.strip().lower()] = v.strip()
+    if r.status in (204, 304):          # no body, whatever the headers
+        r.complete = True
+        return r
     if "chunked" in r.headers.get("transfer-encoding", ""):
         while True:
             while b"\r\n" not in buf:
