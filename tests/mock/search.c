@@ -25,12 +25,17 @@
  *        --search-fault NNN[:ms=N] every search gets that status in this
  *        shape, with Retry-After (seconds) when ms is set (429: 1000).
  *   POST /openai/deployments/{dep}/embeddings?api-version=V   (Azure)
- *   POST /v1/embeddings, /embeddings ("model" required)       (OpenAI)
+ *   POST /v1/embeddings, /embeddings, /openai/v1/embeddings
+ *        ("model" required)                                   (OpenAI)
  *        auth as search, but with --token require the token must be for
  *        https://cognitiveservices.azure.com, as the chat endpoints'.
- *        input: a string or strings; dimensions (default 1536). Vectors
- *        are deterministic: hashed words, normalised, so texts sharing
- *        words are close. --embed-fault NNN[:ms=N]: every embeddings
+ *        input: a string, strings, token ids or lists of them (none
+ *        empty; else 400 '$.input' is invalid), dimensions (default
+ *        1536), encoding_format float (default) or base64 (the float32
+ *        bytes, little-endian, as the OpenAI SDKs ask by default);
+ *        usage counts words (or ids); errors in OpenAI's or Azure's
+ *        shape (error_reply). Vectors are deterministic: hashed words,
+ *        normalised, so texts sharing words are close. --embed-fault NNN[:ms=N]: every embeddings
  *        request gets that fault as the chat endpoints would (x-mock-fault).
  *
  * Ownership: the index (a cJSON tree) lives from search_load to
@@ -38,9 +43,11 @@
  */
 #include "tests/mock/mock.h"
 #include "tests/mock/token.h"
+#include "common/b64.h"
 
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,52 +587,136 @@ static void search(struct evhttp_request *req, const char *name,
 
 /* ---- embeddings ------------------------------------------------------ */
 
-static void add_embedding(cJSON *data, const char *text, int i, int dims)
+/* One input item's vector, as floats or (encoding_format base64) as the
+ * little-endian float32 bytes in base64, the OpenAI SDKs' default. Token
+ * arrays are embedded as their numbers' text. */
+static void add_embedding(cJSON *data, const cJSON *item, int i, int dims,
+                          int b64)
 {
     double *v = malloc(sizeof(*v) * (size_t)dims);
-    cJSON *e = cJSON_CreateObject(), *arr;
+    unsigned char *le = b64 ? malloc(4 * (size_t)dims) : NULL;
+    size_t cap = 4 * (((size_t)dims * 4 + 2) / 3) + 1;
+    char *text = cJSON_IsString(item) ? NULL : cJSON_PrintUnformatted(item);
+    char *enc = b64 ? malloc(cap) : NULL;
+    cJSON *e = cJSON_CreateObject();
 
     cJSON_AddStringToObject(e, "object", "embedding");
     cJSON_AddNumberToObject(e, "index", i);
-    arr = cJSON_AddArrayToObject(e, "embedding");
-    if (v) {
-        fake_vector(text, v, dims);
-        for (int k = 0; k < dims; k++)
-            cJSON_AddItemToArray(arr, cJSON_CreateNumber(
-                round(v[k] * 1e6) / 1e6));
+    if (v && (!b64 || (le && enc))) {
+        fake_vector(text ? text : item->valuestring, v, dims);
+        for (int k = 0; k < dims; k++) {
+            float f = (float)(v[k] = round(v[k] * 1e6) / 1e6);
+            uint32_t w;
+
+            memcpy(&w, &f, sizeof(w));
+            for (int b = 0; b < 4 && le; b++)
+                le[4 * k + b] = (unsigned char)(w >> (8 * b));
+        }
+        if (b64 && b64_encode(le, 4 * (size_t)dims, enc, cap) >= 0)
+            cJSON_AddStringToObject(e, "embedding", enc);
+        else if (!b64)
+            cJSON_AddItemToObject(e, "embedding",
+                                  cJSON_CreateDoubleArray(v, dims));
     }
     free(v);
+    free(le);
+    free(text);
+    free(enc);
     cJSON_AddItemToArray(data, e);
 }
 
+/* A valid input item: a non-empty string or array of token ids. */
+static int input_item(const cJSON *x, int tokens_only)
+{
+    const cJSON *t;
+
+    if (cJSON_IsString(x) && !tokens_only)
+        return x->valuestring[0] != '\0';
+    if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) == 0)
+        return 0;
+    cJSON_ArrayForEach(t, x)
+        if (!cJSON_IsNumber(t) || t->valuedouble < 0)
+            return 0;
+    return 1;
+}
+
+/* The usage count: words of a string, ids of a token array. */
+static int item_tokens(const cJSON *x)
+{
+    int n = 0;
+
+    if (cJSON_IsArray(x))
+        return cJSON_GetArraySize(x);
+    for (const char *p = x->valuestring; *p; ) {
+        p += strspn(p, " \t\r\n");
+        n += *p != '\0';
+        p += strcspn(p, " \t\r\n");
+    }
+    return n ? n : 1;
+}
+
+/* As the real service: input a string, strings, token ids or lists of
+ * them (none empty), in one request; errors in the flavour's shape. */
 static void embeddings(struct evhttp_request *req, const cJSON *body,
-                       const char *model)
+                       const char *model, enum flavour fl)
 {
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(body, "input"), *x;
     const cJSON *dims = cJSON_GetObjectItemCaseSensitive(body, "dimensions");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(body,
+                                                        "encoding_format");
     int nd = cJSON_IsNumber(dims) ? dims->valueint : DEFAULT_DIMS, i = 0;
+    int ok = in != NULL, tokens = 0, b64 = 0;
     cJSON *o, *data, *u;
 
-    if (!cJSON_IsString(in) && !cJSON_IsArray(in)) {
-        reply_error(req, 400, "'input' is a required property");
+    if (cJSON_IsArray(in)) {
+        const cJSON *first = cJSON_GetArrayItem(in, 0);
+
+        ok = first != NULL;
+        if (cJSON_IsNumber(first))      /* one token array */
+            ok = input_item(in, 1);
+        else
+            cJSON_ArrayForEach(x, in)
+                ok = ok && input_item(x, 0);
+    } else if (in)
+        ok = input_item(in, 0);
+    if (!in) {
+        error_reply(req, fl, 400, "'input' is a required property",
+                    "invalid_request_error", NULL, NULL);
+        return;
+    }
+    if (!ok) {
+        error_reply(req, fl, 400, "'$.input' is invalid. Please check the "
+                    "API reference: https://platform.openai.com/docs/"
+                    "api-reference.", "invalid_request_error", NULL, NULL);
+        return;
+    }
+    if (fmt && !(cJSON_IsString(fmt) && (!strcmp(fmt->valuestring, "float")
+                 || (b64 = !strcmp(fmt->valuestring, "base64"))))) {
+        error_reply(req, fl, 400, "'encoding_format' must be one of "
+                    "['float', 'base64']", "invalid_request_error",
+                    "encoding_format", NULL);
         return;
     }
     if (nd < 1 || nd > 3072) {
-        reply_error(req, 400, "dimensions must be between 1 and 3072");
+        error_reply(req, fl, 400, "dimensions must be between 1 and 3072",
+                    "invalid_request_error", "dimensions", NULL);
         return;
     }
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "object", "list");
     data = cJSON_AddArrayToObject(o, "data");
-    if (cJSON_IsString(in))
-        add_embedding(data, in->valuestring, 0, nd);
-    const cJSON *list = cJSON_IsArray(in) ? in : NULL;
-    cJSON_ArrayForEach(x, list)
-        add_embedding(data, cJSON_IsString(x) ? x->valuestring : "", i++, nd);
+    if (!cJSON_IsArray(in) || cJSON_IsNumber(cJSON_GetArrayItem(in, 0))) {
+        add_embedding(data, in, 0, nd, b64);
+        tokens = item_tokens(in);
+    } else
+        cJSON_ArrayForEach(x, in) {
+            add_embedding(data, x, i++, nd, b64);
+            tokens += item_tokens(x);
+        }
     cJSON_AddStringToObject(o, "model", model);
     u = cJSON_AddObjectToObject(o, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", 1);
-    cJSON_AddNumberToObject(u, "total_tokens", 1);
+    cJSON_AddNumberToObject(u, "prompt_tokens", tokens);
+    cJSON_AddNumberToObject(u, "total_tokens", tokens);
     reply_json(req, 200, o);
 }
 
@@ -663,13 +754,15 @@ static int index_name(const char *path, char *name)
     return -1;
 }
 
-/* "/openai/deployments/DEP/embeddings": DEP; "/v1/embeddings": "". */
+/* "/openai/deployments/DEP/embeddings": DEP; "/v1/embeddings" (and
+ * Azure's v1 "/openai/v1/embeddings"): "". */
 static int embeddings_path(const char *path, char *dep)
 {
     int n = 0;
 
     dep[0] = '\0';
-    if (!strcmp(path, "/v1/embeddings") || !strcmp(path, "/embeddings"))
+    if (!strcmp(path, "/v1/embeddings") || !strcmp(path, "/embeddings") ||
+        !strcmp(path, "/openai/v1/embeddings"))
         return 0;
     if (sscanf(path, "/openai/deployments/%127[^/]/embeddings%n", dep,
                &n) == 1 && n && !path[n])
@@ -715,9 +808,11 @@ int search_route(struct evhttp_request *req, const char *path,
     } else if (is_search)
         search(req, name, body);
     else if (!dep[0] && !*field_str(body, "model"))
-        reply_error(req, 400, "you must provide a model parameter");
+        error_reply(req, FL_OPENAI, 400, "you must provide a model parameter",
+                    "invalid_request_error", NULL, NULL);
     else
-        embeddings(req, body, dep[0] ? dep : field_str(body, "model"));
+        embeddings(req, body, dep[0] ? dep : field_str(body, "model"),
+                   dep[0] ? FL_AZURE : FL_OPENAI);
     cJSON_Delete(body);
     return 0;
 }
