@@ -148,8 +148,8 @@ static void allow_add(char *buf, size_t n, const char *method)
     snprintf(buf + used, n - used, "%s%s", used ? ", " : "", method);
 }
 
-/* 1 when an app's route names path: the root catch-all (the static
- * files' catch-all GET route) does not count, so a preflight elsewhere is a 404. */
+/* 1 when an app's route names path. The root catch-all (the static
+ * files') does not count: a preflight elsewhere is a 404. */
 static int path_routed(const struct apps *a, const char *path)
 {
     for (int i = 0; i < a->nroutes; i++)

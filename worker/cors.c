@@ -10,20 +10,18 @@
 /* Starlette's ALL_METHODS, what allow_methods=["*"] stands for. */
 static const char cors__methods[] = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT";
 
-static int cors__any(const struct cfg_list *origins)
+/* 1 when s is one of the configured values. */
+static int cors__listed(const struct cfg_list *origins, const char *s)
 {
     for (int i = 0; i < origins->n; i++)
-        if (strcmp(origins->v[i], "*") == 0)
+        if (strcmp(origins->v[i], s) == 0)
             return 1;
     return 0;
 }
 
 static int cors__allowed(const struct cfg_list *origins, const char *origin)
 {
-    for (int i = 0; i < origins->n; i++)
-        if (strcmp(origins->v[i], "*") == 0 || strcmp(origins->v[i], origin) == 0)
-            return 1;
-    return 0;
+    return cors__listed(origins, "*") || cors__listed(origins, origin);
 }
 
 /* The method as a whole word of cors__methods (case-sensitive, as
@@ -77,7 +75,7 @@ void cors_response(struct http_req *r, const struct cfg_list *origins)
 
     if (origins->n == 0 || origin == NULL || !cors__allowed(origins, origin))
         return;
-    if (cors__any(origins) && http_req_header(r, "Cookie") == NULL &&
+    if (cors__listed(origins, "*") && http_req_header(r, "Cookie") == NULL &&
         http_req_header(r, "Authorization") == NULL)
         http_resp_header(r, "Access-Control-Allow-Origin", "*");
     else {
