@@ -13,39 +13,39 @@
 #include "tests/fuzz/fuzz.h"
 #include "worker/server/http_parse.h"
 
-static struct http_field fields[HTTP_FIELDS_MAX];
+static struct h1f_field fields[HTTP_FIELDS_MAX];
 
 /* Decodes in[0..n) as a chunked body into out (room for n bytes). Returns
  * the last result and the body's length in *olen. */
 static int chunked(const char *in, size_t n, struct fuzz_cuts *c, char *out,
                    size_t *olen, size_t maxline)
 {
-    struct http_chunked st;
+    struct h1f_chunked st;
     size_t off = 0, end = 0;
-    int r = HTTP_CHUNK_MORE;
+    int r = H1F_CHUNK_MORE;
 
-    http_chunked_init(&st, maxline);
+    h1f_chunked_init(&st, maxline);
     *olen = 0;
-    while (off < n && r != HTTP_CHUNK_DONE && r >= 0) {
+    while (off < n && r != H1F_CHUNK_DONE && r >= 0) {
         if (end <= off)
             end = off + fuzz_piece(c, n - off);
         const char *d = NULL;
         size_t used = 0, dl = 0;
 
-        r = http_chunked_feed(&st, in + off, end - off, &used, &d, &dl);
+        r = h1f_chunked_feed(&st, in + off, end - off, &used, &d, &dl);
         FUZZ_CHECK(used <= end - off);
-        if (r == HTTP_CHUNK_DATA) {
+        if (r == H1F_CHUNK_DATA) {
             FUZZ_CHECK(d >= in + off && d + dl <= in + off + used);
             FUZZ_CHECK(dl > 0);
             memcpy(out + *olen, d, dl);
             *olen += dl;
-        } else if (r == HTTP_CHUNK_MORE) {
+        } else if (r == H1F_CHUNK_MORE) {
             FUZZ_CHECK(used == end - off);
         }
         off += used;
     }
-    if (r == HTTP_CHUNK_DATA)
-        r = HTTP_CHUNK_MORE;
+    if (r == H1F_CHUNK_DATA)
+        r = H1F_CHUNK_MORE;
     return r;
 }
 
@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)http_target_origin(h.target);
         (void)http_head_keepalive(&h);
         if (conn != NULL)
-            (void)http_list_has(conn, "upgrade");
+            (void)h1f_list_has(conn, "upgrade");
         if (http_head_body(&h, &kind, &length) == 0 &&
             kind == HTTP_BODY_CHUNKED) {
             const char *body = s + r;
