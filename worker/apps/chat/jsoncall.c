@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 
+#include "common/json.h"
 #include "common/str.h"
 #include "worker/model/auth/entra.h"
 #include "worker/fetch/fetch.h"
@@ -76,8 +77,8 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
 {
     struct jsoncall *jc = arg;
     size_t len = evbuffer_get_length(jc->body);
-    cJSON *reply = cJSON_ParseWithLength(
-        len ? (const char *)evbuffer_pullup(jc->body, -1) : "", len);
+    cJSON *reply = json_parse(
+        len ? (const char *)evbuffer_pullup(jc->body, -1) : "", len, NULL, 0);
     char msg[600], detail[400], wait[24];
     const char *after = NULL;
     int status = 502;
