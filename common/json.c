@@ -1,8 +1,11 @@
-/* json — JSON string escaping for fixed-shape output (see json.h). */
+/* json — JSON string escaping for fixed-shape output, and strict
+ * parsing (see json.h). */
 #include "common/json.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 
 #include "common/str.h"
 
@@ -138,4 +141,55 @@ int json_utf8_valid(const char *s, size_t len)
         i += k;
     }
     return 1;
+}
+
+/* The first byte below 0x20 in s[0..len) that RFC 8259 refuses: any in a
+ * string, any but the four blanks between tokens. Returns its offset, or
+ * len; *in_string says where it was. The text is one cJSON accepted, so
+ * its strings are where this walk finds them. */
+static size_t json__control(const char *s, size_t len, int *in_string)
+{
+    int in = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c < 0x20 && (in || (c != ' ' && c != '\t' && c != '\n' &&
+                                c != '\r'))) {
+            *in_string = in;
+            return i;
+        }
+        if (in && c == '\\')
+            i++;
+        else if (c == '"')
+            in = !in;
+    }
+    return len;
+}
+
+struct cJSON *json_parse(const char *s, size_t len, char *err, size_t errlen)
+{
+    const char *end;
+    cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    size_t at;
+    int in_string = 0;
+
+    /* cJSON stops after the first value; whatever follows it (a second
+     * object, a cut-and-paste tail) makes the text not JSON. */
+    if (root)
+        end += strspn(end, " \t\r\n");
+    if (!root || end != s + len) {
+        cJSON_Delete(root);
+        snprintf(err, errlen, "not valid JSON");
+        return NULL;
+    }
+    if ((at = json__control(s, len, &in_string)) < len) {
+        cJSON_Delete(root);
+        snprintf(err, errlen,
+                 "not valid JSON: raw control character U+%04X %s at byte "
+                 "%zu", (unsigned)(unsigned char)s[at],
+                 in_string ? "in a string" : "between tokens", at);
+        return NULL;
+    }
+    return root;
 }

@@ -1,5 +1,6 @@
 /*
- * json — writing JSON strings without building a cJSON tree.
+ * json — writing JSON strings without building a cJSON tree, and reading
+ * JSON text as strictly as RFC 8259 asks.
  *
  * The streaming path writes one NDJSON line per upstream token; its shape is
  * fixed, so it is cheaper to escape the token into the output buffer than
@@ -13,6 +14,7 @@
 #include <stddef.h>
 
 struct str_buf;
+struct cJSON;
 
 /* Appends s[0..len) to out as the inside of a JSON string (no quotes):
  * '"', '\\' and control characters escaped, other bytes copied (UTF-8 is
@@ -27,5 +29,15 @@ size_t json_esc(char *dst, size_t cap, const char *s, size_t len);
  * surrogates, nothing above U+10FFFF), else 0. JSON text must be UTF-8
  * (RFC 8259 8.1), and a model provider refuses a body that is not. */
 int json_utf8_valid(const char *s, size_t len);
+
+/* Parses s[0..len) as one JSON text (RFC 8259), which is stricter than
+ * cJSON alone: nothing but blanks may follow the value, and a byte below
+ * 0x20 is refused both inside a string (it must be escaped there) and
+ * between tokens (only space, tab, CR and LF are blanks; cJSON skips any
+ * such byte). Returns the tree, which the caller owns (cJSON_Delete), or
+ * NULL with why in err, to be prefixed by what the text was (e.g. "not
+ * valid JSON: raw control character U+000A in a string at byte 12";
+ * offsets count from 0). err may be NULL with errlen 0. */
+struct cJSON *json_parse(const char *s, size_t len, char *err, size_t errlen);
 
 #endif

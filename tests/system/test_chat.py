@@ -147,6 +147,14 @@ def test_non_json_content_type_is_415(srv):
     (b'{"messages": [{"role": "user", "content": "hi"}]} trailing', "JSON"),
     (b'{"messages": [{"role": "user", "content": "hi"}]}{"x": 1}', "JSON"),
     (b'[]', "object"),
+    # RFC 8259 7: control characters must be escaped in a string, and only
+    # space, tab, CR and LF separate tokens; cJSON alone lets both by.
+    (b'{"messages": [{"role": "user", "content": "line\none"}]}',
+     "raw control character U+000A in a string at byte 47"),
+    (b'{"messages": [{"role": "user", "content": "a\x00b"}]}',
+     "raw control character U+0000 in a string at byte 44"),
+    (b'{"messages":\x0c[{"role": "user", "content": "hi"}]}',
+     "raw control character U+000C between tokens at byte 12"),
     ({}, "messages"),
     ({"messages": "hi"}, "messages"),
     ({"messages": []}, "messages"),

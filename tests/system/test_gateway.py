@@ -102,6 +102,11 @@ def test_bad_body(srv, mock):
     body = json.dumps(oai_body("hi")).encode()
     oai_error(post(srv.port, "/v1/chat/completions", body.replace(b"hi", b"h\xffi")), 400)
     oai_error(post(srv.port, "/v1/chat/completions", body + b"{}"), 400)
+    for path in ("/v1/chat/completions", "/v1/responses", "/v1/embeddings"):
+        err = oai_error(post(srv.port, path, b'{"model": "m", "input": "a\tb"}'),
+                        400)
+        assert ("raw control character U+0009 in a string at byte 26"
+                in err["message"]), err
     oai_error(post(srv.port, "/v1/chat/completions", oai_body("hi"), ctype="text/plain"), 415)
     assert mock.stats()["requests"] == 0
 

@@ -28,7 +28,7 @@ struct cJSON *relay_parse_json(struct http_req *r, int *status,
 {
     size_t len;
     const char *body = http_req_body(r, &len);
-    const char *end;
+    char why[96];
     cJSON *root;
 
     if (!is_json_type(http_req_header(r, "Content-Type"))) {
@@ -47,14 +47,8 @@ struct cJSON *relay_parse_json(struct http_req *r, int *status,
         snprintf(msg, msglen, "request body is not valid UTF-8");
         return NULL;
     }
-    /* cJSON stops after the first value; whatever follows it (a second
-     * object, a cut-and-paste tail) makes the body not JSON. */
-    root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (root)
-        end += strspn(end, " \t\r\n");
-    if (!root || end != body + len) {
-        cJSON_Delete(root);
-        snprintf(msg, msglen, "request body is not valid JSON");
+    if (!(root = json_parse(body, len, why, sizeof(why)))) {
+        snprintf(msg, msglen, "request body is %s", why);
         return NULL;
     }
     if (!cJSON_IsObject(root)) {

@@ -2,12 +2,15 @@
  * test_json — the string escaper of the streaming path, against cJSON's
  * printer: for every single byte and for mixed text, json_esc() and
  * json_esc_append() write what cJSON_PrintUnformatted writes inside the
- * quotes, and json_esc() says when the buffer is too small.
+ * quotes, and json_esc() says when the buffer is too small. json_parse()
+ * refuses what RFC 8259 does and cJSON lets by: raw control bytes in a
+ * string or between tokens, bytes after the value.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -112,6 +115,57 @@ static void test_utf8_valid(void **state)
     assert_false(VALID("ok \xf0\x9f\x99"));
 }
 
+/* json_parse on s: NULL with err == why, or a tree when why is NULL. */
+static void parse(const char *s, size_t n, const char *why)
+{
+    char err[96] = "untouched";
+    cJSON *t = json_parse(s, n, err, sizeof err);
+
+    if (why == NULL) {
+        assert_non_null(t);
+        assert_string_equal(err, "untouched");
+    } else {
+        assert_null(t);
+        assert_string_equal(err, why);
+    }
+    cJSON_Delete(t);
+}
+
+static void test_parse_strict(void **state)
+{
+    static const char nul[] = "{\"a\":\"x\0y\"}";
+    static const char fine[] =
+        " {\"a\\\"\\n\":\"\\\\\",\r\n\t\"b\":[\"\\u0001\"]} \n";
+    char buf[32];
+    (void)state;
+
+    /* what cJSON alone accepts */
+    for (unsigned c = 1; c < 0x20; c++) {
+        cJSON *t;
+        char why[96];
+
+        snprintf(buf, sizeof buf, "{\"a\":\"x%cy\"}", (char)c);
+        t = cJSON_Parse(buf);
+        assert_non_null(t);
+        cJSON_Delete(t);
+        snprintf(why, sizeof why, "not valid JSON: raw control character "
+                 "U+%04X in a string at byte 7", c);
+        parse(buf, strlen(buf), why);
+    }
+    parse(nul, sizeof nul - 1,
+          "not valid JSON: raw control character U+0000 in a string at "
+          "byte 7");
+    parse("{\"a\":\x0b" "1}", 8,
+          "not valid JSON: raw control character U+000B between tokens at "
+          "byte 5");
+    parse("{\"a\":1}\x01", 8, "not valid JSON");
+    parse("{\"a\":1} {}", 10, "not valid JSON");
+    parse("{\"a\":", 5, "not valid JSON");
+    /* escapes, blanks and a quote after a backslash are fine */
+    parse(fine, sizeof fine - 1, NULL);
+    assert_null(json_parse("[", 1, NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_parse_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

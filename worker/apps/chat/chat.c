@@ -161,7 +161,7 @@ static const char filtered_msg[] =
  * anything odd): read with cJSON. Returns as on_event. */
 static int on_chunk_tree(struct chat *ch, const struct sse_event *ev)
 {
-    cJSON *o = cJSON_ParseWithLength(ev->data, ev->data_len);
+    cJSON *o = json_parse(ev->data, ev->data_len, NULL, 0);
     if (!o) {
         write_error_line(ch, "the model sent a malformed chunk");
         return -1;
@@ -363,7 +363,7 @@ static void reply_whole(struct chat *ch)
 {
     size_t len;
     const char *body = relay_body(&ch->rl, &len);
-    cJSON *up = cJSON_ParseWithLength(body, len);
+    cJSON *up = json_parse(body, len, NULL, 0);
     const cJSON *choice = cJSON_GetArrayItem(
         cJSON_GetObjectItemCaseSensitive(up, "choices"), 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");

@@ -436,9 +436,12 @@ static int top_member(struct cur *c, const char *k, size_t kn, int kesc,
 
 /* From the mark on: the delta's value, then the rest of the choice, of
  * "choices" and of the top object, as the full scan's calls would go on
- * after it. */
+ * after it. The full scan's mark follows the blanks after the colon; a
+ * chunk may have more of them there than the memo's (fuzz_delta found
+ * `"delta": {` after a memo of `"delta":{`), so they are skipped first. */
 static int resume(struct cur *c, struct pick *pk)
 {
+    ws(c);
     return delta_value(c, pk) || object_rest(c, choice_member, pk) ||
            array_rest(c, choice_item, pk, 1) ||
            object_rest(c, top_member, pk);

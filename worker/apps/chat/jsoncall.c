@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "common/json.h"
 #include "common/str.h"
 #include "worker/model/auth/entra.h"
 #include "worker/fetch/fetch.h"
@@ -74,8 +75,8 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
                     void *arg)
 {
     struct jsoncall *jc = arg;
-    cJSON *reply = cJSON_ParseWithLength(str_buf_cstr(&jc->body),
-                                         jc->body.len);
+    cJSON *reply = json_parse(str_buf_cstr(&jc->body), jc->body.len,
+                              NULL, 0);
     char msg[600], detail[400], wait[24];
     const char *after = NULL;
     int status = 502;

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/cfg.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "worker/apps/chat/chatreq.h"
@@ -449,7 +450,7 @@ static char *rewritten(struct rag_run *run)
 {
     size_t len;
     const char *body = relay_body(&run->rl, &len);
-    cJSON *up = cJSON_ParseWithLength(body, len);
+    cJSON *up = json_parse(body, len, NULL, 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(up, "choices"), 0),
         "message");

@@ -384,7 +384,7 @@ static void write_delta(struct ragpg *rq, const char *s, size_t n)
 /* A chunk the fast path left alone: 0 to go on, -1 to stop. */
 static int on_chunk_tree(struct ragpg *rq, const struct sse_event *ev)
 {
-    cJSON *o = cJSON_ParseWithLength(ev->data, ev->data_len);
+    cJSON *o = json_parse(ev->data, ev->data_len, NULL, 0);
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
     const cJSON *choice = cJSON_GetArrayItem(
         cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
@@ -487,7 +487,7 @@ static void reply_whole(struct ragpg *rq)
 {
     size_t len;
     const char *body = relay_body(&rq->rl, &len);
-    cJSON *up = cJSON_ParseWithLength(body, len), *out;
+    cJSON *up = json_parse(body, len, NULL, 0), *out;
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
             cJSON_GetObjectItemCaseSensitive(up, "choices"), 0), "message"),
@@ -654,7 +654,7 @@ static int tool_args(struct ragpg *rq)
 {
     size_t len;
     const char *body = relay_body(&rq->tool, &len);
-    cJSON *up = cJSON_ParseWithLength(body, len);
+    cJSON *up = json_parse(body, len, NULL, 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
         cJSON_GetObjectItemCaseSensitive(up, "choices"), 0), "message");
     const cJSON *tc, *content = cJSON_GetObjectItemCaseSensitive(msg, "content");

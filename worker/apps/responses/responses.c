@@ -423,7 +423,7 @@ static void fail_with(struct responses_stream *s, const cJSON *err)
  * errors. */
 static int chunk_tree(struct responses_stream *s, const char *data, size_t len)
 {
-    cJSON *o = cJSON_ParseWithLength(data, len);
+    cJSON *o = json_parse(data, len, NULL, 0);
     const cJSON *choice, *err;
 
     if (!o) {
@@ -477,7 +477,7 @@ const char *responses_output_text(struct responses_stream *s)
 char *responses_whole(struct responses_stream *s, const char *body,
                       size_t len, char *err, size_t errlen)
 {
-    cJSON *o = cJSON_ParseWithLength(body, len);
+    cJSON *o = json_parse(body, len, NULL, 0);
     const cJSON *choice = cJSON_GetArrayItem(
         cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");

@@ -240,6 +240,25 @@ static void test_memo_bound(void **state)
     free(chunk);
 }
 
+/* A chunk with blanks after the memo's mark (fuzz_delta's find: the memo
+ * of `"delta":{` and a chunk with `"delta": {`) is resumed past them, as
+ * the full scan reads it. */
+static void test_memo_blanks(void **state)
+{
+    static const char blank[] =
+        "{\"id\":\"chatcmpl-9x\",\"object\":\"chat.completion.chunk\","
+        "\"created\":1732600000,\"model\":\"gpt-4o-mini\","
+        "\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,"
+        "\"delta\": \t{\"\x94nt\":\"fp_;\",\"content\":\"b\"}}]}";
+    char *text;
+    (void)state;
+
+    assert_int_equal(scan_primed(blank, strlen(blank), openai, &text),
+                     DELTA_OK);
+    assert_string_equal(text, "b");
+    free(text);
+}
+
 /* Every prefix of a chunk, and each byte replaced by each of a few
  * characters that change the structure: the scan never claims OK where
  * cJSON disagrees (scan_checked asserts it). */
@@ -281,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_first_key_wins),
         cmocka_unit_test(test_memo),
         cmocka_unit_test(test_memo_bound),
+        cmocka_unit_test(test_memo_blanks),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
