@@ -1,5 +1,5 @@
 /*
- * cfg — see cfg.h. One row per setting in cfg_keys (cfg_keys.c): adding a setting
+ * cfg — see cfg.h. One row per setting in cfg__keys (cfg_keys.c): adding a setting
  * is one row (plus its field in struct cfg and its line in
  * etc/llmfork.conf). The row gives the file key, the environment name
  * (LLMFORK_<KEY>, derived) and the long option (--key-with-dashes, derived,
@@ -30,7 +30,7 @@
  * settings groups add their section here. */
 static const char *const sections[] = { "llmfork" };
 
-void cfg_report(struct cfg_loader *L, const char *fmt, ...)
+void cfg__report(struct cfg_loader *L, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -40,7 +40,7 @@ void cfg_report(struct cfg_loader *L, const char *fmt, ...)
     L->nerr++;
 }
 
-int cfg_bad(char *msg, size_t len, const char *fmt, ...)
+int cfg__bad(char *msg, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -63,7 +63,7 @@ static int in_range(const struct cfg_key *k, const char *v, long n, char *msg, s
 {
     if (n >= k->min && n <= k->max)
         return 0;
-    return cfg_bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
+    return cfg__bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
 }
 
 static int parse_size(const struct cfg_key *k, const char *v, long *out,
@@ -81,10 +81,10 @@ static int parse_size(const struct cfg_key *k, const char *v, long *out,
         end += u != NULL;
     }
     if (end == v || *end != '\0' || shift < 0 || n < 0)
-        return cfg_bad(msg, len, "expected a size in bytes (like 65536 or 64k),"
+        return cfg__bad(msg, len, "expected a size in bytes (like 65536 or 64k),"
                    " got '%s'", v);
     if (errno != 0 || n > (LONG_MAX >> shift))
-        return cfg_bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
+        return cfg__bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
     *out = n << shift;
     return in_range(k, v, *out, msg, len);
 }
@@ -99,7 +99,7 @@ static int parse_bool(const char *v, int *out, char *msg, size_t len)
             return 0;
         }
     }
-    return cfg_bad(msg, len, "expected true or false, got '%s'", v);
+    return cfg__bad(msg, len, "expected true or false, got '%s'", v);
 }
 
 static void list_clear(struct cfg_list *l)
@@ -130,12 +130,12 @@ static int set_list(struct cfg_loader *L, const struct cfg_key *k, const char *v
                     char *msg, size_t len)
 {
     struct cfg_list *l = (struct cfg_list *)((char *)L->c + k->off);
-    size_t ki = (size_t)(k - cfg_keys);
+    size_t ki = (size_t)(k - cfg__keys);
     char *copy = strdup(v), *save = NULL;
     int rc = 0, count = 0;
 
     if (copy == NULL)
-        return cfg_bad(msg, len, "out of memory");
+        return cfg__bad(msg, len, "out of memory");
     if (L->set_at[ki] < (int)L->level)
         list_clear(l);
     L->set_at[ki] = (int)L->level;
@@ -144,13 +144,13 @@ static int set_list(struct cfg_loader *L, const struct cfg_key *k, const char *v
         if (k->check != NULL && k->check(t, msg, len) < 0)
             rc = -1;
         else if (k->max > 0 && l->n >= k->max)
-            rc = cfg_bad(msg, len, "too many values (at most %ld)", k->max);
+            rc = cfg__bad(msg, len, "too many values (at most %ld)", k->max);
         else if (list_add(l, t) < 0)
-            rc = cfg_bad(msg, len, "out of memory");
+            rc = cfg__bad(msg, len, "out of memory");
     }
     free(copy);
     if (rc == 0 && count < k->min)
-        rc = cfg_bad(msg, len, "must not be empty");
+        rc = cfg__bad(msg, len, "must not be empty");
     return rc;
 }
 
@@ -160,11 +160,11 @@ static int set_str(const struct cfg_key *k, char **field, const char *v,
     char *s = NULL;
 
     if (*v == '\0' && k->min > 0)
-        return cfg_bad(msg, len, "must not be empty");
+        return cfg__bad(msg, len, "must not be empty");
     if (*v != '\0' && k->check != NULL && k->check(v, msg, len) < 0)
         return -1;
     if (*v != '\0' && (s = strdup(v)) == NULL)
-        return cfg_bad(msg, len, "out of memory");
+        return cfg__bad(msg, len, "out of memory");
     free(*field);
     *field = s;
     return 0;
@@ -182,16 +182,16 @@ static int set_int_like(const struct cfg_key *k, int *field, const char *v,
             return 0;
         }
         if (parse_long(v, &n) < 0)
-            return cfg_bad(msg, len, "expected a number of workers or 'auto', got '%s'", v);
+            return cfg__bad(msg, len, "expected a number of workers or 'auto', got '%s'", v);
         break;
     case K_MODE:
         if (*v == '\0' || v[strspn(v, "01234567")] != '\0' || strlen(v) > 6)
-            return cfg_bad(msg, len, "expected an octal mode like 0660, got '%s'", v);
+            return cfg__bad(msg, len, "expected an octal mode like 0660, got '%s'", v);
         n = strtol(v, NULL, 8);
         break;
     case K_LEVEL:
         if ((n = log_level_parse(v)) < 0)
-            return cfg_bad(msg, len, "expected debug, info, warning, error or"
+            return cfg__bad(msg, len, "expected debug, info, warning, error or"
                        " critical, got '%s'", v);
         *field = (int)n;
         return 0;
@@ -199,7 +199,7 @@ static int set_int_like(const struct cfg_key *k, int *field, const char *v,
         return parse_bool(v, field, msg, len);
     default:
         if (parse_long(v, &n) < 0)
-            return cfg_bad(msg, len, "expected an integer, got '%s'", v);
+            return cfg__bad(msg, len, "expected an integer, got '%s'", v);
         break;
     }
     if (in_range(k, v, n, msg, len) < 0)
@@ -208,7 +208,7 @@ static int set_int_like(const struct cfg_key *k, int *field, const char *v,
     return 0;
 }
 
-void cfg_set_value(struct cfg_loader *L, const struct cfg_key *k,
+void cfg__set_value(struct cfg_loader *L, const struct cfg_key *k,
                    const char *v, const char *where)
 {
     char msg[384];
@@ -229,16 +229,16 @@ void cfg_set_value(struct cfg_loader *L, const struct cfg_key *k,
         rc = set_int_like(k, field, v, msg, sizeof(msg));
         break;
     }
-    L->set_at[k - cfg_keys] = (int)L->level;
+    L->set_at[k - cfg__keys] = (int)L->level;
     if (rc < 0)
-        cfg_report(L, "%s: %s", where, msg);
+        cfg__report(L, "%s: %s", where, msg);
 }
 
 static const struct cfg_key *key_find(const char *name)
 {
-    for (size_t i = 0; i < cfg_nkeys; i++)
-        if (strcmp(cfg_keys[i].name, name) == 0)
-            return &cfg_keys[i];
+    for (size_t i = 0; i < cfg__nkeys; i++)
+        if (strcmp(cfg__keys[i].name, name) == 0)
+            return &cfg__keys[i];
     return NULL;
 }
 
@@ -260,7 +260,7 @@ static int section_known(const char *name)
  * with their lines. */
 static void malformed(struct cfg_loader *L, const char *what)
 {
-    cfg_report(L, "%s:%d: %s", L->file, L->line, what);
+    cfg__report(L, "%s:%d: %s", L->file, L->line, what);
     if (L->first_syntax == 0)
         L->first_syntax = L->line;
 }
@@ -301,7 +301,7 @@ static void scan_line(struct cfg_loader *L, char *raw)
         L->prev_key = 0;
         *end = '\0';
         if (!section_known(s + 1))
-            cfg_report(L, "%s:%d: unknown section [%s]", L->file, L->line, s + 1);
+            cfg__report(L, "%s:%d: unknown section [%s]", L->file, L->line, s + 1);
         *end = ']';
         return;
     }
@@ -325,7 +325,7 @@ static char *read_line(char *buf, int size, void *stream)
     if (n == (size_t)size - 1 && buf[n - 1] != '\n' && !feof(L->fp)) {
         while ((ch = fgetc(L->fp)) != EOF && ch != '\n')
             ;
-        cfg_report(L, "%s:%d: line too long (at most %d characters)",
+        cfg__report(L, "%s:%d: line too long (at most %d characters)",
                L->file, L->line, size - 2);
         buf[0] = '\0';          /* libinih sees a blank line */
         return buf;
@@ -339,7 +339,7 @@ static char *read_line(char *buf, int size, void *stream)
  * duplicate": reported, not settled by the last one. Lists add up. */
 static int once_more(struct cfg_loader *L, const struct cfg_key *k)
 {
-    int *at = &L->key_line[k - cfg_keys];
+    int *at = &L->key_line[k - cfg__keys];
 
     if (k->type == K_LIST)
         return 0;
@@ -348,10 +348,10 @@ static int once_more(struct cfg_loader *L, const struct cfg_key *k)
         return 0;
     }
     if (L->cont)
-        cfg_report(L, "%s:%d: %s takes one value; this indented line "
+        cfg__report(L, "%s:%d: %s takes one value; this indented line "
                    "continues it", L->file, L->line, k->name);
     else
-        cfg_report(L, "%s:%d: %s is already set at line %d", L->file,
+        cfg__report(L, "%s:%d: %s is already set at line %d", L->file,
                    L->line, k->name, *at);
     return 1;
 }
@@ -368,13 +368,13 @@ static int on_pair(void *user, const char *section, const char *name,
         return 1;               /* reported once, at the header */
     const struct cfg_key *k = key_find(name);
     if (k == NULL) {
-        cfg_report(L, "%s:%d: unknown key '%s'", L->file, L->line, name);
+        cfg__report(L, "%s:%d: unknown key '%s'", L->file, L->line, name);
         return 1;
     }
     if (once_more(L, k))
         return 1;
     snprintf(where, sizeof(where), "%s:%d: %s", L->file, L->line, name);
-    cfg_set_value(L, k, value, where);
+    cfg__set_value(L, k, value, where);
     return 1;
 }
 
@@ -384,16 +384,16 @@ static void load_file(struct cfg_loader *L, const char *path)
     L->file = path;
     L->fp = fopen(path, "r");
     if (L->fp == NULL) {
-        cfg_report(L, "%s: cannot open: %s", path, strerror(errno));
+        cfg__report(L, "%s: cannot open: %s", path, strerror(errno));
         return;
     }
     int rc = ini_parse_stream(read_line, L, on_pair, L);
     if (rc < 0)
-        cfg_report(L, "%s: cannot read: out of memory", path);
+        cfg__report(L, "%s: cannot read: out of memory", path);
     else if (rc > 0 && rc != L->first_syntax)
-        cfg_report(L, "%s:%d: syntax error", path, rc);
+        cfg__report(L, "%s:%d: syntax error", path, rc);
     if (ferror(L->fp))
-        cfg_report(L, "%s: cannot read: %s", path, strerror(errno));
+        cfg__report(L, "%s: cannot read: %s", path, strerror(errno));
     fclose(L->fp);
     L->fp = NULL;
 }
@@ -403,9 +403,9 @@ static void load_file(struct cfg_loader *L, const char *path)
 static void load_defaults(struct cfg_loader *L)
 {
     L->level = LV_DEFAULT;
-    for (size_t i = 0; i < cfg_nkeys; i++)
-        if (cfg_keys[i].def != NULL)
-            cfg_set_value(L, &cfg_keys[i], cfg_keys[i].def, cfg_keys[i].name);
+    for (size_t i = 0; i < cfg__nkeys; i++)
+        if (cfg__keys[i].def != NULL)
+            cfg__set_value(L, &cfg__keys[i], cfg__keys[i].def, cfg__keys[i].name);
 }
 
 static void env_one(struct cfg_loader *L, const struct cfg_key *k, const char *name)
@@ -416,7 +416,7 @@ static void env_one(struct cfg_loader *L, const struct cfg_key *k, const char *n
     if (v == NULL || *v == '\0')    /* set-but-empty counts as unset */
         return;
     snprintf(where, sizeof(where), "environment %s", name);
-    cfg_set_value(L, k, v, where);
+    cfg__set_value(L, k, v, where);
 }
 
 static void load_env(struct cfg_loader *L)
@@ -425,12 +425,12 @@ static void load_env(struct cfg_loader *L)
     size_t t;
 
     L->level = LV_ENV;
-    for (size_t i = 0; i < cfg_nkeys; i++) {
-        const struct cfg_key *k = &cfg_keys[i];
+    for (size_t i = 0; i < cfg__nkeys; i++) {
+        const struct cfg_key *k = &cfg__keys[i];
         size_t n = (size_t)snprintf(name, sizeof(name), "LLMFORK_%s", k->name);
         for (size_t j = 8; j < n && j < sizeof(name); j++)
             name[j] = (char)toupper((unsigned char)name[j]);
-        for (const char *e = k->env, *w; cfg_next_word(&e, &w, &t); ) {
+        for (const char *e = k->env, *w; cfg__next_word(&e, &w, &t); ) {
             char other[64];
             snprintf(other, sizeof(other), "%.*s", (int)t, w);
             env_one(L, k, other);
@@ -449,13 +449,13 @@ static void load_all(struct cfg_loader *L, const struct cfg_cli *cl)
     if (path != NULL && *path != '\0') {
         L->c->config_path = strdup(path);
         if (L->c->config_path == NULL)
-            cfg_report(L, "out of memory");
+            cfg__report(L, "out of memory");
         L->level = LV_FILE;
         load_file(L, path);
     }
     load_env(L);
-    cfg_samples_apply(L);
-    cfg_cli_apply(L, cl);
+    cfg__samples_apply(L);
+    cfg__cli_apply(L, cl);
 }
 
 int cfg_load(struct cfg *c, int argc, char **argv, char **errors)
@@ -465,7 +465,7 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **errors)
 
     memset(c, 0, sizeof(*c));
     *errors = NULL;
-    for (size_t i = 0; i < cfg_nkeys; i++)
+    for (size_t i = 0; i < cfg__nkeys; i++)
         L.set_at[i] = -1;
     L.err = open_memstream(&L.errbuf, &L.errlen);
     cl.ops = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*cl.ops));
@@ -477,7 +477,7 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **errors)
         *errors = strdup("out of memory\n");
         return 1;
     }
-    cfg_cli_parse(&L, &cl, argc, argv);
+    cfg__cli_parse(&L, &cl, argc, argv);
     c->action = cl.action;
     if (cl.action == CFG_HELP || cl.action == CFG_VERSION)
         L.nerr = 0;             /* asked for help: give it whatever is wrong */
@@ -504,11 +504,11 @@ int cfg_workers(const struct cfg *c)
 
 void cfg_free(struct cfg *c)
 {
-    for (size_t i = 0; i < cfg_nkeys; i++) {
-        void *field = (char *)c + cfg_keys[i].off;
-        if (cfg_keys[i].type == K_STR)
+    for (size_t i = 0; i < cfg__nkeys; i++) {
+        void *field = (char *)c + cfg__keys[i].off;
+        if (cfg__keys[i].type == K_STR)
             free(*(char **)field);
-        else if (cfg_keys[i].type == K_LIST)
+        else if (cfg__keys[i].type == K_LIST)
             list_clear(field);
     }
     free(c->config_path);

@@ -38,7 +38,7 @@ static int spelled(const char *flags, const char *opt, size_t optlen)
     const char *w;
     size_t n;
 
-    while (cfg_next_word(&flags, &w, &n))
+    while (cfg__next_word(&flags, &w, &n))
         if (name_eq(w, n, opt, optlen))
             return 1;
     return 0;
@@ -46,8 +46,8 @@ static int spelled(const char *flags, const char *opt, size_t optlen)
 
 static const struct cfg_key *cli_key(const char *opt, size_t optlen)
 {
-    for (size_t i = 0; i < cfg_nkeys; i++) {
-        const struct cfg_key *k = &cfg_keys[i];
+    for (size_t i = 0; i < cfg__nkeys; i++) {
+        const struct cfg_key *k = &cfg__keys[i];
         if (spelled(k->flags, opt, optlen) || (optlen > 2 && opt[1] == '-'
             && name_eq(opt + 2, optlen - 2, k->name, strlen(k->name))))
             return k;
@@ -63,14 +63,14 @@ static int cli_action(const char *opt, size_t optlen)
     return -1;
 }
 
-void cfg_cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **argv)
+void cfg__cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         int len = 2;
 
         if (a[0] != '-' || a[1] == '\0' || strcmp(a, "--") == 0) {
-            cfg_report(L, "command line: unexpected argument '%s'", a);
+            cfg__report(L, "command line: unexpected argument '%s'", a);
             continue;
         }
         if (a[1] == '-')
@@ -80,12 +80,12 @@ void cfg_cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **ar
         int act = cli_action(a, (size_t)len);
         const struct cfg_key *k = act < 0 ? cli_key(a, (size_t)len) : NULL;
         if (act < 0 && k == NULL) {
-            cfg_report(L, "command line: unknown option '%.*s'", len, a);
+            cfg__report(L, "command line: unknown option '%.*s'", len, a);
             continue;
         }
         int wants = k != NULL || act == A_CONFIG;
         if (!wants && val != NULL) {
-            cfg_report(L, "command line: %.*s: takes no value", len, a);
+            cfg__report(L, "command line: %.*s: takes no value", len, a);
             continue;
         }
         /* The next word is an option, not a value, as argparse reads it:
@@ -93,7 +93,7 @@ void cfg_cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **ar
          * "--pid=--x" still can. */
         if (wants && val == NULL &&
             (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
-            cfg_report(L, "command line: %.*s: needs a value", len, a);
+            cfg__report(L, "command line: %.*s: needs a value", len, a);
             continue;
         }
         if (wants && val == NULL)
@@ -111,7 +111,7 @@ void cfg_cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **ar
     }
 }
 
-void cfg_cli_apply(struct cfg_loader *L, const struct cfg_cli *cl)
+void cfg__cli_apply(struct cfg_loader *L, const struct cfg_cli *cl)
 {
     char where[96];
 
@@ -119,7 +119,7 @@ void cfg_cli_apply(struct cfg_loader *L, const struct cfg_cli *cl)
     for (int i = 0; i < cl->n; i++) {
         const struct cfg_cli_op *op = &cl->ops[i];
         snprintf(where, sizeof(where), "command line: %.*s", op->optlen, op->opt);
-        cfg_set_value(L, op->k, op->val, where);
+        cfg__set_value(L, op->k, op->val, where);
     }
 }
 
@@ -131,7 +131,7 @@ static void usage_line(FILE *f, const char *flags, const char *name,
     size_t n = 0, t;
     const char *w;
 
-    while (cfg_next_word(&flags, &w, &t) && n < sizeof(spell))
+    while (cfg__next_word(&flags, &w, &t) && n < sizeof(spell))
         n += (size_t)snprintf(spell + n, sizeof(spell) - n, "%s%.*s",
                               n ? ", " : "", (int)t, w);
     if (name != NULL && n < sizeof(spell)) {
@@ -168,8 +168,8 @@ const char *cfg_usage(void)
     for (int i = 0; i < NACTS; i++)
         usage_line(f, actions[i].flags, NULL, actions[i].arg, actions[i].help, NULL);
     fputc('\n', f);
-    for (size_t i = 0; i < cfg_nkeys; i++) {
-        const struct cfg_key *k = &cfg_keys[i];
+    for (size_t i = 0; i < cfg__nkeys; i++) {
+        const struct cfg_key *k = &cfg__keys[i];
         usage_line(f, k->flags, k->name, k->arg, k->help, k->def);
     }
     fprintf(f, "\nEvery option is also a config file key (with '_' for '-'):"
@@ -182,12 +182,12 @@ const char *cfg_usage(void)
 
 const char *cfg_key_name(int i)
 {
-    return i >= 0 && (size_t)i < cfg_nkeys ? cfg_keys[i].name : NULL;
+    return i >= 0 && (size_t)i < cfg__nkeys ? cfg__keys[i].name : NULL;
 }
 
 void cfg_value_text(const struct cfg *c, int i, char *buf, size_t n)
 {
-    const struct cfg_key *k = &cfg_keys[i];
+    const struct cfg_key *k = &cfg__keys[i];
     const void *field = (const char *)c + k->off;
     int v = *(const int *)field;
 

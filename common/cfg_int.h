@@ -43,8 +43,8 @@ struct cfg_key {
     const char *help;
 };
 
-extern const struct cfg_key cfg_keys[];
-extern const size_t cfg_nkeys;
+extern const struct cfg_key cfg__keys[];
+extern const size_t cfg__nkeys;
 
 /* LV_SAMPLE: the samples' environment names (cfg_samples.c), which set
  * only what no level above the defaults set. */
@@ -85,7 +85,7 @@ struct cfg_cli {
 
 /* Steps through a space-separated list such as cfg_key.flags: sets the
  * next word and its length, advances *p; 0 at the end. */
-static inline int cfg_next_word(const char **p, const char **w, size_t *n)
+static inline int cfg__next_word(const char **p, const char **w, size_t *n)
 {
     if (*p == NULL || **p == '\0')
         return 0;
@@ -95,25 +95,25 @@ static inline int cfg_next_word(const char **p, const char **w, size_t *n)
     return 1;
 }
 
-/* Writes a value problem into msg; returns -1 (for `return cfg_bad(...)`). */
-int cfg_bad(char *msg, size_t len, const char *fmt, ...)
+/* Writes a value problem into msg; returns -1 (for `return cfg__bad(...)`). */
+int cfg__bad(char *msg, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-void cfg_report(struct cfg_loader *L, const char *fmt, ...)
+void cfg__report(struct cfg_loader *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Sets one value; `where` prefixes any message ("FILE:LINE: key"). */
-void cfg_set_value(struct cfg_loader *L, const struct cfg_key *k,
+void cfg__set_value(struct cfg_loader *L, const struct cfg_key *k,
                    const char *v, const char *where);
 
 /* Records what argv asks for (the file's name, the action, the values);
- * cfg_cli_apply() sets the values once the file and environment are read. */
-void cfg_cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **argv);
-void cfg_cli_apply(struct cfg_loader *L, const struct cfg_cli *cl);
+ * cfg__cli_apply() sets the values once the file and environment are read. */
+void cfg__cli_parse(struct cfg_loader *L, struct cfg_cli *cl, int argc, char **argv);
+void cfg__cli_apply(struct cfg_loader *L, const struct cfg_cli *cl);
 
 /* Reads the Azure samples' environment names into the keys still at
  * their defaults (cfg_samples.c); after the environment, before the
  * command line. */
-void cfg_samples_apply(struct cfg_loader *L);
+void cfg__samples_apply(struct cfg_loader *L);
 
 #endif

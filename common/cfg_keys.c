@@ -1,5 +1,5 @@
 /*
- * cfg_keys — the settings table: one row per setting (file key, type,
+ * cfg__keys — the settings table: one row per setting (file key, type,
  * field, default as text, bounds, other environment names, other
  * command-line spellings, --help text), and the value checks rows name.
  * cfg.c reads it; adding a setting is one row here, its field in struct
@@ -27,7 +27,7 @@ static int check_origin(const char *item, char *msg, size_t len);
 
 #define F(field) offsetof(struct cfg, field)
 
-const struct cfg_key cfg_keys[] = {
+const struct cfg_key cfg__keys[] = {
     { "bind", K_LIST, F(bind), "127.0.0.1:8000", 1, CFG_MAX_BINDS, check_bind,
       NULL, "-b", "ADDR", "listen on HOST:PORT, [v6]:PORT, PORT,"
       " unix:/path or fd://N; repeatable" },
@@ -274,8 +274,8 @@ const struct cfg_key cfg_keys[] = {
       "authority of the login and of the tenant's signing keys" },
 };
 
-const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
-_Static_assert(sizeof(cfg_keys) / sizeof(cfg_keys[0]) <= CFG_MAX_KEYS,
+const size_t cfg__nkeys = sizeof(cfg__keys) / sizeof(cfg__keys[0]);
+_Static_assert(sizeof(cfg__keys) / sizeof(cfg__keys[0]) <= CFG_MAX_KEYS,
                "raise CFG_MAX_KEYS");
 
 /* item is one of names (NULL-terminated), or the error names them all:
@@ -291,7 +291,7 @@ static int check_one_of(const char *item, const char *what,
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
                  n == names ? "" : ", ", *n);
     }
-    return cfg_bad(msg, len, "unknown %s '%s' (%s)", what, item, list);
+    return cfg__bad(msg, len, "unknown %s '%s' (%s)", what, item, list);
 }
 
 static int check_provider(const char *item, char *msg, size_t len)
@@ -324,7 +324,7 @@ static int check_ident(const char *item, char *msg, size_t len)
 
     if (item[n] == '\0' && n > 0 && n < 64 && !isdigit((unsigned char)item[0]))
         return 0;
-    return cfg_bad(msg, len, "'%s' is not a plain SQL name (a-z, 0-9, _;"
+    return cfg__bad(msg, len, "'%s' is not a plain SQL name (a-z, 0-9, _;"
                    " not starting with a digit; at most 63)", item);
 }
 
@@ -347,7 +347,7 @@ static int check_origin(const char *item, char *msg, size_t len)
     if (scheme > 0 && strspn(item, "abcdefghijklmnopqrstuvwxyz0123456789+.-")
         == scheme && sep[3] != '\0' && strchr(sep + 3, '/') == NULL)
         return 0;
-    return cfg_bad(msg, len, "expected an origin such as https://app.example"
+    return cfg__bad(msg, len, "expected an origin such as https://app.example"
                    ".com or http://localhost:8080 (no path), or *; got '%s'",
                    item);
 }
@@ -359,11 +359,11 @@ static int check_endpoint(const char *item, char *msg, size_t len)
     char *end;
 
     if (strncmp(item, "https://", 8) != 0 && strncmp(item, "http://", 7) != 0)
-        return cfg_bad(msg, len, "endpoint '%s' is not an http(s) URL", item);
+        return cfg__bad(msg, len, "endpoint '%s' is not an http(s) URL", item);
     if (star && (strtol(star + 1, &end, 10) < 1 ||
                  strtol(star + 1, NULL, 10) > 100 || *end != '\0' ||
                  !isdigit((unsigned char)star[1])))
-        return cfg_bad(msg, len, "endpoint '%s': the weight after '*' must be"
+        return cfg__bad(msg, len, "endpoint '%s': the weight after '*' must be"
                    " 1-100", item);
     return 0;
 }
@@ -374,7 +374,7 @@ static int check_bind(const char *item, char *msg, size_t len)
     char why[160];
     if (addr_check(item, why, sizeof(why)) == 0)
         return 0;
-    return cfg_bad(msg, len, "bad address '%s': %s", item, why);
+    return cfg__bad(msg, len, "bad address '%s': %s", item, why);
 }
 
 /* "*", an IP, or a network "IP/PREFIX" */
@@ -400,5 +400,5 @@ static int check_ip(const char *item, char *msg, size_t len)
             && strtol(slash + 1, &end, 10) <= maxbits && *end == '\0')
             return 0;
     }
-    return cfg_bad(msg, len, "bad IP address or network '%s'", item);
+    return cfg__bad(msg, len, "bad IP address or network '%s'", item);
 }

@@ -11,7 +11,7 @@
  * AZURE_DEEPSEEK_DEPLOYMENT. They are hints: a setting given by the file,
  * by LLMFORK_<KEY> or another name in the key's row, or on the command
  * line wins over them, and the first hint that sets a key wins over the
- * later ones. Values go through cfg_set_value, so a bad one is reported
+ * later ones. Values go through cfg__set_value, so a bad one is reported
  * as "environment NAME: ...".
  *
  * Runs after the environment, before the command line (cfg.c).
@@ -30,13 +30,13 @@ static void hint(struct cfg_loader *L, const char *key, const char *v,
 {
     char where[96];
 
-    for (size_t i = 0; i < cfg_nkeys; i++) {
-        if (strcmp(cfg_keys[i].name, key) != 0)
+    for (size_t i = 0; i < cfg__nkeys; i++) {
+        if (strcmp(cfg__keys[i].name, key) != 0)
             continue;
         if (L->set_at[i] > LV_DEFAULT)
             return;
         snprintf(where, sizeof(where), "environment %s", env);
-        cfg_set_value(L, &cfg_keys[i], v, where);
+        cfg__set_value(L, &cfg__keys[i], v, where);
         return;
     }
 }
@@ -65,7 +65,7 @@ static void host_hint(struct cfg_loader *L, const char *name)
     if (strcmp(h, "ollama") == 0)
         url = env("OLLAMA_ENDPOINT");
     else if (strcmp(h, "openai") != 0 && strcmp(h, "local") != 0) {
-        cfg_report(L, "environment %s: unknown host '%s' (azure, openai, "
+        cfg__report(L, "environment %s: unknown host '%s' (azure, openai, "
                    "local, ollama)", name, h);
         return;
     }
@@ -86,7 +86,7 @@ static void service_hint(struct cfg_loader *L)
     n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                "0123456789-");
     if (s[n] != '\0' || n > 64) {
-        cfg_report(L, "environment AZURE_OPENAI_SERVICE: '%s' is not a "
+        cfg__report(L, "environment AZURE_OPENAI_SERVICE: '%s' is not a "
                    "resource name (letters, digits, '-'; the NAME of "
                    "https://NAME.openai.azure.com)", s);
         return;
@@ -95,7 +95,7 @@ static void service_hint(struct cfg_loader *L)
     hint(L, "azure_endpoint", url, "AZURE_OPENAI_SERVICE");
 }
 
-void cfg_samples_apply(struct cfg_loader *L)
+void cfg__samples_apply(struct cfg_loader *L)
 {
     static const struct { const char *env, *key; } alias[] = {
         { "AZURE_OPENAI_CHATGPT_DEPLOYMENT", "azure_deployment" },

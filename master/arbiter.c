@@ -27,19 +27,19 @@
 
 #define QUICK_STOP_MS 1000
 
-void arbiter_set_title(const struct arbiter *a)
+void arbiter__set_title(const struct arbiter *a)
 {
     proctitle_set("%s: master", a->cfg.proc_name ? a->cfg.proc_name : "llmfork");
 }
 
-void arbiter_log_listeners(const struct arbiter *a)
+void arbiter__log_listeners(const struct arbiter *a)
 {
     for (int i = 0; i < a->ls.n; i++)
         log_info("%s at: %s (%d)", a->ls.l[i].role == LISTEN_METRICS
                  ? "Metrics" : "Listening", a->ls.l[i].url, (int)getpid());
 }
 
-int64_t arbiter_graceful_ms(const struct arbiter *a)
+int64_t arbiter__graceful_ms(const struct arbiter *a)
 {
     return (int64_t)a->cfg.graceful_timeout * 1000;
 }
@@ -57,7 +57,7 @@ static void close_listeners(struct arbiter *a)
 /* Closes the listeners at once (no new connection reaches a stopping
  * server) and tells every worker to stop; the loop ends when all are
  * reaped, SIGKILL making sure of that after grace_ms. */
-void arbiter_stop(struct arbiter *a, int sig, int64_t grace_ms, int code)
+void arbiter__stop(struct arbiter *a, int sig, int64_t grace_ms, int code)
 {
     if (code != 0 && a->exit_code == 0)
         a->exit_code = code;
@@ -67,7 +67,7 @@ void arbiter_stop(struct arbiter *a, int sig, int64_t grace_ms, int code)
         notify_send("STOPPING=1\nSTATUS=stopping\n");
     a->stopping = sig;
     close_listeners(a);
-    supervise_signal_all(a, sig, grace_ms);
+    arbiter__supervise_signal_all(a, sig, grace_ms);
 }
 
 static void set_target(struct arbiter *a, int n)
@@ -98,14 +98,14 @@ static void on_signal(struct arbiter *a, int sig)
         return;
     switch (sig) {
     case SIGTERM:
-        arbiter_stop(a, SIGTERM, arbiter_graceful_ms(a), 0);
+        arbiter__stop(a, SIGTERM, arbiter__graceful_ms(a), 0);
         break;
     case SIGINT:
     case SIGQUIT:
-        arbiter_stop(a, SIGQUIT, QUICK_STOP_MS, 0);
+        arbiter__stop(a, SIGQUIT, QUICK_STOP_MS, 0);
         break;
     case SIGHUP:
-        reload_config(a);
+        arbiter__reload_config(a);
         break;
     case SIGTTIN:
         set_target(a, a->target + 1);
@@ -117,10 +117,10 @@ static void on_signal(struct arbiter *a, int sig)
         reopen_logs(a);
         break;
     case SIGUSR2:
-        upgrade_start(a);
+        arbiter__upgrade_start(a);
         break;
     case SIGWINCH:
-        upgrade_winch(a);
+        arbiter__upgrade_winch(a);
         break;
     default:
         break;                  /* SIGCHLD: the loop reaps every turn */
@@ -154,7 +154,7 @@ static int tell_systemd(struct arbiter *a, int64_t now, int max_ms)
 
     status_line(a, st, sizeof(st));
     /* Until READY=1 the line waits: the workers' states are read again
-     * here, after supervise_manage, and "3/3 accepting" must not reach
+     * here, after arbiter__supervise_manage, and "3/3 accepting" must not reach
      * systemd before the READY=1 that says the same. */
     int starting = !a->ready_sent && !a->reload_ms && !a->stopping;
     if (!starting && strcmp(st, a->status) != 0) {
@@ -178,14 +178,14 @@ static void loop(struct arbiter *a, int sigfd)
     for (;;) {
         int64_t now = sb_now_ms();
         if (!a->stopping) {
-            supervise_check(a, now);
-            supervise_manage(a, now);
+            arbiter__supervise_check(a, now);
+            arbiter__supervise_manage(a, now);
         }
-        supervise_deadlines(a, now);
+        arbiter__supervise_deadlines(a, now);
         if (a->stopping && a->nchildren == 0)
             return;
         int wait_ms = tell_systemd(a, now,
-                                   supervise_poll_timeout(a, now));
+                                   arbiter__supervise_poll_timeout(a, now));
         struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
         if (poll(&pfd, 1, wait_ms) < 0
             && errno != EINTR)
@@ -193,7 +193,7 @@ static void loop(struct arbiter *a, int sigfd)
         int sig;
         while ((sig = signals_next()) != 0)
             on_signal(a, sig);
-        supervise_reap(a);
+        arbiter__supervise_reap(a);
     }
 }
 
@@ -248,11 +248,11 @@ int arbiter_run(struct cfg *cfg, struct listen_set *ls, int argc, char **argv)
     if (a->target > MAX_WORKERS)
         a->target = MAX_WORKERS;
     notify_init();
-    arbiter_set_title(a);
+    arbiter__set_title(a);
     if (start(a, &sigfd) < 0) {
         a->exit_code = 1;
     } else {
-        arbiter_log_listeners(a);
+        arbiter__log_listeners(a);
         log_info("Using worker: event (%d workers)", a->target);
         loop(a, sigfd);
         log_info("Shutting down: Master");

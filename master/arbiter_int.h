@@ -63,29 +63,29 @@ struct arbiter {
 };
 
 /* arbiter.c */
-void arbiter_stop(struct arbiter *a, int sig, int64_t grace_ms, int code);
-void arbiter_set_title(const struct arbiter *a);
-int64_t arbiter_graceful_ms(const struct arbiter *a);
+void arbiter__stop(struct arbiter *a, int sig, int64_t grace_ms, int code);
+void arbiter__set_title(const struct arbiter *a);
+int64_t arbiter__graceful_ms(const struct arbiter *a);
 /* "Listening at: URL" (bind) and "Metrics at: URL" (metrics_bind) lines. */
-void arbiter_log_listeners(const struct arbiter *a);
+void arbiter__log_listeners(const struct arbiter *a);
 
 /* supervise.c */
-void supervise_kill(struct child *c, int sig, int64_t grace_ms);
-void supervise_signal_all(struct arbiter *a, int sig, int64_t grace_ms);
-void supervise_reap(struct arbiter *a);
-void supervise_check(struct arbiter *a, int64_t now);
-void supervise_manage(struct arbiter *a, int64_t now);
-void supervise_deadlines(struct arbiter *a, int64_t now);
-int supervise_poll_timeout(const struct arbiter *a, int64_t now);
+void arbiter__supervise_kill(struct child *c, int sig, int64_t grace_ms);
+void arbiter__supervise_signal_all(struct arbiter *a, int sig, int64_t grace_ms);
+void arbiter__supervise_reap(struct arbiter *a);
+void arbiter__supervise_check(struct arbiter *a, int64_t now);
+void arbiter__supervise_manage(struct arbiter *a, int64_t now);
+void arbiter__supervise_deadlines(struct arbiter *a, int64_t now);
+int arbiter__supervise_poll_timeout(const struct arbiter *a, int64_t now);
 
 /* reload.c: HUP. */
-void reload_config(struct arbiter *a);
+void arbiter__reload_config(struct arbiter *a);
 
 /* upgrade.c: USR2 starts a new master on the same listeners; WINCH stops
- * this master's workers gracefully; upgrade_reaped handles the new
+ * this master's workers gracefully; arbiter__upgrade_reaped handles the new
  * master's exit (returns 1 when pid was it). */
-void upgrade_start(struct arbiter *a);
-void upgrade_winch(struct arbiter *a);
-int upgrade_reaped(struct arbiter *a, pid_t pid, int status);
+void arbiter__upgrade_start(struct arbiter *a);
+void arbiter__upgrade_winch(struct arbiter *a);
+int arbiter__upgrade_reaped(struct arbiter *a, pid_t pid, int status);
 
 #endif

@@ -73,7 +73,7 @@ static void apply_pidfile(struct arbiter *a, const char *path)
     a->pid_path = copy;
 }
 
-void reload_config(struct arbiter *a)
+void arbiter__reload_config(struct arbiter *a)
 {
     struct cfg nc;
     struct listen_set removed;
@@ -106,8 +106,8 @@ void reload_config(struct arbiter *a)
     __atomic_fetch_add(&a->sb->master.reloads, 1, __ATOMIC_RELAXED);
     a->winched = 0;
     memset(a->backoff, 0, sizeof(a->backoff));
-    arbiter_set_title(a);
-    arbiter_log_listeners(a);
+    arbiter__set_title(a);
+    arbiter__log_listeners(a);
     log_info("Reloaded the configuration; starting generation %d "
              "(%d workers)", a->generation, a->target);
 done:

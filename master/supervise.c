@@ -24,7 +24,7 @@
 #define BACKOFF_MIN_MS   100
 #define BACKOFF_MAX_MS   30000
 
-void supervise_kill(struct child *c, int sig, int64_t grace_ms)
+void arbiter__supervise_kill(struct child *c, int sig, int64_t grace_ms)
 {
     int64_t at = sb_now_ms() + grace_ms;
 
@@ -35,11 +35,11 @@ void supervise_kill(struct child *c, int sig, int64_t grace_ms)
         c->kill_at_ms = at;
 }
 
-void supervise_signal_all(struct arbiter *a, int sig, int64_t grace_ms)
+void arbiter__supervise_signal_all(struct arbiter *a, int sig, int64_t grace_ms)
 {
     for (int i = 0; i < SB_SLOTS; i++)
         if (a->child[i].pid > 0)
-            supervise_kill(&a->child[i], sig, grace_ms);
+            arbiter__supervise_kill(&a->child[i], sig, grace_ms);
 }
 
 /* Every scoreboard slot is taken: workers of older generations still
@@ -163,7 +163,7 @@ static void on_exit_status(struct arbiter *a, int i, int status)
         slot->boot_error[SB_ERRLEN - 1] = '\0';
         log_error("Worker failed to boot: %s", slot->boot_error[0] != '\0'
                   ? slot->boot_error : "(no reason given)");
-        arbiter_stop(a, SIGTERM, arbiter_graceful_ms(a), 3);
+        arbiter__stop(a, SIGTERM, arbiter__graceful_ms(a), 3);
     } else {
         log_exit(c, status);
         update_backoff(a, c, !clean && !c->retiring, sb_now_ms());
@@ -173,13 +173,13 @@ static void on_exit_status(struct arbiter *a, int i, int status)
     a->nchildren--;
 }
 
-void supervise_reap(struct arbiter *a)
+void arbiter__supervise_reap(struct arbiter *a)
 {
     int status;
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (upgrade_reaped(a, pid, status))
+        if (arbiter__upgrade_reaped(a, pid, status))
             continue;
         for (int i = 0; i < SB_SLOTS; i++) {
             if (a->child[i].pid == pid) {
@@ -196,7 +196,7 @@ void supervise_reap(struct arbiter *a)
  * keeps it fresh and only a loop that stopped turning goes stale. A worker
  * still starting gets `timeout` from its start. A worker that started
  * draining on its own (max_requests) is replaced now, not when it exits. */
-void supervise_check(struct arbiter *a, int64_t now)
+void arbiter__supervise_check(struct arbiter *a, int64_t now)
 {
     int64_t limit = (int64_t)a->cfg.timeout * 1000;
 
@@ -207,7 +207,7 @@ void supervise_check(struct arbiter *a, int64_t now)
             continue;
         if (__atomic_load_n(&slot->state, __ATOMIC_RELAXED) == SB_DRAINING) {
             c->retiring = 1;
-            c->kill_at_ms = now + arbiter_graceful_ms(a) + ABORT_GRACE_MS;
+            c->kill_at_ms = now + arbiter__graceful_ms(a) + ABORT_GRACE_MS;
             count_restart(a, SB_C_MAX_REQUESTS);
             continue;
         }
@@ -217,12 +217,12 @@ void supervise_check(struct arbiter *a, int64_t now)
         if (limit > 0 && now - ref > limit) {
             log_crit("WORKER TIMEOUT (pid:%d)", (int)c->pid);
             count_restart(a, SB_C_TIMEOUT);
-            supervise_kill(c, SIGABRT, ABORT_GRACE_MS);
+            arbiter__supervise_kill(c, SIGABRT, ABORT_GRACE_MS);
         }
     }
 }
 
-void supervise_deadlines(struct arbiter *a, int64_t now)
+void arbiter__supervise_deadlines(struct arbiter *a, int64_t now)
 {
     for (int i = 0; i < SB_SLOTS; i++) {
         struct child *c = &a->child[i];
@@ -270,7 +270,7 @@ static void retire_old_generation(struct arbiter *a, int64_t now,
         serving += a->child[i].pid > 0 && !a->child[i].retiring
                    && a->child[i].generation != a->generation;
     for (; serving > keep && (c = oldest_serving(a)) != NULL; serving--)
-        supervise_kill(c, SIGTERM, arbiter_graceful_ms(a));
+        arbiter__supervise_kill(c, SIGTERM, arbiter__graceful_ms(a));
     if (serving == 0)
         a->reload_ms = 0;
 }
@@ -286,7 +286,7 @@ static void close_old_listeners(struct arbiter *a)
     listen_close(&a->closing);
 }
 
-void supervise_manage(struct arbiter *a, int64_t now)
+void arbiter__supervise_manage(struct arbiter *a, int64_t now)
 {
     int busy[MAX_WORKERS + 1] = { 0 }, ready[MAX_WORKERS + 1] = { 0 };
     int want = a->winched ? 0 : a->target, nready = 0, nbusy = 0, room = 1;
@@ -298,7 +298,7 @@ void supervise_manage(struct arbiter *a, int64_t now)
         if (c->pid == 0 || c->retiring || c->generation != a->generation)
             continue;
         if (c->number > want) {            /* TTOU, WINCH */
-            supervise_kill(c, SIGTERM, arbiter_graceful_ms(a));
+            arbiter__supervise_kill(c, SIGTERM, arbiter__graceful_ms(a));
             continue;
         }
         busy[c->number] = 1;
@@ -323,7 +323,7 @@ void supervise_manage(struct arbiter *a, int64_t now)
     close_old_listeners(a);
 }
 
-int supervise_poll_timeout(const struct arbiter *a, int64_t now)
+int arbiter__supervise_poll_timeout(const struct arbiter *a, int64_t now)
 {
     int64_t next = now + (a->reload_ms || !a->ready_sent ? RELOAD_TICK_MS
                                                          : TICK_MS);

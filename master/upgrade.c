@@ -78,7 +78,7 @@ static void rename_pidfile(struct arbiter *a, int to_oldbin)
     a->pid_path = to;
 }
 
-void upgrade_start(struct arbiter *a)
+void arbiter__upgrade_start(struct arbiter *a)
 {
     sigset_t old;
 
@@ -110,7 +110,7 @@ void upgrade_start(struct arbiter *a)
     log_info("Started a new master (pid %d) on the same listeners", (int)pid);
 }
 
-void upgrade_winch(struct arbiter *a)
+void arbiter__upgrade_winch(struct arbiter *a)
 {
     /* A terminal resize sends WINCH too: never stop serving for that. */
     if (a->new_master <= 0) {
@@ -121,7 +121,7 @@ void upgrade_winch(struct arbiter *a)
     log_info("Stopping the workers gracefully; HUP starts them again");
 }
 
-int upgrade_reaped(struct arbiter *a, pid_t pid, int status)
+int arbiter__upgrade_reaped(struct arbiter *a, pid_t pid, int status)
 {
     if (pid != a->new_master)
         return 0;

@@ -51,7 +51,7 @@ static struct {
 static void tick(evutil_socket_t fd, short what, void *arg);
 static void finish(struct fetch *f, enum fetch_rc rc, const char *msg);
 
-int64_t fetch_now_ms(void)
+int64_t fetch__now_ms(void)
 {
     struct timespec ts;
 
@@ -97,7 +97,7 @@ static enum wake next_wake(const struct fetch *f, int64_t *at)
 
 /* Schedules f's event for its next wake-up. Only arms: safe inside curl
  * callbacks. */
-void fetch_arm(struct fetch *f)
+void fetch__arm(struct fetch *f)
 {
     int64_t at, ms;
     struct timeval tv;
@@ -108,7 +108,7 @@ void fetch_arm(struct fetch *f)
         event_del(&f->ev);
         return;
     }
-    ms = at - fetch_now_ms();
+    ms = at - fetch__now_ms();
     if (ms < 0)
         ms = 0;
     tv.tv_sec = ms / 1000;
@@ -125,7 +125,7 @@ static void kick(struct fetch *f)
     event_active(&f->ev, EV_READ, 0);
 }
 
-CURLM *fetch_multi(void)
+CURLM *fetch__multi(void)
 {
     return g.multi;
 }
@@ -159,14 +159,14 @@ static void begin_attempt(struct fetch *f)
     const char *why = NULL;
 
     f->attempts++;
-    f->attempt_ms = f->last_ms = fetch_now_ms();
+    f->attempt_ms = f->last_ms = fetch__now_ms();
     f->got_byte = f->head_done = f->swallow = f->tr_paused = 0;
     f->status = 0;
     f->state = S_RUNNING;
     if (f->tr->begin(f, &why) != 0)
         finish(f, FETCH_EINVAL, why);
     else
-        fetch_arm(f);
+        fetch__arm(f);
 }
 
 /* May call the caller's on_data before returning. */
@@ -195,8 +195,8 @@ static void tick(evutil_socket_t fd, short what, void *arg)
             return;     /* cancelled or kicked again from on_data */
     }
     w = next_wake(f, &at);
-    if (w == W_NONE || at > fetch_now_ms()) {
-        fetch_arm(f);
+    if (w == W_NONE || at > fetch__now_ms()) {
+        fetch__arm(f);
         return;
     }
     switch (w) {
@@ -252,11 +252,11 @@ static void retry_later(struct fetch *f, const char *msg)
     g.stats.retries++;
     sb_count_retry();
     f->state = S_WAITING;
-    f->wake_ms = fetch_now_ms() + delay;
-    fetch_arm(f);
+    f->wake_ms = fetch__now_ms() + delay;
+    fetch__arm(f);
 }
 
-void fetch_attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
+void fetch__attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
                        const char *msg)
 {
     sb_count_upstream(f->head_done ? f->status : 0);
@@ -271,16 +271,16 @@ void fetch_attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
 
 /* ---- for the transports' callbacks: no curl_multi_* calls in here ---- */
 
-void fetch_got_byte(struct fetch *f)
+void fetch__got_byte(struct fetch *f)
 {
-    f->last_ms = fetch_now_ms();
+    f->last_ms = fetch__now_ms();
     if (!f->got_byte) {
         f->got_byte = 1;
-        fetch_arm(f);   /* from the first-byte deadline to the idle one */
+        fetch__arm(f);   /* from the first-byte deadline to the idle one */
     }
 }
 
-int fetch_head_in(struct fetch *f, int status)
+int fetch__head_in(struct fetch *f, int status)
 {
     f->head_done = 1;
     f->status = status;
@@ -304,9 +304,9 @@ int fetch_head_in(struct fetch *f, int status)
 static int start_transport(struct fetch *f, const struct fetch_req *req)
 {
     int r = g.opts.native_http && !fetch_easy_env_proxy() ?
-            fetch_h1_setup(f, req, g.opts.user_agent) : 1;
+            fetch__h1_setup(f, req, g.opts.user_agent) : 1;
 
-    return r <= 0 ? r : fetch_easy_attach(f, req, &g.opts);
+    return r <= 0 ? r : fetch__easy_attach(f, req, &g.opts);
 }
 
 static int take_body(struct fetch *f, const struct fetch_req *req)
@@ -367,7 +367,7 @@ struct fetch *fetch_start(const struct fetch_req *req,
     f->max_retries = (int)fetch_easy_pick(req->max_retries,
                                           g.opts.max_retries);
     f->connect_ms = fetch_easy_pick(req->connect_ms, g.opts.connect_ms);
-    f->start_ms = f->wake_ms = fetch_now_ms();
+    f->start_ms = f->wake_ms = fetch__now_ms();
     f->state = S_WAITING;
     g.stats.started++;
     kick(f);
@@ -395,7 +395,7 @@ void fetch_resume(struct fetch *f)
     if (!f->want_pause)
         return;
     f->want_pause = 0;
-    f->last_ms = fetch_now_ms();      /* the idle clock restarts */
+    f->last_ms = fetch__now_ms();      /* the idle clock restarts */
     if (f->state == S_RUNNING)
         kick(f);                /* unpause curl, re-arm the idle deadline */
 }
@@ -435,12 +435,12 @@ int fetch_init(struct event_base *base, const struct fetch_opts *opts)
         return -1;
     memset(&g, 0, sizeof g);
     g.base = base;
-    g.rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)fetch_now_ms() ^
+    g.rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)fetch__now_ms() ^
             0x9e3779b97f4a7c15ULL;
     if (fetch_opts_copy(&g.opts, opts) != 0 ||
         curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         goto fail;
-    if ((g.ec = evcurl_new(base, fetch_easy_done)) == NULL)
+    if ((g.ec = evcurl_new(base, fetch__easy_done)) == NULL)
         goto fail_curl;
     g.multi = evcurl_multi(g.ec);
     if (g.opts.after_io != NULL)

@@ -371,14 +371,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     (void)size;
     if (f->state != S_RUNNING)
         return 0;
-    fetch_got_byte(f);
+    fetch__got_byte(f);
     /* only the blank line that ends a head matters here */
     if (f->head_done || n > 2 || (p[0] != '\r' && p[0] != '\n'))
         return n;
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200)
         return n;       /* 100 Continue and friends */
-    return fetch_head_in(f, (int)status) == 0 ? n : 0;
+    return fetch__head_in(f, (int)status) == 0 ? n : 0;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -388,7 +388,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     (void)size;
     if (f->state != S_RUNNING)
         return 0;
-    f->last_ms = fetch_now_ms();
+    f->last_ms = fetch__now_ms();
     if (f->swallow)
         return n;
     if (f->want_pause) {
@@ -405,7 +405,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 static int begin(struct fetch *f, const char **why)
 {
-    if (curl_multi_add_handle(fetch_multi(), f->easy) != CURLM_OK) {
+    if (curl_multi_add_handle(fetch__multi(), f->easy) != CURLM_OK) {
         *why = "curl_multi_add_handle failed";
         return -1;
     }
@@ -416,7 +416,7 @@ static int begin(struct fetch *f, const char **why)
 static void stop(struct fetch *f)
 {
     if (f->in_multi) {
-        curl_multi_remove_handle(fetch_multi(), f->easy);
+        curl_multi_remove_handle(fetch__multi(), f->easy);
         f->in_multi = 0;
     }
 }
@@ -492,7 +492,7 @@ static const struct fetch_transport transport = {
     .header_next = header_next, .release = release,
 };
 
-int fetch_easy_attach(struct fetch *f, const struct fetch_req *req,
+int fetch__easy_attach(struct fetch *f, const struct fetch_req *req,
                       const struct fetch_opts *o)
 {
     CURL *e = f->easy = fetch_easy_get();
@@ -509,7 +509,7 @@ int fetch_easy_attach(struct fetch *f, const struct fetch_req *req,
     return 0;
 }
 
-void fetch_easy_done(CURL *easy, CURLcode code)
+void fetch__easy_done(CURL *easy, CURLcode code)
 {
     char *priv = NULL;
     struct fetch *f;
@@ -521,6 +521,6 @@ void fetch_easy_done(CURL *easy, CURLcode code)
     if (f == NULL || f->state != S_RUNNING)
         return;
     rc = fetch_easy_rc(code, f->status, f->head_done);
-    fetch_attempt_end(f, rc, fetch_easy_retryable(code, rc),
+    fetch__attempt_end(f, rc, fetch_easy_retryable(code, rc),
                       code != CURLE_OK ? curl_easy_strerror(code) : NULL);
 }

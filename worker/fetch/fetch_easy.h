@@ -1,7 +1,7 @@
 /*
  * fetch_easy — the curl side of fetch: a fetch_req into easy options,
  * curl's result codes into fetch_rc and the retry decision; and, for
- * fetch.c, the curl transport (fetch_int.h: fetch_easy_attach, its table
+ * fetch.c, the curl transport (fetch_int.h: fetch__easy_attach, its table
  * of functions, its head and body callbacks, evcurl's done callback).
  *
  * Also fetch_opts_default (fetch.h), the defaults those options start from,

@@ -21,8 +21,8 @@ static int on_head(void *arg, const struct h1_head *head)
 
     if (f->state != S_RUNNING)
         return -1;
-    fetch_got_byte(f);
-    return fetch_head_in(f, head->status);
+    fetch__got_byte(f);
+    return fetch__head_in(f, head->status);
 }
 
 static int on_data(void *arg, const char *p, size_t n)
@@ -31,7 +31,7 @@ static int on_data(void *arg, const char *p, size_t n)
 
     if (f->state != S_RUNNING)
         return -1;
-    f->last_ms = fetch_now_ms();
+    f->last_ms = fetch__now_ms();
     if (f->swallow)
         return 0;
     if (f->cbs->on_data != NULL)
@@ -62,7 +62,7 @@ static void on_done(void *arg, enum h1_err err, const char *msg)
         rc = f->head_done ? FETCH_ERECV : FETCH_ECONNECT;
         break;
     }
-    fetch_attempt_end(f, rc, rc == FETCH_ECONNECT ||
+    fetch__attempt_end(f, rc, rc == FETCH_ECONNECT ||
                       rc == FETCH_ETIMEOUT_CONNECT, msg);
 }
 
@@ -257,7 +257,7 @@ static const struct fetch_transport transport = {
     .header_next = header_next, .release = release,
 };
 
-int fetch_h1_setup(struct fetch *f, const struct fetch_req *req,
+int fetch__h1_setup(struct fetch *f, const struct fetch_req *req,
                    const char *ua)
 {
     const char *target;

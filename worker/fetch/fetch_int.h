@@ -101,44 +101,44 @@ struct fetch {
 
 /* ---- fetch.c, for the transports ---- */
 
-int64_t fetch_now_ms(void);
+int64_t fetch__now_ms(void);
 
 /* Re-arms f's deadlines. Only arms: safe inside any callback. */
-void fetch_arm(struct fetch *f);
+void fetch__arm(struct fetch *f);
 
 /* A response byte came: from the first-byte deadline to the idle one. */
-void fetch_got_byte(struct fetch *f);
+void fetch__got_byte(struct fetch *f);
 
 /* The attempt's final head is in, with status: delivered to the caller,
  * or swallowed for a retry. Returns 0, or -1 when the caller stopped the
  * transfer inside on_headers. */
-int fetch_head_in(struct fetch *f, int status);
+int fetch__head_in(struct fetch *f, int status);
 
 /* The attempt ended (outside the transport's callbacks' stack frames that
  * would touch f again): retried when retryable and nothing reached the
  * caller, else the transfer ends with rc. msg NULL: rc's own words. */
-void fetch_attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
+void fetch__attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
                        const char *msg);
 
 /* The worker's multi (evcurl's), for the curl transport. */
-CURLM *fetch_multi(void);
+CURLM *fetch__multi(void);
 
 /* ---- fetch_easy.c ---- */
 
 /* Makes f a curl transfer: an easy handle from the pool (f->easy, put
  * back by release even when this fails), pointed at req with o, its head
  * and body callbacks at f. Returns 0 or -1. */
-int fetch_easy_attach(struct fetch *f, const struct fetch_req *req,
+int fetch__easy_attach(struct fetch *f, const struct fetch_req *req,
                       const struct fetch_opts *o);
 
 /* evcurl's done callback: the attempt of easy's transfer ended. */
-void fetch_easy_done(CURL *easy, CURLcode code);
+void fetch__easy_done(CURL *easy, CURLcode code);
 
 /* ---- fetch_h1.c ---- */
 
 /* Makes f an h1 transfer when h1 serves req's URL: 0, or 1 when it does
  * not (use curl), or -1 when out of memory (f->tr set: release frees). */
-int fetch_h1_setup(struct fetch *f, const struct fetch_req *req,
+int fetch__h1_setup(struct fetch *f, const struct fetch_req *req,
                    const char *user_agent);
 
 #endif

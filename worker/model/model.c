@@ -57,7 +57,7 @@ struct model *model_init(const struct cfg *c, char *err, size_t errlen)
     if (!m)
         return NULL;
     m->cfg = c;
-    if (model_setup(m, c, err, errlen) < 0) {
+    if (model__setup(m, c, err, errlen) < 0) {
         model_free(m);
         return NULL;
     }

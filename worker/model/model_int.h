@@ -32,6 +32,6 @@ struct model {
 
 /* Fills m (kind and cfg set) from the settings of its provider.
  * Returns -1 and writes why into err when they are incomplete. */
-int model_setup(struct model *m, const struct cfg *c, char *err, size_t n);
+int model__setup(struct model *m, const struct cfg *c, char *err, size_t n);
 
 #endif

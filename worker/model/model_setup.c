@@ -1,5 +1,5 @@
 /*
- * model_setup — the provider behind the apps, built from the settings
+ * model__setup — the provider behind the apps, built from the settings
  * (model_int.h): its URL or failover endpoints, deployment or model name,
  * and credentials (a key, a key per endpoint, or Entra ID).
  */
@@ -176,7 +176,7 @@ static int setup_openai(struct model *m, const struct cfg *c, char *err, size_t 
     return m->url && m->name ? 0 : -1;
 }
 
-int model_setup(struct model *m, const struct cfg *c, char *err, size_t n)
+int model__setup(struct model *m, const struct cfg *c, char *err, size_t n)
 {
     size_t k;
 

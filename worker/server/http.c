@@ -43,7 +43,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
         refuse(fd);
         return;
     }
-    if (conn_new(s, fd, sa, (socklen_t)salen) < 0)
+    if (http__conn_new(s, fd, sa, (socklen_t)salen) < 0)
         close(fd);
 }
 
@@ -85,7 +85,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    req_reap(arg);
+    http__req_reap(arg);
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
@@ -174,10 +174,10 @@ void http_server_drain(struct http_server *s, void (*done)(void *), void *arg)
             if (c->in_len > 0 || c->nreq == 0)
                 continue;
             if (evbuffer_get_length(c->out) == 0) {
-                conn_close(c);      /* idle keep-alive */
+                http__conn_close(c);      /* idle keep-alive */
             } else {
-                c->closing = 1;     /* conn_arm kicks it to linger */
-                conn_arm(c);
+                c->closing = 1;     /* http__conn_arm kicks it to linger */
+                http__conn_arm(c);
             }
         }
     }
@@ -197,8 +197,8 @@ void http_server_free(struct http_server *s)
     listeners_free(s);
     s->draining = 0;
     while (s->conns != NULL)
-        conn_close(s->conns);
-    req_reap(s);        /* those ended as their connections closed too */
+        http__conn_close(s->conns);
+    http__req_reap(s);        /* those ended as their connections closed too */
     event_del(&s->reap_ev);
     event_del(&s->done_ev);
     free(s->lev);

@@ -52,7 +52,7 @@ static int64_t ms_until(int64_t deadline)
 
 /* ---- timers and event interest: one place decides both ---- */
 
-/* c->armed mirrors which of c's events are added, so that conn_arm, run
+/* c->armed mirrors which of c's events are added, so that http__conn_arm, run
  * after every write, costs libevent calls only when interest changes. */
 static void set_event(struct conn *c, struct event *ev, unsigned bit,
                       int want)
@@ -68,7 +68,7 @@ static void set_event(struct conn *c, struct event *ev, unsigned bit,
     }
 }
 
-void conn_arm(struct conn *c)
+void http__conn_arm(struct conn *c)
 {
     const struct cfg *cfg = c->srv->cfg;
     size_t pending = evbuffer_get_length(c->out);
@@ -96,7 +96,7 @@ void conn_arm(struct conn *c)
     if (pending > 0 && c->state != C_LINGER)
         ms = SEND_TIMEOUT_MS;
     if (c->closing && c->state != C_LINGER && pending == 0)
-        conn_kick(c);       /* on_write moves it to linger */
+        http__conn_kick(c);       /* on_write moves it to linger */
     set_event(c, &c->rev, ARMED_R, want_read);
     /* Paused with the app working: still learn of a close (FIN). */
     set_event(c, &c->cev, ARMED_C, c->state == C_APP && !want_read &&
@@ -113,7 +113,7 @@ void conn_arm(struct conn *c)
 
 /* ---- writing ---- */
 
-void conn_flush(struct conn *c)
+void http__conn_flush(struct conn *c)
 {
     if (c->broken)
         return;
@@ -124,15 +124,15 @@ void conn_flush(struct conn *c)
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
         c->broken = 1;
-        conn_kick(c);
+        http__conn_kick(c);
         return;
     }
-    conn_arm(c);
+    http__conn_arm(c);
 }
 
 /* Its own event: activating wev would be undone by the next event_del
  * of wev when no output is pending. */
-void conn_kick(struct conn *c)
+void http__conn_kick(struct conn *c)
 {
     event_active(&c->kev, EV_TIMEOUT, 1);
 }
@@ -154,7 +154,7 @@ static void unhold(struct conn *c)
     c->held = 0;
 }
 
-void conn_hold(struct conn *c)
+void http__conn_hold(struct conn *c)
 {
     if (!c->held) {
         c->hprev = NULL;
@@ -164,7 +164,7 @@ void conn_hold(struct conn *c)
         held = c;
         c->held = 1;
     }
-    conn_kick(c);
+    http__conn_kick(c);
 }
 
 void http_flush_held(void *arg)
@@ -173,7 +173,7 @@ void http_flush_held(void *arg)
     while (held != NULL) {
         struct conn *c = held;
         unhold(c);
-        conn_flush(c);          /* broken: kicked, on_write closes it */
+        http__conn_flush(c);          /* broken: kicked, on_write closes it */
     }
 }
 
@@ -183,12 +183,12 @@ void http_flush_held(void *arg)
 static void conn_linger(struct conn *c)
 {
     if (shutdown(c->fd, SHUT_WR) < 0) {
-        conn_close(c);
+        http__conn_close(c);
         return;
     }
     c->state = C_LINGER;
     c->deadline_ms = sb_now_ms() + LINGER_MS;
-    conn_arm(c);
+    http__conn_arm(c);
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
@@ -197,20 +197,20 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     unhold(c);
-    conn_flush(c);
+    http__conn_flush(c);
     if (c->broken) {
-        conn_close(c);
+        http__conn_close(c);
         return;
     }
     if (c->req != NULL && c->req->dispatched)
-        req_check_drain(c->req);
+        http__req_check_drain(c->req);
     if (c->state == C_HEAD)
         conn_process(c);
     if (c->closing && c->state != C_LINGER && evbuffer_get_length(c->out) == 0) {
         conn_linger(c);
         return;
     }
-    conn_arm(c);
+    http__conn_arm(c);
 }
 
 /* ---- reading ---- */
@@ -257,15 +257,15 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
-        conn_close(c);      /* EOF or reset: the client is gone */
+        http__conn_close(c);      /* EOF or reset: the client is gone */
         return;
     }
     if (c->state == C_LINGER) {
-        conn_arm(c);
+        http__conn_arm(c);
         return;             /* dropped */
     }
     if (conn_append(c, rbuf, (size_t)n) < 0) {
-        conn_close(c);
+        http__conn_close(c);
         return;
     }
     if (c->state == C_HEAD && !c->head_started) {
@@ -273,7 +273,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         c->deadline_ms = sb_now_ms() + ms_from_s(c->srv->cfg->client_header_timeout);
     }
     conn_process(c);
-    conn_arm(c);
+    http__conn_arm(c);
 }
 
 /* ---- framing requests ---- */
@@ -364,13 +364,13 @@ static int conn_head(struct conn *c)
     if (len == 0)
         return 0;
     if (len < 0) {
-        http_error_raw(c, (int)-len, head_error((int)-len));
+        http__error_raw(c, (int)-len, head_error((int)-len));
         return 0;
     }
     int status = 500;
-    c->req = req_new(c, c->in, (size_t)len, c->scan.fields, &status);
+    c->req = http__req_new(c, c->in, (size_t)len, c->scan.fields, &status);
     if (c->req == NULL) {
-        http_error_raw(c, status, head_error(status));
+        http__error_raw(c, status, head_error(status));
         return 0;
     }
     consume(c, (size_t)len);
@@ -452,10 +452,10 @@ static void conn_process(struct conn *c)
             break;
     }
     c->in_process = 0;
-    conn_flush(c);
+    http__conn_flush(c);
 }
 
-void conn_response_done(struct conn *c)
+void http__conn_response_done(struct conn *c)
 {
     c->req = NULL;
     c->state = C_HEAD;
@@ -468,7 +468,7 @@ void conn_response_done(struct conn *c)
         c->head_started = 0;
     }
     if (!c->in_process)
-        conn_kick(c);
+        http__conn_kick(c);
 }
 
 /* A timeout, or the peer closed while reading was paused. */
@@ -476,12 +476,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    conn_close(arg);
+    http__conn_close(arg);
 }
 
 /* ---- connections ---- */
 
-void conn_close(struct conn *c)
+void http__conn_close(struct conn *c)
 {
     struct http_server *s = c->srv;
     struct http_req *r = c->req;
@@ -508,15 +508,15 @@ void conn_close(struct conn *c)
     free(c);
     if (r != NULL) {
         if (r->dispatched)
-            req_detach(r);
+            http__req_detach(r);
         else
-            req_free(r);
+            http__req_free(r);
     }
     if (s->draining && s->nconns == 0)
         event_active(&s->done_ev, EV_TIMEOUT, 1);
 }
 
-int conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
+int http__conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
              socklen_t salen)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -544,6 +544,6 @@ int conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
     s->conns = c;
     s->nconns++;
     slot_conns(s);
-    conn_arm(c);
+    http__conn_arm(c);
     return 0;
 }

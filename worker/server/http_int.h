@@ -54,7 +54,7 @@ struct http_server {
     void (*done)(void *);
     void *done_arg;
     struct event done_ev;
-    struct event reap_ev;       /* frees the ended requests (req_reap) */
+    struct event reap_ev;       /* frees the ended requests (http__req_reap) */
     struct http_req *ended;     /* ended, not yet freed: owned here */
 };
 
@@ -66,10 +66,10 @@ struct conn {
     int fd;
     enum conn_state state;
     struct event rev, wev, tev;
-    struct event kev;           /* kicked by conn_kick; runs on_write */
+    struct event kev;           /* kicked by http__conn_kick; runs on_write */
     struct event cev;           /* EV_CLOSED while reading is paused */
     unsigned char armed;        /* ARMED_*: which of rev, wev, cev, tev
-                                 * are added (only conn_arm adds them) */
+                                 * are added (only http__conn_arm adds them) */
     char *in;                   /* unparsed input (NULL when empty/idle) */
     size_t in_len, in_cap;
     struct evbuffer *out;
@@ -114,49 +114,49 @@ struct http_req {
     http_req_cb on_close, on_drain;
     void *close_arg, *drain_arg;
     int want_drain;
-    int ended;                  /* response ended; freed by req_reap */
+    int ended;                  /* response ended; freed by http__req_reap */
     struct http_req *next_ended;
     /* head text and fields follow in the same allocation */
 };
 
 /* http_req.c */
-struct http_req *req_new(struct conn *c, const char *head, size_t len,
+struct http_req *http__req_new(struct conn *c, const char *head, size_t len,
                          int nfields, int *status);
-void req_free(struct http_req *r);
+void http__req_free(struct http_req *r);
 /* Writes r's access log line (http_log.c); _raw: for an answer to a
  * request that was never parsed ("-" for its line). */
-void http_access_log(const struct http_req *r);
-void http_access_log_raw(const char *client, int status, uint64_t bytes);
+void http__access_log(const struct http_req *r);
+void http__access_log_raw(const char *client, int status, uint64_t bytes);
 /* Frees the requests that ended since the last call (s->ended). */
-void req_reap(struct http_server *s);
+void http__req_reap(struct http_server *s);
 /* The connection is going away under a dispatched request. */
-void req_detach(struct http_req *r);
+void http__req_detach(struct http_req *r);
 /* Pending output fell: fire on_drain if it is due. */
-void req_check_drain(struct http_req *r);
+void http__req_check_drain(struct http_req *r);
 /* A response from the server itself (no request, or one the app never
  * saw): JSON error, Connection: close. */
-void http_error_raw(struct conn *c, int status, const char *msg);
-const char *http_reason(int status);
-int64_t http_now_us(void);
+void http__error_raw(struct conn *c, int status, const char *msg);
+const char *http__reason(int status);
+int64_t http__now_us(void);
 
 /* http_conn.c */
 struct sockaddr;
 /* Takes fd (accepted, non-blocking) as a new connection; -1 on no memory
  * (the caller still owns fd). */
-int conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
+int http__conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
              socklen_t salen);
 /* Closes at once; only from event callbacks (and drain/free). */
-void conn_close(struct conn *c);
+void http__conn_close(struct conn *c);
 /* Sets read/write interest and the timer from the connection's state. */
-void conn_arm(struct conn *c);
+void http__conn_arm(struct conn *c);
 /* Tries to write pending output now; never frees c. */
-void conn_flush(struct conn *c);
+void http__conn_flush(struct conn *c);
 /* Schedules the write callback (close if broken, next request, ...). */
-void conn_kick(struct conn *c);
+void http__conn_kick(struct conn *c);
 /* Puts c on the held list (its output waits for http_flush_held) and kicks
  * it, in case no upstream read ends before the loop turn does. */
-void conn_hold(struct conn *c);
+void http__conn_hold(struct conn *c);
 /* The current request's response has been queued in full. */
-void conn_response_done(struct conn *c);
+void http__conn_response_done(struct conn *c);
 
 #endif

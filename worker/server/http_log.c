@@ -132,18 +132,18 @@ static void access_write(const struct access *a)
     free(big);
 }
 
-void http_access_log(const struct http_req *r)
+void http__access_log(const struct http_req *r)
 {
     struct access a = {
         r->client, r->head.method, r->head.target,
         http_req_header(r, "Referer"), http_req_header(r, "User-Agent"),
         r->head.minor, r->status, r->body_queued,
-        (double)(http_now_us() - r->start_us) / 1e6,
+        (double)(http__now_us() - r->start_us) / 1e6,
     };
     access_write(&a);
 }
 
-void http_access_log_raw(const char *client, int status, uint64_t bytes)
+void http__access_log_raw(const char *client, int status, uint64_t bytes)
 {
     struct access a = { client, NULL, NULL, NULL, NULL, 1, status, bytes, 0 };
 

@@ -17,14 +17,14 @@
 #include "common/scoreboard.h"
 #include "worker/server/forwarded.h"
 
-int64_t http_now_us(void)
+int64_t http__now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-const char *http_reason(int status)
+const char *http__reason(int status)
 {
     switch (status) {
     case 100: return "Continue";
@@ -98,7 +98,7 @@ static void set_forwarded_client(struct http_req *r, const struct conn *c)
     free(joined);
 }
 
-struct http_req *req_new(struct conn *c, const char *head, size_t len,
+struct http_req *http__req_new(struct conn *c, const char *head, size_t len,
                          int nfields, int *status)
 {
     size_t fsz = sizeof(struct h1f_field) * (size_t)nfields;
@@ -133,11 +133,11 @@ struct http_req *req_new(struct conn *c, const char *head, size_t len,
     set_forwarded_client(r, c);
     r->keepalive = http_head_keepalive(&r->head);
     r->head_only = strcmp(r->head.method, "HEAD") == 0;
-    r->start_us = http_now_us();
+    r->start_us = http__now_us();
     return r;
 }
 
-void req_free(struct http_req *r)
+void http__req_free(struct http_req *r)
 {
     if (r->hdrs)
         evbuffer_free(r->hdrs);
@@ -145,16 +145,16 @@ void req_free(struct http_req *r)
     free(r);
 }
 
-void req_reap(struct http_server *s)
+void http__req_reap(struct http_server *s)
 {
     while (s->ended != NULL) {
         struct http_req *r = s->ended;
         s->ended = r->next_ended;
-        req_free(r);
+        http__req_free(r);
     }
 }
 
-void req_detach(struct http_req *r)
+void http__req_detach(struct http_req *r)
 {
     r->conn = NULL;
     r->gone = 1;
@@ -162,7 +162,7 @@ void req_detach(struct http_req *r)
         r->on_close(r, r->close_arg);   /* may end (and free) r: last */
 }
 
-void req_check_drain(struct http_req *r)
+void http__req_check_drain(struct http_req *r)
 {
     size_t half = (size_t)r->srv->cfg->stream_buffer / 2;
     if (!r->want_drain || evbuffer_get_length(r->conn->out) > half)
@@ -261,7 +261,7 @@ static void write_head(struct evbuffer *out, int status, const char *ctype,
     struct piece p[16] = {
         PIECE("HTTP/1.1 "), { st, (size_t)snprintf(st, sizeof(st), "%d ",
                                                    status) },
-        PIECE_STR(http_reason(status)), PIECE("\r\nDate: "),
+        PIECE_STR(http__reason(status)), PIECE("\r\nDate: "),
         PIECE_STR(http_date()), PIECE("\r\nServer: llmfork\r\n"),
     };
     int np = 6;
@@ -326,12 +326,12 @@ static size_t json_error(char *buf, size_t n, const char *msg)
 static void req_end(struct http_req *r)
 {
     struct http_server *s = r->srv;
-    http_access_log(r);
-    sb_count_request(r->path, r->status, http_now_us() - r->start_us);
+    http__access_log(r);
+    sb_count_request(r->path, r->status, http__now_us() - r->start_us);
     if (r->streaming && s->slot)
         s->slot->streams--;
     if (r->conn)
-        conn_response_done(r->conn);
+        http__conn_response_done(r->conn);
     r->conn = NULL;
     r->ended = 1;
     if (s->ended == NULL)
@@ -388,7 +388,7 @@ void http_resp_send(struct http_req *r, int status, const char *content_type,
             evbuffer_add(r->conn->out, body, len);
             r->body_queued = len;
         }
-        conn_flush(r->conn);
+        http__conn_flush(r->conn);
     }
     req_end(r);
 }
@@ -402,7 +402,7 @@ void http_resp_error(struct http_req *r, int status, const char *msg)
     http_resp_send(r, status, "application/json", buf, n);
 }
 
-void http_error_raw(struct conn *c, int status, const char *msg)
+void http__error_raw(struct conn *c, int status, const char *msg)
 {
     char buf[512], framing[48];
     size_t n = json_error(buf, sizeof(buf), msg);
@@ -411,7 +411,7 @@ void http_error_raw(struct conn *c, int status, const char *msg)
     evbuffer_add(c->out, buf, n);
     c->closing = 1;
     log_debug("%s: %d %s", c->client, status, msg);
-    http_access_log_raw(c->client, status, n);
+    http__access_log_raw(c->client, status, n);
     sb_count_request("", status, 0);
 }
 
@@ -438,7 +438,7 @@ void http_resp_start(struct http_req *r, int status, const char *content_type)
         r->conn->close_after = 1;
     resp_head(r, status, content_type,
               r->chunked_out ? "Transfer-Encoding: chunked" : NULL);
-    conn_hold(r->conn);     /* with its first token, usually in the same read */
+    http__conn_hold(r->conn);     /* with its first token, usually in the same read */
 }
 
 /* "<hex>\r\n" into buf (20 bytes); returns its length. On the hot path of
@@ -496,9 +496,9 @@ int http_resp_write(struct http_req *r, const void *data, size_t len)
     else
         evbuffer_add(c->out, data, len);
     if (r->body_queued == 0)
-        sb_count_ttft(http_now_us() - r->start_us);
+        sb_count_ttft(http__now_us() - r->start_us);
     r->body_queued += len;
-    conn_hold(c);
+    http__conn_hold(c);
     if (evbuffer_get_length(c->out) > (size_t)r->srv->cfg->stream_buffer) {
         r->want_drain = 1;
         return 1;
@@ -525,7 +525,7 @@ void http_resp_end(struct http_req *r)
     struct conn *c = r->conn;
     if (c != NULL && !c->broken && r->chunked_out && !r->head_only) {
         evbuffer_add(c->out, "0\r\n\r\n", 5);
-        conn_flush(c);
+        http__conn_flush(c);
     }
     req_end(r);
 }
