@@ -111,6 +111,48 @@ def test_bad_body(srv, mock):
     assert mock.stats()["requests"] == 0
 
 
+@pytest.mark.parametrize("messages, code, param", [
+    (None, "missing_required_parameter", "messages"),
+    ([], "empty_array", "messages"),
+    ([{"role": 1, "content": "hi"}], "invalid_type", "messages[0].role"),
+    ([{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}],
+     "invalid_value", "messages[1].role"),
+    ([{"role": "user", "content": {"text": "hi"}}], "invalid_type",
+     "messages[0].content"),
+    ([{"role": "user", "content": ["hi"]}], "invalid_type",
+     "messages[0].content[0]"),
+])
+def test_bad_messages_answered_as_openai(srv, mock, messages, code, param):
+    body = oai_body("hi")
+    if messages is None:
+        del body["messages"]
+    else:
+        body["messages"] = messages
+    for path in ("/v1/chat/completions", AZ_PATH):
+        err = oai_error(post(srv.port, path, body), 400)
+        assert err["type"] == "invalid_request_error", err
+        assert (err["code"], err["param"]) == (code, param), err
+        # OpenAI's invalid_value text names the value, the others the param
+        assert ("'bot'" if code == "invalid_value" else param) in err["message"]
+    assert mock.stats()["requests"] == 0
+
+
+def test_messages_openai_accepts_are_forwarded(srv, mock):
+    msgs = [{"role": "developer", "content": [{"type": "text", "text": "d"}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "x"},
+                {"type": "image_url", "image_url": {"url": "data:,"}}]},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function",
+                 "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "42"},
+            {"role": "user", "content": say("hi", tokens=2)}]
+    r = post(srv.port, "/v1/chat/completions",
+             dict(oai_body("hi", stream=False), messages=msgs))
+    assert r.status == 200, r.body
+    assert mock.last()["json"]["messages"] == msgs
+
+
 # ---- gateway_keys ---------------------------------------------------------------
 
 @pytest.fixture

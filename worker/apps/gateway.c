@@ -25,7 +25,9 @@
  * the configured model or deployment; a stream comes back as the
  * provider's SSE, byte for byte, each piece written as soon as it
  * arrives; a whole reply comes back whole. Errors use OpenAI's shape
- * {"error":{"message","type","code"}} so the SDKs raise the right class.
+ * {"error":{"message","type","param","code"}} so the SDKs raise the right
+ * class; malformed messages are answered here, as OpenAI would
+ * (worker/apps/oaimsgs.h), without an upstream call.
  *
  * Ownership: struct gw (one per request) is owned by this file, freed when
  * the model call is over and the client response has ended.
@@ -44,6 +46,7 @@
 #include "common/sse.h"
 #include "common/str.h"
 #include "worker/app.h"
+#include "worker/apps/oaimsgs.h"
 #include "worker/apps/responses/responses.h"
 #include "worker/model/relay.h"
 
@@ -379,13 +382,13 @@ static char *filled(struct http_req *r, struct gw_app *app, cJSON *root)
 static void forward(struct http_req *r, struct gw_app *app)
 {
     cJSON *root = parse_body(r);
+    struct oaimsgs_error e;
 
     if (!root)
         return;
-    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "messages"))) {
+    if (oaimsgs_check(root, &e)) {
         cJSON_Delete(root);
-        send_oai_error(r, 400, "invalid_request_error", "missing_messages",
-                       "messages: required array");
+        send_error(r, 400, "invalid_request_error", e.code, e.param, e.msg);
         return;
     }
     int stream = bool_item(root, "stream");
