@@ -15,8 +15,7 @@
 
 #define HOST_MAX 253
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err != NULL && errlen > 0) {
         va_list ap;
@@ -171,7 +170,8 @@ static int parse_hostport(const char *s, struct addr *out, int lookup,
     if (colon == NULL) {
         if (!all_digits(s))
             return fail(err, errlen, "expected HOST:PORT, [IPv6]:PORT, PORT,"
-                        " unix:/path or fd://N, got '%s'", s);
+                                     " unix:/path or fd://N, got '%s'",
+                        s);
         if (parse_port(s, &port, err, errlen) < 0)
             return -1;
         return set_v4(out, "127.0.0.1", port);

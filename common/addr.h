@@ -11,14 +11,16 @@
 #include <sys/socket.h>
 #include <stddef.h>
 
-enum addr_kind { ADDR_TCP, ADDR_UNIX, ADDR_FD };
+enum addr_kind { ADDR_TCP,
+                 ADDR_UNIX,
+                 ADDR_FD };
 
 struct addr {
     enum addr_kind kind;
-    struct sockaddr_storage ss;   /* ADDR_TCP, ADDR_UNIX */
+    struct sockaddr_storage ss; /* ADDR_TCP, ADDR_UNIX */
     socklen_t len;
-    int fd;                       /* ADDR_FD */
-    char text[128];               /* canonical text, for logs and messages */
+    int fd;         /* ADDR_FD */
+    char text[128]; /* canonical text, for logs and messages */
 };
 
 /* Parses one address. Returns 0, or -1 and writes a short reason ("bad

@@ -82,7 +82,8 @@ static int parse_size(const struct cfg_key *k, const char *v, long *out,
     }
     if (end == v || *end != '\0' || shift < 0 || n < 0)
         return cfg__bad(msg, len, "expected a size in bytes (like 65536 or 64k),"
-                   " got '%s'", v);
+                                  " got '%s'",
+                        v);
     if (errno != 0 || n > (LONG_MAX >> shift))
         return cfg__bad(msg, len, "%s out of range (%ld..%ld)", v, k->min, k->max);
     *out = n << shift;
@@ -192,7 +193,8 @@ static int set_int_like(const struct cfg_key *k, int *field, const char *v,
     case K_LEVEL:
         if ((n = log_level_parse(v)) < 0)
             return cfg__bad(msg, len, "expected debug, info, warning, error or"
-                       " critical, got '%s'", v);
+                                      " critical, got '%s'",
+                            v);
         *field = (int)n;
         return 0;
     case K_BOOL:
@@ -209,7 +211,7 @@ static int set_int_like(const struct cfg_key *k, int *field, const char *v,
 }
 
 void cfg__set_value(struct cfg_loader *L, const struct cfg_key *k,
-                   const char *v, const char *where)
+                    const char *v, const char *where)
 {
     char msg[384];
     void *field = (char *)L->c + k->off;
@@ -284,12 +286,12 @@ static void scan_line(struct cfg_loader *L, char *raw)
 
     if (L->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
         s += 3;
-    s += strspn(s, " \t\n\v\f\r");     /* isspace(), as libinih skips */
+    s += strspn(s, " \t\n\v\f\r"); /* isspace(), as libinih skips */
     L->cont = 0;
     if (*s == '\0' || *s == ';' || *s == '#')
         return;
     if (s > raw && L->prev_key) {
-        L->cont = 1;            /* continuation line */
+        L->cont = 1; /* continuation line */
         return;
     }
     if (*s == '[') {
@@ -310,7 +312,7 @@ static void scan_line(struct cfg_loader *L, char *raw)
         malformed(L, "expected KEY = VALUE");
         return;
     }
-    L->prev_key = sep > s;      /* libinih continues no empty name */
+    L->prev_key = sep > s; /* libinih continues no empty name */
 }
 
 static char *read_line(char *buf, int size, void *stream)
@@ -326,8 +328,8 @@ static char *read_line(char *buf, int size, void *stream)
         while ((ch = fgetc(L->fp)) != EOF && ch != '\n')
             ;
         cfg__report(L, "%s:%d: line too long (at most %d characters)",
-               L->file, L->line, size - 2);
-        buf[0] = '\0';          /* libinih sees a blank line */
+                    L->file, L->line, size - 2);
+        buf[0] = '\0'; /* libinih sees a blank line */
         return buf;
     }
     scan_line(L, buf);
@@ -349,10 +351,11 @@ static int once_more(struct cfg_loader *L, const struct cfg_key *k)
     }
     if (L->cont)
         cfg__report(L, "%s:%d: %s takes one value; this indented line "
-                   "continues it", L->file, L->line, k->name);
+                       "continues it",
+                    L->file, L->line, k->name);
     else
         cfg__report(L, "%s:%d: %s is already set at line %d", L->file,
-                   L->line, k->name, *at);
+                    L->line, k->name, *at);
     return 1;
 }
 
@@ -365,7 +368,7 @@ static int on_pair(void *user, const char *section, const char *name,
     char where[PATH_MAX + 128];
 
     if (!section_known(section))
-        return 1;               /* reported once, at the header */
+        return 1; /* reported once, at the header */
     const struct cfg_key *k = key_find(name);
     if (k == NULL) {
         cfg__report(L, "%s:%d: unknown key '%s'", L->file, L->line, name);
@@ -413,7 +416,7 @@ static void env_one(struct cfg_loader *L, const struct cfg_key *k, const char *n
     const char *v = getenv(name);
     char where[96];
 
-    if (v == NULL || *v == '\0')    /* set-but-empty counts as unset */
+    if (v == NULL || *v == '\0') /* set-but-empty counts as unset */
         return;
     snprintf(where, sizeof(where), "environment %s", name);
     cfg__set_value(L, k, v, where);
@@ -430,7 +433,7 @@ static void load_env(struct cfg_loader *L)
         size_t n = (size_t)snprintf(name, sizeof(name), "LLMFORK_%s", k->name);
         for (size_t j = 8; j < n && j < sizeof(name); j++)
             name[j] = (char)toupper((unsigned char)name[j]);
-        for (const char *e = k->env, *w; cfg__next_word(&e, &w, &t); ) {
+        for (const char *e = k->env, *w; cfg__next_word(&e, &w, &t);) {
             char other[64];
             snprintf(other, sizeof(other), "%.*s", (int)t, w);
             env_one(L, k, other);
@@ -480,7 +483,7 @@ int cfg_load(struct cfg *c, int argc, char **argv, char **errors)
     cfg__cli_parse(&L, &cl, argc, argv);
     c->action = cl.action;
     if (cl.action == CFG_HELP || cl.action == CFG_VERSION)
-        L.nerr = 0;             /* asked for help: give it whatever is wrong */
+        L.nerr = 0; /* asked for help: give it whatever is wrong */
     else
         load_all(&L, &cl);
     free(cl.ops);
@@ -499,7 +502,8 @@ int cfg_workers(const struct cfg *c)
     if (c->workers != CFG_WORKERS_AUTO)
         return c->workers;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > CFG_MAX_WORKERS ? CFG_MAX_WORKERS : (int)n;
+    return n < 1 ? 1 : n > CFG_MAX_WORKERS ? CFG_MAX_WORKERS
+                                           : (int)n;
 }
 
 void cfg_free(struct cfg *c)

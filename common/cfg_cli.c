@@ -9,7 +9,11 @@
 #include "common/cfg_int.h"
 #include "common/log.h"
 
-enum act { A_CONFIG, A_CHECK, A_VERSION, A_HELP, NACTS };
+enum act { A_CONFIG,
+           A_CHECK,
+           A_VERSION,
+           A_HELP,
+           NACTS };
 
 static const struct {
     const char *flags, *arg, *help;
@@ -48,8 +52,7 @@ static const struct cfg_key *cli_key(const char *opt, size_t optlen)
 {
     for (size_t i = 0; i < cfg__nkeys; i++) {
         const struct cfg_key *k = &cfg__keys[i];
-        if (spelled(k->flags, opt, optlen) || (optlen > 2 && opt[1] == '-'
-            && name_eq(opt + 2, optlen - 2, k->name, strlen(k->name))))
+        if (spelled(k->flags, opt, optlen) || (optlen > 2 && opt[1] == '-' && name_eq(opt + 2, optlen - 2, k->name, strlen(k->name))))
             return k;
     }
     return NULL;
@@ -156,7 +159,7 @@ static void usage_line(FILE *f, const char *flags, const char *name,
 
 const char *cfg_usage(void)
 {
-    static char *text;          /* built once, kept for the process's life */
+    static char *text; /* built once, kept for the process's life */
     size_t len;
 
     if (text != NULL)
@@ -173,9 +176,9 @@ const char *cfg_usage(void)
         usage_line(f, k->flags, k->name, k->arg, k->help, k->def);
     }
     fprintf(f, "\nEvery option is also a config file key (with '_' for '-'):"
-            " timeout = 30,\nand an environment variable: LLMFORK_TIMEOUT=30."
-            " Precedence: defaults < file\n< environment < command line."
-            " WEB_CONCURRENCY sets workers too.\n");
+               " timeout = 30,\nand an environment variable: LLMFORK_TIMEOUT=30."
+               " Precedence: defaults < file\n< environment < command line."
+               " WEB_CONCURRENCY sets workers too.\n");
     fclose(f);
     return text;
 }

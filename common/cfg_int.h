@@ -17,14 +17,14 @@
 #define CFG_MAX_KEYS 128
 
 enum cfg_ktype {
-    K_INT,      /* int within [min, max] */
-    K_SIZE,     /* long bytes within [min, max]; k/m/g suffixes */
-    K_BOOL,     /* int 0/1 */
-    K_STR,      /* char *; empty = NULL unless min >= 1 */
-    K_LIST,     /* struct cfg_list; min 1 = not empty; max items (0 = any) */
-    K_WORKERS,  /* int >= min, or "auto" = CFG_WORKERS_AUTO */
-    K_MODE,     /* int, octal */
-    K_LEVEL,    /* int, enum log_level */
+    K_INT,     /* int within [min, max] */
+    K_SIZE,    /* long bytes within [min, max]; k/m/g suffixes */
+    K_BOOL,    /* int 0/1 */
+    K_STR,     /* char *; empty = NULL unless min >= 1 */
+    K_LIST,    /* struct cfg_list; min 1 = not empty; max items (0 = any) */
+    K_WORKERS, /* int >= min, or "auto" = CFG_WORKERS_AUTO */
+    K_MODE,    /* int, octal */
+    K_LEVEL,   /* int, enum log_level */
 };
 
 typedef int (*cfg_item_check_fn)(const char *item, char *msg, size_t len);
@@ -33,13 +33,13 @@ struct cfg_key {
     const char *name;
     enum cfg_ktype type;
     size_t off;
-    const char *def;        /* as written in the file; NULL = none */
+    const char *def; /* as written in the file; NULL = none */
     long min, max;
-    cfg_item_check_fn check;    /* K_LIST: validates one item */
-    const char *env;        /* other names, space-separated, read in order
+    cfg_item_check_fn check; /* K_LIST: validates one item */
+    const char *env;         /* other names, space-separated, read in order
                                before LLMFORK_<KEY>: the later one wins */
-    const char *flags;      /* other command-line spellings, e.g. "-b" */
-    const char *arg;        /* placeholder in --help */
+    const char *flags;       /* other command-line spellings, e.g. "-b" */
+    const char *arg;         /* placeholder in --help */
     const char *help;
 };
 
@@ -48,16 +48,20 @@ extern const size_t cfg__nkeys;
 
 /* LV_SAMPLE: the samples' environment names (cfg_samples.c), which set
  * only what no level above the defaults set. */
-enum cfg_level { LV_DEFAULT, LV_FILE, LV_ENV, LV_SAMPLE, LV_CLI };
+enum cfg_level { LV_DEFAULT,
+                 LV_FILE,
+                 LV_ENV,
+                 LV_SAMPLE,
+                 LV_CLI };
 
 struct cfg_loader {
     struct cfg *c;
-    FILE *err;                  /* open_memstream over errbuf */
+    FILE *err; /* open_memstream over errbuf */
     char *errbuf;
     size_t errlen;
     int nerr;
     enum cfg_level level;
-    int set_at[CFG_MAX_KEYS];   /* level that last wrote each key, or -1 */
+    int set_at[CFG_MAX_KEYS]; /* level that last wrote each key, or -1 */
     /* file reading */
     const char *file;
     FILE *fp;
@@ -71,7 +75,7 @@ struct cfg_loader {
 
 struct cfg_cli_op {
     const struct cfg_key *k;
-    const char *opt;            /* as typed; optlen excludes "=value" */
+    const char *opt; /* as typed; optlen excludes "=value" */
     int optlen;
     const char *val;
 };
@@ -104,7 +108,7 @@ void cfg__report(struct cfg_loader *L, const char *fmt, ...)
 
 /* Sets one value; `where` prefixes any message ("FILE:LINE: key"). */
 void cfg__set_value(struct cfg_loader *L, const struct cfg_key *k,
-                   const char *v, const char *where);
+                    const char *v, const char *where);
 
 /* Records what argv asks for (the file's name, the action, the values);
  * cfg__cli_apply() sets the values once the file and environment are read. */

@@ -30,10 +30,10 @@ static int check_origin(const char *item, char *msg, size_t len);
 const struct cfg_key cfg__keys[] = {
     { "bind", K_LIST, F(bind), "127.0.0.1:8000", 1, CFG_MAX_BINDS, check_bind,
       NULL, "-b", "ADDR", "listen on HOST:PORT, [v6]:PORT, PORT,"
-      " unix:/path or fd://N; repeatable" },
+                          " unix:/path or fd://N; repeatable" },
     { "metrics_bind", K_LIST, F(metrics_bind), NULL, 0, CFG_MAX_BINDS,
       check_bind, NULL, NULL, "ADDR", "serve /metrics (and /healthz, /readyz)"
-      " only on these addresses, not on bind; empty = on bind" },
+                                      " only on these addresses, not on bind; empty = on bind" },
     { "backlog", K_INT, F(backlog), "2048", 1, 65535, NULL, NULL, NULL, "N",
       "listen queue length" },
     { "workers", K_WORKERS, F(workers), "auto", 1, CFG_MAX_WORKERS, NULL,
@@ -74,16 +74,16 @@ const struct cfg_key cfg__keys[] = {
       NULL, NULL, NULL, "N", "most header fields (431 beyond); 0 = 32768" },
     { "limit_request_field_size", K_INT, F(limit_request_field_size), "8190", 0,
       1048576, NULL, NULL, NULL, "N", "longest header field (431 beyond);"
-      " 0 = unlimited" },
+                                      " 0 = unlimited" },
     { "limit_request_body", K_SIZE, F(limit_request_body), "1048576", 0,
       LONG_MAX, NULL, NULL, NULL, "BYTES", "largest request body (413 beyond);"
-      " 0 = unlimited" },
+                                           " 0 = unlimited" },
     { "stream_buffer", K_SIZE, F(stream_buffer), "65536", 1024, 1L << 30, NULL,
       NULL, NULL, "BYTES", "output pending to one client before the upstream"
-      " is paused" },
+                           " is paused" },
     { "forwarded_allow_ips", K_LIST, F(forwarded_allow_ips), "127.0.0.1,::1",
       0, 0, check_ip, NULL, NULL, "IPS", "proxies trusted for X-Forwarded-*;"
-      " IPs, networks or *" },
+                                         " IPs, networks or *" },
 
     /* where the model is (worker/model/model.h) */
     { "provider", K_STR, F(provider), "mock", 1, 0, check_provider, NULL,
@@ -97,18 +97,18 @@ const struct cfg_key cfg__keys[] = {
       "api-version for provider azure" },
     { "azure_api_key", K_STR, F(azure_api_key), NULL, 0, 0, NULL,
       "AZURE_OPENAI_KEY AZURE_OPENAI_API_KEY", NULL, "KEY", "api-key header;"
-      " none: Entra ID tokens" },
+                                                            " none: Entra ID tokens" },
     { "azure_endpoints", K_LIST, F(azure_endpoints), NULL, 0, 16,
       check_endpoint, "AZURE_OPENAI_ENDPOINTS", NULL, "URLS", "failover set"
-      " for the deployment, URL[*WEIGHT] each (a URL may end in"
-      " /openai/deployments/NAME); replaces azure_endpoint" },
+                                                              " for the deployment, URL[*WEIGHT] each (a URL may end in"
+                                                              " /openai/deployments/NAME); replaces azure_endpoint" },
     { "azure_api_keys", K_LIST, F(azure_api_keys), NULL, 0, 16, NULL,
       "AZURE_OPENAI_API_KEYS", NULL, "KEYS", "an api-key per azure_endpoints"
-      " item, in order (endpoints in several resources); replaces"
-      " azure_api_key for chat calls" },
+                                             " item, in order (endpoints in several resources); replaces"
+                                             " azure_api_key for chat calls" },
     { "azure_tenant_id", K_STR, F(azure_tenant_id), NULL, 0, 0, NULL,
       "AZURE_TENANT_ID", NULL, "ID", "Entra ID tenant (client secret,"
-      " workload identity)" },
+                                     " workload identity)" },
     { "azure_client_id", K_STR, F(azure_client_id), NULL, 0, 0, NULL,
       "AZURE_CLIENT_ID", NULL, "ID", "app or user-assigned identity client id" },
     { "azure_client_secret", K_STR, F(azure_client_secret), NULL, 0, 0, NULL,
@@ -121,7 +121,7 @@ const struct cfg_key cfg__keys[] = {
       "workload identity token file" },
     { "identity_endpoint", K_STR, F(identity_endpoint), NULL, 0, 0, NULL,
       "IDENTITY_ENDPOINT", NULL, "URL", "managed identity endpoint (App"
-      " Service, Container Apps)" },
+                                        " Service, Container Apps)" },
     { "identity_header", K_STR, F(identity_header), NULL, 0, 0, NULL,
       "IDENTITY_HEADER", NULL, "SECRET", "managed identity header value" },
     { "azure_imds_host", K_STR, F(azure_imds_host), "http://169.254.169.254",
@@ -156,19 +156,19 @@ const struct cfg_key cfg__keys[] = {
       "HTTP/2 (multiplexed) to https upstreams" },
     { "native_http", K_BOOL, F(native_http), "true", 0, 0, NULL, NULL, NULL,
       "BOOL", "plain-http upstreams on an IP address or localhost through "
-      "llmfork's own HTTP/1.1 client; false = libcurl for every call" },
+              "llmfork's own HTTP/1.1 client; false = libcurl for every call" },
     { "ca_file", K_STR, F(ca_file), NULL, 0, 0, NULL, NULL, NULL, "FILE",
       "CA bundle for upstream TLS; default: the system's" },
     { "responses_upstream", K_STR, F(responses_upstream), "auto", 1, 0,
       check_responses, NULL, NULL, "MODE", "how /v1/responses reaches the "
-      "provider: native, chat (translated) or auto (native for openai and "
-      "azure-v1)" },
+                                           "provider: native, chat (translated) or auto (native for openai and "
+                                           "azure-v1)" },
     { "gateway_keys", K_LIST, F(gateway_keys), NULL, 0, 0, NULL, NULL, NULL,
       "KEYS", "keys clients of /v1 and /openai must send; none = open" },
     { "allowed_origins", K_LIST, F(allowed_origins), NULL, 0, 0,
       check_origin, "ALLOWED_ORIGINS", NULL, "ORIGINS", "web origins (scheme"
-      "://host[:port]) allowed to call the API from a browser (CORS); * ="
-      " any; none = no CORS headers" },
+                                                        "://host[:port]) allowed to call the API from a browser (CORS); * ="
+                                                        " any; none = no CORS headers" },
     { "static_dir", K_STR, F(static_dir), NULL, 0, 0, NULL, NULL, NULL, "DIR",
       "files served at / (the web page); empty = the page shipped with llmfork" },
 
@@ -180,12 +180,12 @@ const struct cfg_key cfg__keys[] = {
       "AZURE_SEARCH_ENDPOINT", NULL, "URL", "https://NAME.search.windows.net" },
     { "search_service", K_STR, F(search_service), NULL, 0, 0, NULL,
       "AZURE_SEARCH_SERVICE", NULL, "NAME", "sets the endpoint when it is"
-      " empty" },
+                                            " empty" },
     { "search_index", K_STR, F(search_index), NULL, 0, 0, NULL,
       "AZURE_SEARCH_INDEX", NULL, "NAME", "index to search" },
     { "search_key", K_STR, F(search_key), NULL, 0, 0, NULL,
       "AZURE_SEARCH_KEY", NULL, "KEY", "api-key header; empty = an Entra ID"
-      " token for https://search.azure.com (the model's credential)" },
+                                       " token for https://search.azure.com (the model's credential)" },
     { "search_api_version", K_STR, F(search_api_version), "2025-09-01", 1, 0,
       NULL, NULL, NULL, "VERSION", "api-version of the search calls" },
     { "search_top", K_INT, F(search_top), "3", 1, 50, NULL, NULL, NULL, "N",
@@ -200,13 +200,13 @@ const struct cfg_key cfg__keys[] = {
       NULL, NULL, NULL, "FIELD", "vector field of the index" },
     { "search_content_field", K_STR, F(search_content_field), "content", 1, 0,
       NULL, "KB_FIELDS_CONTENT", NULL, "FIELD", "field holding a source's"
-      " text" },
+                                                " text" },
     { "search_sourcepage_field", K_STR, F(search_sourcepage_field),
       "sourcepage", 1, 0, NULL, "KB_FIELDS_SOURCEPAGE", NULL, "FIELD",
       "field naming a source (its [citation])" },
     { "embedding_deployment", K_STR, F(embedding_deployment), NULL, 0, 0, NULL,
       "AZURE_OPENAI_EMB_DEPLOYMENT", NULL, "NAME", "embedding deployment (or"
-      " model); empty = text search only" },
+                                                   " model); empty = text search only" },
     { "embedding_dimensions", K_INT, F(embedding_dimensions), "0", 0, 3072,
       NULL, "AZURE_OPENAI_EMB_DIMENSIONS", NULL, "N",
       "dimensions asked of the embedding model; 0 = its own" },
@@ -214,7 +214,7 @@ const struct cfg_key cfg__keys[] = {
     /* RAG over PostgreSQL (worker/pg/), rag-postgres-openai-python's names */
     { "postgres_host", K_STR, F(postgres_host), NULL, 0, 0, NULL,
       "POSTGRES_HOST", NULL, "HOST", "server host name, or a unix socket"
-      " directory (/run/postgresql)" },
+                                     " directory (/run/postgresql)" },
     { "postgres_port", K_INT, F(postgres_port), "5432", 1, 65535, NULL,
       "POSTGRES_PORT", NULL, "PORT", "server port" },
     { "postgres_username", K_STR, F(postgres_username), NULL, 0, 0, NULL,
@@ -223,14 +223,14 @@ const struct cfg_key cfg__keys[] = {
       "POSTGRES_DATABASE", NULL, "NAME", "database" },
     { "postgres_password", K_STR, F(postgres_password), NULL, 0, 0, NULL,
       "POSTGRES_PASSWORD", NULL, "PASSWORD", "empty = an Entra ID token for"
-      " Azure Database for PostgreSQL (the model's credential)" },
+                                             " Azure Database for PostgreSQL (the model's credential)" },
     { "postgres_ssl", K_STR, F(postgres_ssl), "require", 1, 0, check_pg_ssl,
       "POSTGRES_SSL", NULL, "MODE", "disable, require or verify-full" },
     { "postgres_pool_size", K_INT, F(postgres_pool_size), "4", 1, 256, NULL,
       NULL, NULL, "N", "connections per worker" },
     { "postgres_statement_timeout", K_INT, F(postgres_statement_timeout),
       "10", 0, 3600, NULL, NULL, NULL, "S", "the server cancels a query"
-      " running longer; 0 = never" },
+                                            " running longer; 0 = never" },
     { "postgres_table", K_STR, F(postgres_table), "items", 1, 0, check_ident,
       NULL, NULL, "NAME", "the product table" },
     { "postgres_embedding_column", K_STR, F(postgres_embedding_column),
@@ -239,36 +239,36 @@ const struct cfg_key cfg__keys[] = {
     /* GET /content/<path> (worker/apps/content.h) */
     { "content_dir", K_STR, F(content_dir), NULL, 0, 0, NULL, NULL, NULL,
       "DIR", "files cited as [file#page=N], served at /content/file; empty"
-      " = from the blob container" },
+             " = from the blob container" },
     { "storage_account", K_STR, F(storage_account), NULL, 0, 0, NULL,
       "AZURE_STORAGE_ACCOUNT", NULL, "NAME", "blob storage account of the"
-      " cited files" },
+                                             " cited files" },
     { "storage_container", K_STR, F(storage_container), NULL, 0, 0, NULL,
       "AZURE_STORAGE_CONTAINER", NULL, "NAME", "blob container of the cited"
-      " files" },
+                                               " files" },
     { "storage_key", K_STR, F(storage_key), NULL, 0, 0, NULL,
       "AZURE_STORAGE_KEY", NULL, "KEY", "account key (Shared Key); empty ="
-      " an Entra ID token for https://storage.azure.com" },
+                                        " an Entra ID token for https://storage.azure.com" },
     { "storage_endpoint", K_STR, F(storage_endpoint), NULL, 0, 0, NULL, NULL,
       NULL, "URL", "blob service URL; empty ="
-      " https://ACCOUNT.blob.core.windows.net" },
+                   " https://ACCOUNT.blob.core.windows.net" },
 
     /* login for /chat and /chat/stream (worker/apps/login.h) */
     { "use_authentication", K_BOOL, F(use_authentication), "false", 0, 0,
       NULL, "AZURE_USE_AUTHENTICATION", NULL, "BOOL", "/chat* need an Entra"
-      " ID access token (Authorization: Bearer)" },
+                                                      " ID access token (Authorization: Bearer)" },
     { "enforce_access_control", K_BOOL, F(enforce_access_control), "false", 0,
       0, NULL, "AZURE_ENFORCE_ACCESS_CONTROL", NULL, "BOOL", "searches see"
-      " only the documents whose oids or groups name the user" },
+                                                             " only the documents whose oids or groups name the user" },
     { "server_app_id", K_STR, F(server_app_id), NULL, 0, 0, NULL,
       "AZURE_SERVER_APP_ID", NULL, "ID", "the API's app registration: the"
-      " tokens' audience" },
+                                         " tokens' audience" },
     { "client_app_id", K_STR, F(client_app_id), NULL, 0, 0, NULL,
       "AZURE_CLIENT_APP_ID", NULL, "ID", "the web page's app registration"
-      " (MSAL clientId)" },
+                                         " (MSAL clientId)" },
     { "auth_tenant_id", K_STR, F(auth_tenant_id), NULL, 0, 0, NULL,
       "AZURE_AUTH_TENANT_ID", NULL, "ID", "tenant that signs the users'"
-      " tokens" },
+                                          " tokens" },
     { "auth_authority_host", K_STR, F(auth_authority_host),
       "https://login.microsoftonline.com", 1, 0, NULL, NULL, NULL, "URL",
       "authority of the login and of the tenant's signing keys" },
@@ -325,7 +325,8 @@ static int check_ident(const char *item, char *msg, size_t len)
     if (item[n] == '\0' && n > 0 && n < 64 && !isdigit((unsigned char)item[0]))
         return 0;
     return cfg__bad(msg, len, "'%s' is not a plain SQL name (a-z, 0-9, _;"
-                   " not starting with a digit; at most 63)", item);
+                              " not starting with a digit; at most 63)",
+                    item);
 }
 
 static int check_responses(const char *item, char *msg, size_t len)
@@ -344,12 +345,11 @@ static int check_origin(const char *item, char *msg, size_t len)
 
     if (strcmp(item, "*") == 0)
         return 0;
-    if (scheme > 0 && strspn(item, "abcdefghijklmnopqrstuvwxyz0123456789+.-")
-        == scheme && sep[3] != '\0' && strchr(sep + 3, '/') == NULL)
+    if (scheme > 0 && strspn(item, "abcdefghijklmnopqrstuvwxyz0123456789+.-") == scheme && sep[3] != '\0' && strchr(sep + 3, '/') == NULL)
         return 0;
     return cfg__bad(msg, len, "expected an origin such as https://app.example"
-                   ".com or http://localhost:8080 (no path), or *; got '%s'",
-                   item);
+                              ".com or http://localhost:8080 (no path), or *; got '%s'",
+                    item);
 }
 
 /* A failover endpoint: an http(s) URL, optionally "*WEIGHT" (1-100). */
@@ -364,7 +364,8 @@ static int check_endpoint(const char *item, char *msg, size_t len)
                  strtol(star + 1, NULL, 10) > 100 || *end != '\0' ||
                  !isdigit((unsigned char)star[1])))
         return cfg__bad(msg, len, "endpoint '%s': the weight after '*' must be"
-                   " 1-100", item);
+                                  " 1-100",
+                        item);
     return 0;
 }
 
@@ -396,8 +397,7 @@ static int check_ip(const char *item, char *msg, size_t len)
         int ok = inet_pton(family, ip, buf) == 1;
         if (ok && slash == NULL)
             return 0;
-        if (ok && slash != NULL && isdigit((unsigned char)slash[1])
-            && strtol(slash + 1, &end, 10) <= maxbits && *end == '\0')
+        if (ok && slash != NULL && isdigit((unsigned char)slash[1]) && strtol(slash + 1, &end, 10) <= maxbits && *end == '\0')
             return 0;
     }
     return cfg__bad(msg, len, "bad IP address or network '%s'", item);

@@ -66,7 +66,8 @@ static void host_hint(struct cfg_loader *L, const char *name)
         url = env("OLLAMA_ENDPOINT");
     else if (strcmp(h, "openai") != 0 && strcmp(h, "local") != 0) {
         cfg__report(L, "environment %s: unknown host '%s' (azure, openai, "
-                   "local, ollama)", name, h);
+                       "local, ollama)",
+                    name, h);
         return;
     }
     hint(L, "provider", "openai", name);
@@ -84,11 +85,12 @@ static void service_hint(struct cfg_loader *L)
     if (s == NULL)
         return;
     n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-               "0123456789-");
+                  "0123456789-");
     if (s[n] != '\0' || n > 64) {
         cfg__report(L, "environment AZURE_OPENAI_SERVICE: '%s' is not a "
-                   "resource name (letters, digits, '-'; the NAME of "
-                   "https://NAME.openai.azure.com)", s);
+                       "resource name (letters, digits, '-'; the NAME of "
+                       "https://NAME.openai.azure.com)",
+                    s);
         return;
     }
     snprintf(url, sizeof(url), "https://%s.openai.azure.com", s);
@@ -97,7 +99,9 @@ static void service_hint(struct cfg_loader *L)
 
 void cfg__samples_apply(struct cfg_loader *L)
 {
-    static const struct { const char *env, *key; } alias[] = {
+    static const struct {
+        const char *env, *key;
+    } alias[] = {
         { "AZURE_OPENAI_CHATGPT_DEPLOYMENT", "azure_deployment" },
         { "AZURE_DEEPSEEK_DEPLOYMENT", "azure_deployment" },
         { "AZURE_INFERENCE_ENDPOINT", "azure_endpoint" },

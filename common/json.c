@@ -15,14 +15,22 @@ static const char *escape_of(unsigned char c, char buf[7])
     static const char hex[] = "0123456789abcdef";
 
     switch (c) {
-    case '"':  return "\\\"";
-    case '\\': return "\\\\";
-    case '\n': return "\\n";
-    case '\r': return "\\r";
-    case '\t': return "\\t";
-    case '\b': return "\\b";
-    case '\f': return "\\f";
-    default: break;
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    case '\b':
+        return "\\b";
+    case '\f':
+        return "\\f";
+    default:
+        break;
     }
     if (c >= 0x20)
         return NULL;
@@ -36,7 +44,9 @@ static const char *escape_of(unsigned char c, char buf[7])
 /* The bytes escape_of() escapes: one load decides the usual byte (this
  * runs on every token of every stream). */
 static const unsigned char special[256] = {
-    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+    [0 ... 0x1f] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
 };
 
 size_t json_esc(char *dst, size_t cap, const char *s, size_t len)
@@ -68,7 +78,7 @@ size_t json_esc(char *dst, size_t cap, const char *s, size_t len)
 
 int json_esc_append(struct str_buf *out, const char *s, size_t len)
 {
-    size_t run = 0;         /* bytes before i that need no escape */
+    size_t run = 0; /* bytes before i that need no escape */
     char u[7];
 
     for (size_t i = 0; i < len; i++) {
@@ -103,15 +113,15 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     else if (s[0] >= 0xf0 && s[0] <= 0xf4)
         len = 4;
     else
-        return 0;               /* continuation byte, C0, C1, F5..FF */
+        return 0; /* continuation byte, C0, C1, F5..FF */
     if (s[0] == 0xe0)
-        lo = 0xa0;              /* overlong */
+        lo = 0xa0; /* overlong */
     else if (s[0] == 0xed)
-        hi = 0x9f;              /* surrogates */
+        hi = 0x9f; /* surrogates */
     else if (s[0] == 0xf0)
-        lo = 0x90;              /* overlong */
+        lo = 0x90; /* overlong */
     else if (s[0] == 0xf4)
-        hi = 0x8f;              /* above U+10FFFF */
+        hi = 0x8f; /* above U+10FFFF */
     if (n < len || s[1] < lo || s[1] > hi)
         return 0;
     for (size_t i = 2; i < len; i++)
@@ -128,7 +138,7 @@ int json_utf8_valid(const char *s, size_t len)
     while (i < len) {
         uint64_t w;
         if (len - i >= 8 && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080u))) {
-            i += 8;             /* eight ASCII bytes at once */
+            i += 8; /* eight ASCII bytes at once */
             continue;
         }
         if (p[i] < 0x80) {
@@ -187,7 +197,8 @@ struct cJSON *json_parse(const char *s, size_t len, char *err, size_t errlen)
         cJSON_Delete(root);
         snprintf(err, errlen,
                  "not valid JSON: raw control character U+%04X %s at byte "
-                 "%zu", (unsigned)(unsigned char)s[at],
+                 "%zu",
+                 (unsigned)(unsigned char)s[at],
                  in_string ? "in a string" : "between tokens", at);
         return NULL;
     }

@@ -16,8 +16,8 @@
 #define LINE_MAX_LEN 4096
 
 struct logfile {
-    int fd;         /* -1 = closed */
-    char *path;     /* NULL = a standard stream we do not own */
+    int fd;     /* -1 = closed */
+    char *path; /* NULL = a standard stream we do not own */
 };
 
 static struct logfile errlog = { STDERR_FILENO, NULL };
@@ -25,10 +25,18 @@ static struct logfile acclog = { -1, NULL };
 static int cur_level = LOG_LVL_INFO;
 
 static const char *const level_names[] = {
-    "debug", "info", "warning", "error", "critical",
+    "debug",
+    "info",
+    "warning",
+    "error",
+    "critical",
 };
 static const char *const level_tags[] = {
-    "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL",
+    "DEBUG",
+    "INFO",
+    "WARNING",
+    "ERROR",
+    "CRITICAL",
 };
 #define NLEVELS ((int)(sizeof(level_names) / sizeof(level_names[0])))
 
@@ -151,7 +159,7 @@ static void write_all(int fd, const char *p, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return;     /* nowhere left to report a logging failure */
+            return; /* nowhere left to report a logging failure */
         p += n;
         len -= (size_t)n;
     }
@@ -161,7 +169,7 @@ void log_msg(int level, const char *fmt, ...)
 {
     if (!log_enabled(level) || errlog.fd < 0)
         return;
-    int saved_errno = errno;    /* callers log and then test errno */
+    int saved_errno = errno; /* callers log and then test errno */
     char line[LINE_MAX_LEN];
     struct tm tm;
     time_t now = time(NULL);
@@ -174,13 +182,13 @@ void log_msg(int level, const char *fmt, ...)
 
     va_list ap;
     va_start(ap, fmt);
-    errno = saved_errno;        /* for %m */
+    errno = saved_errno; /* for %m */
     k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     va_end(ap);
     if (k > 0)
         n += (size_t)k;
     if (n > sizeof(line) - 1)
-        n = sizeof(line) - 1;   /* truncated: the newline still ends it */
+        n = sizeof(line) - 1; /* truncated: the newline still ends it */
     while (n > 0 && line[n - 1] == '\n')
         n--;
     line[n++] = '\n';
@@ -210,7 +218,7 @@ size_t log_escape(char *dst, size_t n, const char *src)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)src;
-    size_t len = 0, w = 0;      /* w: written; stays behind once short */
+    size_t len = 0, w = 0; /* w: written; stays behind once short */
 
     for (;;) {
         const unsigned char *run = s;

@@ -54,10 +54,10 @@ void log_msg(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_LVL_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
-#define log_crit(...)  log_msg(LOG_LVL_CRITICAL, __VA_ARGS__)
+#define log_crit(...) log_msg(LOG_LVL_CRITICAL, __VA_ARGS__)
 
 /* 1 when an access log is open. */
 int log_access_enabled(void);

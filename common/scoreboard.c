@@ -17,23 +17,57 @@ static struct scoreboard *attached_sb;
 static struct sb_slot *mine;
 
 static const char *const route_names[SB_ROUTES] = {
-    "/chat", "/chat/stream", "/v1/chat/completions", "/openai/deployments",
-    "/v1/models", "/healthz", "/readyz", "/metrics", "other",
+    "/chat",
+    "/chat/stream",
+    "/v1/chat/completions",
+    "/openai/deployments",
+    "/v1/models",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "other",
 };
 static const char *const upstream_names[SB_UPSTREAM] = {
-    "error", "2xx", "3xx", "4xx", "429", "5xx",
+    "error",
+    "2xx",
+    "3xx",
+    "4xx",
+    "429",
+    "5xx",
 };
 static const char *const cause_names[SB_CAUSES] = {
-    "exit", "signal", "timeout", "max_requests",
+    "exit",
+    "signal",
+    "timeout",
+    "max_requests",
 };
 /* Tokens take a while to come; whole streams take longer. */
 static const int64_t ttft_bounds[SB_TTFT_BUCKETS] = {
-    50000, 100000, 250000, 500000, 1000000, 2000000, 5000000, 10000000,
-    30000000, -1,
+    50000,
+    100000,
+    250000,
+    500000,
+    1000000,
+    2000000,
+    5000000,
+    10000000,
+    30000000,
+    -1,
 };
 static const int64_t dur_bounds[SB_DUR_BUCKETS] = {
-    5000, 25000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
-    10000000, 30000000, 60000000, 120000000, -1,
+    5000,
+    25000,
+    100000,
+    250000,
+    500000,
+    1000000,
+    2500000,
+    5000000,
+    10000000,
+    30000000,
+    60000000,
+    120000000,
+    -1,
 };
 
 struct scoreboard *sb_create(void)
@@ -148,7 +182,7 @@ void sb_count_request(const char *path, int status, int64_t dur_us)
         return;
     int c = status / 100 - 1;
     if (c < 0 || c >= SB_CLASSES)
-        c = SB_CLASSES - 1;     /* a status we never send: count as 5xx */
+        c = SB_CLASSES - 1; /* a status we never send: count as 5xx */
     ADD(mine->m.requests[sb_route_of(path)][c], 1);
     hist_observe(&mine->m.duration, dur_bounds, SB_DUR_BUCKETS, dur_us);
 }
@@ -161,11 +195,12 @@ void sb_count_ttft(int64_t us)
 
 void sb_count_upstream(int status)
 {
-    enum sb_upstream u = status == 429 ? SB_U_429
-                       : status >= 500 ? SB_U_5XX
-                       : status >= 400 ? SB_U_4XX
-                       : status >= 300 ? SB_U_3XX
-                       : status >= 200 ? SB_U_2XX : SB_U_ERROR;
+    enum sb_upstream u = status == 429   ? SB_U_429
+                         : status >= 500 ? SB_U_5XX
+                         : status >= 400 ? SB_U_4XX
+                         : status >= 300 ? SB_U_3XX
+                         : status >= 200 ? SB_U_2XX
+                                         : SB_U_ERROR;
     if (mine != NULL)
         ADD(mine->m.upstream[u], 1);
 }

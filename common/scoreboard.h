@@ -32,62 +32,80 @@
 
 enum sb_state {
     SB_FREE = 0,
-    SB_STARTING,                /* forked, not yet accepting */
-    SB_READY,                   /* accepting */
-    SB_DRAINING,                /* stopped accepting, finishing requests */
+    SB_STARTING, /* forked, not yet accepting */
+    SB_READY,    /* accepting */
+    SB_DRAINING, /* stopped accepting, finishing requests */
 };
 
 /* Routes counted by name; anything else is "other". */
 enum sb_route {
-    SB_R_CHAT, SB_R_CHAT_STREAM, SB_R_V1_CHAT, SB_R_AZURE, SB_R_V1_MODELS,
-    SB_R_HEALTHZ, SB_R_READYZ, SB_R_METRICS, SB_R_OTHER, SB_ROUTES
+    SB_R_CHAT,
+    SB_R_CHAT_STREAM,
+    SB_R_V1_CHAT,
+    SB_R_AZURE,
+    SB_R_V1_MODELS,
+    SB_R_HEALTHZ,
+    SB_R_READYZ,
+    SB_R_METRICS,
+    SB_R_OTHER,
+    SB_ROUTES
 };
-#define SB_CLASSES 5            /* 1xx .. 5xx */
+#define SB_CLASSES 5 /* 1xx .. 5xx */
 /* Upstream outcomes: transport error, then status classes, 429 apart. */
 enum sb_upstream {
-    SB_U_ERROR, SB_U_2XX, SB_U_3XX, SB_U_4XX, SB_U_429, SB_U_5XX, SB_UPSTREAM
+    SB_U_ERROR,
+    SB_U_2XX,
+    SB_U_3XX,
+    SB_U_4XX,
+    SB_U_429,
+    SB_U_5XX,
+    SB_UPSTREAM
 };
 /* Why a worker was replaced. */
 enum sb_cause {
-    SB_C_EXIT, SB_C_SIGNAL, SB_C_TIMEOUT, SB_C_MAX_REQUESTS, SB_CAUSES
+    SB_C_EXIT,
+    SB_C_SIGNAL,
+    SB_C_TIMEOUT,
+    SB_C_MAX_REQUESTS,
+    SB_CAUSES
 };
 
-#define SB_TTFT_BUCKETS 10      /* the last is +Inf */
+#define SB_TTFT_BUCKETS 10 /* the last is +Inf */
 #define SB_DUR_BUCKETS 13
 
 struct sb_hist {
     volatile uint64_t sum_us;
     volatile uint64_t count;
-    volatile uint64_t bucket[SB_DUR_BUCKETS];  /* not cumulative */
+    volatile uint64_t bucket[SB_DUR_BUCKETS]; /* not cumulative */
 };
 
 struct sb_counters {
     volatile uint64_t requests[SB_ROUTES][SB_CLASSES];
     volatile uint64_t upstream[SB_UPSTREAM];
     volatile uint64_t retries;
-    struct sb_hist ttft;        /* first body byte of a stream */
-    struct sb_hist duration;    /* whole request, head read to end */
+    struct sb_hist ttft;     /* first body byte of a stream */
+    struct sb_hist duration; /* whole request, head read to end */
 };
 
 struct sb_slot {
-    volatile int32_t state;     /* enum sb_state */
+    volatile int32_t state; /* enum sb_state */
     volatile int32_t pid;
-    volatile int32_t number;    /* worker number (1..N), kept across restarts */
+    volatile int32_t number; /* worker number (1..N), kept across restarts */
     volatile int32_t generation;
-    volatile int64_t started_ms;   /* CLOCK_MONOTONIC ms, set by the master */
-    volatile int64_t stamp_ms;     /* heartbeat, CLOCK_MONOTONIC ms */
-    volatile uint64_t requests;    /* requests served */
-    volatile int64_t connections;  /* open client connections */
-    volatile int64_t streams;      /* responses in progress (chunked) */
+    volatile int64_t started_ms;  /* CLOCK_MONOTONIC ms, set by the master */
+    volatile int64_t stamp_ms;    /* heartbeat, CLOCK_MONOTONIC ms */
+    volatile uint64_t requests;   /* requests served */
+    volatile int64_t connections; /* open client connections */
+    volatile int64_t streams;     /* responses in progress (chunked) */
     struct sb_counters m;
-    char boot_error[SB_ERRLEN];    /* set by a worker that fails to boot */
+    char boot_error[SB_ERRLEN]; /* set by a worker that fails to boot */
 };
 
 struct sb_master {
     volatile uint64_t restarts[SB_CAUSES];
     volatile uint64_t reloads;
-    volatile int32_t target;       /* workers wanted */
-    struct sb_counters retired;    /* reaped workers' counters */
+    volatile int32_t target;    /* workers wanted */
+    struct sb_counters retired; /* reaped workers' counters */
 };
 
 struct scoreboard {

@@ -168,7 +168,7 @@ static int process_line(struct sse_parser *p, const char *s, size_t n,
     if (n == 0)
         return dispatch(p);
     if (s[0] == ':')
-        return SSE_OK;                  /* comment */
+        return SSE_OK; /* comment */
     colon = memchr(s, ':', n);
     flen = colon ? (size_t)(colon - s) : n;
     v = colon ? colon + 1 : s + n;

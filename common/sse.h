@@ -59,21 +59,21 @@
 
 /* sse_feed() results. */
 enum {
-    SSE_OK      = 0,
-    SSE_STOPPED = 1,    /* the callback returned nonzero */
-    SSE_ETOOBIG = -1,   /* a line or an event's data passed max_event */
-    SSE_ENOMEM  = -2,
+    SSE_OK = 0,
+    SSE_STOPPED = 1,  /* the callback returned nonzero */
+    SSE_ETOOBIG = -1, /* a line or an event's data passed max_event */
+    SSE_ENOMEM = -2,
 };
 
 struct sse_event {
-    const char *data;       /* data lines joined with "\n" (no final "\n") */
-    size_t      data_len;
-    const char *type;       /* "message" unless the event named one */
-    size_t      type_len;
-    const char *id;         /* last event id seen in the stream, or "" */
-    size_t      id_len;
-    long        retry;      /* last valid retry (ms), or -1; saturates */
-    int         done;       /* 1 when data is exactly "[DONE]" (OpenAI) */
+    const char *data; /* data lines joined with "\n" (no final "\n") */
+    size_t data_len;
+    const char *type; /* "message" unless the event named one */
+    size_t type_len;
+    const char *id; /* last event id seen in the stream, or "" */
+    size_t id_len;
+    long retry; /* last valid retry (ms), or -1; saturates */
+    int done;   /* 1 when data is exactly "[DONE]" (OpenAI) */
 };
 
 /* Called once per dispatched event. Return 0 to go on; nonzero stops the
@@ -82,27 +82,27 @@ typedef int (*sse_event_cb)(const struct sse_event *ev, void *arg);
 
 /* Growable byte buffer; private to the parser. */
 struct sse_buf {
-    char  *ptr;
+    char *ptr;
     size_t len;
     size_t cap;
 };
 
 /* Private: read nothing here but through the functions below. */
 struct sse_parser {
-    sse_event_cb   cb;
-    void          *arg;
-    size_t         max;
-    struct sse_buf line;        /* a line split across sse_feed() calls */
-    struct sse_buf data;        /* the pending event's data, when copied */
+    sse_event_cb cb;
+    void *arg;
+    size_t max;
+    struct sse_buf line; /* a line split across sse_feed() calls */
+    struct sse_buf data; /* the pending event's data, when copied */
     struct sse_buf type;
     struct sse_buf id;
-    const char    *view;        /* pending data still in the caller's bytes */
-    size_t         view_len;
-    long           retry;
-    int            status;      /* sticky: SSE_STOPPED or an error */
-    unsigned char  bom;         /* BOM bytes matched; 3 = past the start */
-    unsigned char  skip_lf;     /* last byte seen was a CR */
-    unsigned char  have_data;   /* the pending event has a data line */
+    const char *view; /* pending data still in the caller's bytes */
+    size_t view_len;
+    long retry;
+    int status;              /* sticky: SSE_STOPPED or an error */
+    unsigned char bom;       /* BOM bytes matched; 3 = past the start */
+    unsigned char skip_lf;   /* last byte seen was a CR */
+    unsigned char have_data; /* the pending event has a data line */
 };
 
 /* Prepares p; allocates nothing. max_event 0 means SSE_MAX_EVENT_DEFAULT. */

@@ -30,7 +30,7 @@ int str_query_param(const char *query, const char *name, char *out,
  * (out of memory), oom stays set and later appends do nothing, so a
  * builder checks once at the end. */
 struct str_buf {
-    char *p;                    /* len bytes, then a NUL when cap > 0 */
+    char *p; /* len bytes, then a NUL when cap > 0 */
     size_t len, cap;
     int oom;
 };

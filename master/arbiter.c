@@ -35,8 +35,7 @@ void arbiter__set_title(const struct arbiter *a)
 void arbiter__log_listeners(const struct arbiter *a)
 {
     for (int i = 0; i < a->ls.n; i++)
-        log_info("%s at: %s (%d)", a->ls.l[i].role == LISTEN_METRICS
-                 ? "Metrics" : "Listening", a->ls.l[i].url, (int)getpid());
+        log_info("%s at: %s (%d)", a->ls.l[i].role == LISTEN_METRICS ? "Metrics" : "Listening", a->ls.l[i].url, (int)getpid());
 }
 
 int64_t arbiter__graceful_ms(const struct arbiter *a)
@@ -62,7 +61,7 @@ void arbiter__stop(struct arbiter *a, int sig, int64_t grace_ms, int code)
     if (code != 0 && a->exit_code == 0)
         a->exit_code = code;
     if (a->stopping == SIGQUIT && sig == SIGTERM)
-        return;                 /* already stopping faster */
+        return; /* already stopping faster */
     if (!a->stopping)
         notify_send("STOPPING=1\nSTATUS=stopping\n");
     a->stopping = sig;
@@ -73,7 +72,7 @@ void arbiter__stop(struct arbiter *a, int sig, int64_t grace_ms, int code)
 static void set_target(struct arbiter *a, int n)
 {
     if (n < 1)
-        n = 1;              /* TTOU never goes below one worker */
+        n = 1; /* TTOU never goes below one worker */
     if (n > MAX_WORKERS)
         n = MAX_WORKERS;
     a->target = n;
@@ -123,7 +122,7 @@ static void on_signal(struct arbiter *a, int sig)
         arbiter__upgrade_winch(a);
         break;
     default:
-        break;                  /* SIGCHLD: the loop reaps every turn */
+        break; /* SIGCHLD: the loop reaps every turn */
     }
 }
 
@@ -141,7 +140,8 @@ static void status_line(const struct arbiter *a, char *buf, size_t n)
         streams += __atomic_load_n(&s->streams, __ATOMIC_RELAXED);
     }
     snprintf(buf, n, "%s%d/%d workers accepting, %lld active streams",
-             a->stopping ? "stopping: " : a->reload_ms ? "reloading: " : "",
+             a->stopping ? "stopping: " : a->reload_ms ? "reloading: "
+                                                       : "",
              ready, a->winched ? 0 : a->target, streams);
 }
 
@@ -187,8 +187,7 @@ static void loop(struct arbiter *a, int sigfd)
         int wait_ms = tell_systemd(a, now,
                                    arbiter__supervise_poll_timeout(a, now));
         struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
-        if (poll(&pfd, 1, wait_ms) < 0
-            && errno != EINTR)
+        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
             log_error("poll: %m");
         int sig;
         while ((sig = signals_next()) != 0)
@@ -214,8 +213,7 @@ static int start(struct arbiter *a, int *sigfd)
                       a->cfg.pidfile);
             return -1;
         }
-        if (pidfile_write(a->cfg.pidfile) < 0
-            || (a->pid_path = strdup(a->cfg.pidfile)) == NULL) {
+        if (pidfile_write(a->cfg.pidfile) < 0 || (a->pid_path = strdup(a->cfg.pidfile)) == NULL) {
             log_error("cannot write pid file %s: %m", a->cfg.pidfile);
             return -1;
         }
@@ -235,7 +233,7 @@ static void finish(struct arbiter *a)
 
 int arbiter_run(struct cfg *cfg, struct listen_set *ls, int argc, char **argv)
 {
-    static struct arbiter arb;     /* large; lives for the process */
+    static struct arbiter arb; /* large; lives for the process */
     struct arbiter *a = &arb;
     int sigfd = -1;
 

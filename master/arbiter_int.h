@@ -21,16 +21,16 @@
 #include "common/scoreboard.h"
 #include "master/listen.h"
 
-#define MAX_WORKERS (SB_SLOTS / 2 - 1)  /* room for a HUP overlap */
+#define MAX_WORKERS (SB_SLOTS / 2 - 1) /* room for a HUP overlap */
 
 struct child {
-    pid_t pid;              /* 0: no child in this slot */
+    pid_t pid; /* 0: no child in this slot */
     int number;
     int generation;
     int64_t started_ms;
-    int64_t kill_at_ms;     /* SIGKILL when still alive then; 0: none */
-    int retiring;           /* asked (or chose) to stop: exit is expected */
-    int killed;             /* SIGKILL sent */
+    int64_t kill_at_ms; /* SIGKILL when still alive then; 0: none */
+    int retiring;       /* asked (or chose) to stop: exit is expected */
+    int killed;         /* SIGKILL sent */
 };
 
 struct backoff {
@@ -41,25 +41,25 @@ struct backoff {
 struct arbiter {
     struct cfg cfg;
     int argc;
-    char **argv;                    /* the command line, for HUP and USR2 */
+    char **argv; /* the command line, for HUP and USR2 */
     struct scoreboard *sb;
     struct listen_set ls;
-    struct listen_set closing;      /* removed by a reload, old workers' */
+    struct listen_set closing; /* removed by a reload, old workers' */
     struct child child[SB_SLOTS];
-    struct backoff backoff[MAX_WORKERS + 1];    /* by worker number */
+    struct backoff backoff[MAX_WORKERS + 1]; /* by worker number */
     int nchildren;
-    int slots_short;                /* no free scoreboard slot: logged */
-    int target;                     /* workers wanted */
+    int slots_short; /* no free scoreboard slot: logged */
+    int target;      /* workers wanted */
     int generation;
-    int64_t reload_ms;              /* a reload's start; 0: none pending */
-    int ready_sent;                 /* READY=1 told for this generation */
-    int stopping;                   /* 0, or the signal sent to workers */
+    int64_t reload_ms; /* a reload's start; 0: none pending */
+    int ready_sent;    /* READY=1 told for this generation */
+    int stopping;      /* 0, or the signal sent to workers */
     int exit_code;
-    int winched;                    /* WINCH: no workers until HUP */
-    pid_t new_master;               /* started by USR2, until it exits */
-    char *pid_path;                 /* pid file we wrote, or NULL */
-    int64_t watchdog_at_ms;         /* next WATCHDOG=1 ping due */
-    char status[96];                /* last STATUS= sent */
+    int winched;            /* WINCH: no workers until HUP */
+    pid_t new_master;       /* started by USR2, until it exits */
+    char *pid_path;         /* pid file we wrote, or NULL */
+    int64_t watchdog_at_ms; /* next WATCHDOG=1 ping due */
+    char status[96];        /* last STATUS= sent */
 };
 
 /* arbiter.c */

@@ -58,13 +58,11 @@ static int sockaddr_same(const struct sockaddr_storage *a,
         return 0;
     if (a->ss_family == AF_INET) {
         const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port
-            && x->sin_addr.s_addr == y->sin_addr.s_addr;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
     }
     if (a->ss_family == AF_INET6) {
         const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-        return x->sin6_port == y->sin6_port
-            && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
     }
     if (a->ss_family == AF_UNIX) {
         const struct sockaddr_un *x = (const void *)a, *y = (const void *)b;
@@ -97,17 +95,14 @@ static int bind_socket(struct listener *l, const struct cfg *cfg)
     const struct addr *a = &l->addr;
     int family = a->ss.ss_family, one = 1;
 
-    if (family == AF_UNIX
-        && unix_clear_stale((const struct sockaddr_un *)&a->ss) < 0)
+    if (family == AF_UNIX && unix_clear_stale((const struct sockaddr_un *)&a->ss) < 0)
         return -1;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    if (family != AF_UNIX
-        && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+    if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
-    if (family == AF_INET6
-        && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+    if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
         goto fail;
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
         goto fail;
@@ -187,8 +182,7 @@ static int take_inherited(int *fds, int n, const struct addr *a)
     for (int i = 0; i < n; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
-        if (fds[i] < 0
-            || getsockname(fds[i], (struct sockaddr *)&ss, &len) < 0)
+        if (fds[i] < 0 || getsockname(fds[i], (struct sockaddr *)&ss, &len) < 0)
             continue;
         if (sockaddr_same(&ss, &a->ss)) {
             int fd = fds[i];
@@ -214,7 +208,7 @@ static int open_one(struct listener *l, const struct cfg *cfg,
         if (adopt_fd(l, fd, cfg->backlog) < 0)
             return fail_msg(err, errlen, "use", l->addr.text);
         l->owns_path = l->addr.kind == ADDR_UNIX;
-        l->handed_by = getppid();   /* USR2: the old master is our parent */
+        l->handed_by = getppid(); /* USR2: the old master is our parent */
     } else if (bind_socket(l, cfg) < 0) {
         return fail_msg(err, errlen, "bind", l->addr.text);
     }
@@ -240,7 +234,8 @@ static int open_activated(struct listen_set *ls, int n, const struct cfg *cfg,
 {
     if (n > CFG_MAX_BINDS) {
         snprintf(err, errlen, "systemd passed %d sockets; at most %d are "
-                 "supported", n, CFG_MAX_BINDS);
+                              "supported",
+                 n, CFG_MAX_BINDS);
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -277,8 +272,7 @@ static int parse_bind(const char *text, enum listen_role role, struct addr *a,
 static int find_addr(const struct listen_set *ls, const struct addr *a)
 {
     for (int i = 0; i < ls->n; i++)
-        if (ls->l[i].addr.kind == a->kind
-            && strcmp(ls->l[i].addr.text, a->text) == 0)
+        if (ls->l[i].addr.kind == a->kind && strcmp(ls->l[i].addr.text, a->text) == 0)
             return i;
     return -1;
 }
@@ -330,7 +324,7 @@ int listen_open(struct listen_set *ls, const struct cfg *cfg,
     if (rc == 0)
         rc = open_list(ls, NULL, NULL, LISTEN_METRICS, cfg, inh, ninh, err,
                        errlen);
-    for (int i = 0; i < ninh; i++)      /* inherited but no longer wanted */
+    for (int i = 0; i < ninh; i++) /* inherited but no longer wanted */
         if (inh[i] >= 0)
             close(inh[i]);
     if (rc < 0)
@@ -350,11 +344,10 @@ int listen_update(struct listen_set *ls, const struct cfg *cfg,
     for (; next.n < ls->activated; next.n++)
         next.l[next.n] = ls->l[next.n];
     next.activated = ls->activated;
-    if ((!next.activated
-         && open_list(&next, &fresh, ls, LISTEN_APP, cfg, NULL, 0, err,
-                      errlen) < 0)
-        || open_list(&next, &fresh, ls, LISTEN_METRICS, cfg, NULL, 0, err,
-                     errlen) < 0) {
+    if ((!next.activated && open_list(&next, &fresh, ls, LISTEN_APP, cfg, NULL, 0, err,
+                                      errlen) < 0) ||
+        open_list(&next, &fresh, ls, LISTEN_METRICS, cfg, NULL, 0, err,
+                  errlen) < 0) {
         listen_close(&fresh);
         return -1;
     }
@@ -406,8 +399,7 @@ static int in_bind(const struct cfg *cfg, const struct addr *a)
     for (int i = 0; i < cfg->bind.n; i++) {
         struct addr b;
         char why[128];
-        if (addr_parse(cfg->bind.v[i], &b, why, sizeof(why)) == 0
-            && b.kind == a->kind && strcmp(b.text, a->text) == 0)
+        if (addr_parse(cfg->bind.v[i], &b, why, sizeof(why)) == 0 && b.kind == a->kind && strcmp(b.text, a->text) == 0)
             return 1;
     }
     return 0;
@@ -428,7 +420,8 @@ int listen_check(const struct cfg *cfg, char **errors)
                 if (role == LISTEN_APP || !in_bind(cfg, &a))
                     continue;
                 snprintf(line, sizeof(line), "metrics_bind address '%s' is "
-                         "in bind too", list->v[i]);
+                                             "in bind too",
+                         list->v[i]);
             }
             add_line(errors, &len, line);
             problems++;

@@ -30,17 +30,18 @@
 #include "common/addr.h"
 #include "common/cfg.h"
 
-#define LISTEN_MAX (2 * CFG_MAX_BINDS)   /* bind + metrics_bind */
+#define LISTEN_MAX (2 * CFG_MAX_BINDS) /* bind + metrics_bind */
 
-enum listen_role { LISTEN_APP, LISTEN_METRICS };
+enum listen_role { LISTEN_APP,
+                   LISTEN_METRICS };
 
 struct listener {
     int fd;
-    enum listen_role role;  /* from the list that names it now */
-    struct addr addr;       /* as configured; as found when adopted */
-    char url[160];          /* "http://127.0.0.1:8000", "unix:/run/x.sock" */
-    int owns_path;          /* unix socket file created by us */
-    pid_t handed_by;        /* the master that handed it over (USR2), whose
+    enum listen_role role; /* from the list that names it now */
+    struct addr addr;      /* as configured; as found when adopted */
+    char url[160];         /* "http://127.0.0.1:8000", "unix:/run/x.sock" */
+    int owns_path;         /* unix socket file created by us */
+    pid_t handed_by;       /* the master that handed it over (USR2), whose
                                socket file it stays while that one lives;
                                0: ours */
 };
@@ -48,7 +49,7 @@ struct listener {
 struct listen_set {
     struct listener l[LISTEN_MAX];
     int n;
-    int activated;          /* the first n came from systemd (LISTEN_APP);
+    int activated; /* the first n came from systemd (LISTEN_APP);
                                the bind list is ignored */
 };
 

@@ -47,9 +47,7 @@ static int load(struct cfg *cfg, int argc, char **argv)
     char *errors = NULL;
     int problems = cfg_load(cfg, argc, argv, &errors);
 
-    if (problems == 0 && cfg->action != CFG_HELP
-        && cfg->action != CFG_VERSION
-        && (problems = listen_check(cfg, &errors)) != 0)
+    if (problems == 0 && cfg->action != CFG_HELP && cfg->action != CFG_VERSION && (problems = listen_check(cfg, &errors)) != 0)
         cfg_free(cfg);
     if (problems != 0)
         fputs(errors != NULL ? errors : "configuration invalid\n", stderr);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static struct sockaddr_un target;
-static socklen_t target_len;    /* 0: not under systemd */
+static socklen_t target_len; /* 0: not under systemd */
 static char saved[sizeof(target.sun_path)];
 static char saved_watchdog[32];
 static int64_t watchdog_ms;
@@ -27,8 +27,7 @@ static void watchdog_init(void)
 
     watchdog_ms = 0;
     saved_watchdog[0] = '\0';
-    if (usec == NULL || *end != '\0' || v <= 0
-        || (pid != NULL && strtoll(pid, NULL, 10) != (long long)getpid()))
+    if (usec == NULL || *end != '\0' || v <= 0 || (pid != NULL && strtoll(pid, NULL, 10) != (long long)getpid()))
         return;
     watchdog_ms = v / 2000 > 0 ? v / 2000 : 1;
     snprintf(saved_watchdog, sizeof(saved_watchdog), "%lld", v);
@@ -46,9 +45,8 @@ void notify_init(void)
         memcpy(target.sun_path, path, n);
         memcpy(saved, path, n + 1);
         if (path[0] == '@')
-            target.sun_path[0] = '\0';      /* abstract namespace */
-        target_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n
-                                 + (path[0] == '/'));
+            target.sun_path[0] = '\0'; /* abstract namespace */
+        target_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '/'));
     }
     watchdog_init();
     unsetenv("NOTIFY_SOCKET");

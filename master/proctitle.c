@@ -9,8 +9,8 @@
 
 extern char **environ;
 
-static char *title_start;       /* argv[0] */
-static size_t title_room;       /* bytes we may overwrite, NUL included */
+static char *title_start; /* argv[0] */
+static size_t title_room; /* bytes we may overwrite, NUL included */
 
 /* The environment strings directly after argv are part of the contiguous
  * region we may reuse; move them to the heap first. The copies stay listed

@@ -47,7 +47,7 @@ static void adopt_removed(struct arbiter *a, struct listen_set *removed)
     for (int i = 0; i < removed->n; i++) {
         if (a->closing.n < LISTEN_MAX) {
             a->closing.l[a->closing.n++] = removed->l[i];
-        } else {                /* HUP storm: no room to wait; close now */
+        } else { /* HUP storm: no room to wait; close now */
             struct listen_set one = { .n = 1 };
             one.l[0] = removed->l[i];
             listen_close(&one);
@@ -57,9 +57,7 @@ static void adopt_removed(struct arbiter *a, struct listen_set *removed)
 
 static void apply_pidfile(struct arbiter *a, const char *path)
 {
-    if ((a->pid_path == NULL && path == NULL)
-        || (a->pid_path != NULL && path != NULL
-            && strcmp(a->pid_path, path) == 0))
+    if ((a->pid_path == NULL && path == NULL) || (a->pid_path != NULL && path != NULL && strcmp(a->pid_path, path) == 0))
         return;
     char *copy = path != NULL ? strdup(path) : NULL;
     if (path != NULL && (copy == NULL || pidfile_write(path) < 0)) {
@@ -109,7 +107,8 @@ void arbiter__reload_config(struct arbiter *a)
     arbiter__set_title(a);
     arbiter__log_listeners(a);
     log_info("Reloaded the configuration; starting generation %d "
-             "(%d workers)", a->generation, a->target);
+             "(%d workers)",
+             a->generation, a->target);
 done:
-    a->ready_sent = 0;      /* READY=1 again once the workers accept */
+    a->ready_sent = 0; /* READY=1 again once the workers accept */
 }

@@ -12,9 +12,15 @@ static const struct {
     int sig;
     const char *name;
 } handled[] = {
-    { SIGTERM, "term" }, { SIGINT, "int" },   { SIGQUIT, "quit" },
-    { SIGHUP, "hup" },   { SIGTTIN, "ttin" }, { SIGTTOU, "ttou" },
-    { SIGUSR1, "usr1" }, { SIGUSR2, "usr2" }, { SIGWINCH, "winch" },
+    { SIGTERM, "term" },
+    { SIGINT, "int" },
+    { SIGQUIT, "quit" },
+    { SIGHUP, "hup" },
+    { SIGTTIN, "ttin" },
+    { SIGTTOU, "ttou" },
+    { SIGUSR1, "usr1" },
+    { SIGUSR2, "usr2" },
+    { SIGWINCH, "winch" },
     { SIGCHLD, "chld" },
 };
 #define NHANDLED (sizeof(handled) / sizeof(handled[0]))

@@ -66,7 +66,8 @@ void spawn_chown_logs(const struct cfg *cfg)
         return;
     if (log_chown(pw->pw_uid, gr != NULL ? gr->gr_gid : pw->pw_gid) < 0)
         log_warn("cannot give the log files to user %s: %m; workers will "
-                 "not be able to reopen them", cfg->user);
+                 "not be able to reopen them",
+                 cfg->user);
 }
 
 static void __attribute__((noreturn))

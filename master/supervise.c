@@ -16,13 +16,13 @@
 #include "master/spawn.h"
 #include "worker/worker.h"
 
-#define TICK_MS          1000
-#define RELOAD_TICK_MS   100    /* poll faster while new workers come up */
-#define ABORT_GRACE_MS   2000   /* SIGABRT, then SIGKILL after this */
-#define CRASH_WINDOW_MS  1000   /* a death this soon after start: crash loop */
-#define STABLE_MS        5000   /* lived this long: forget the backoff */
-#define BACKOFF_MIN_MS   100
-#define BACKOFF_MAX_MS   30000
+#define TICK_MS 1000
+#define RELOAD_TICK_MS 100   /* poll faster while new workers come up */
+#define ABORT_GRACE_MS 2000  /* SIGABRT, then SIGKILL after this */
+#define CRASH_WINDOW_MS 1000 /* a death this soon after start: crash loop */
+#define STABLE_MS 5000       /* lived this long: forget the backoff */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
 
 void arbiter__supervise_kill(struct child *c, int sig, int64_t grace_ms)
 {
@@ -58,7 +58,8 @@ static void slots_full(struct arbiter *a, int number)
     log_error("No free scoreboard slot for worker %d: all %d are taken "
               "(%d workers, %d of them draining); the missing workers start "
               "as draining ones exit. HUPs closer together than "
-              "graceful_timeout stack up generations", number, SB_SLOTS,
+              "graceful_timeout stack up generations",
+              number, SB_SLOTS,
               a->nchildren, draining);
     a->slots_short = 1;
 }
@@ -91,9 +92,7 @@ static int spawn(struct arbiter *a, int number)
         return 0;
     }
     slot->pid = pid;
-    a->child[i] = (struct child){ .pid = pid, .number = number,
-                                  .generation = a->generation,
-                                  .started_ms = now };
+    a->child[i] = (struct child){ .pid = pid, .number = number, .generation = a->generation, .started_ms = now };
     a->nchildren++;
     log_info("Booting worker with pid: %d (worker %d)", (int)pid, number);
     return 0;
@@ -107,7 +106,8 @@ static void log_exit(const struct child *c, int status)
         int sig = WTERMSIG(status);
         if (sig == SIGKILL && !c->killed)
             log_error("Worker (pid:%d) was sent SIGKILL! Perhaps out of "
-                      "memory?", pid);
+                      "memory?",
+                      pid);
         else
             log_error("Worker (pid:%d) was sent SIG%s!", pid,
                       sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
@@ -140,7 +140,8 @@ static void update_backoff(struct arbiter *a, const struct child *c,
         b->delay_ms = BACKOFF_MAX_MS;
     b->not_before_ms = now + b->delay_ms;
     log_warn("Worker %d died %lld ms after start; backing off %.1f s before "
-             "restarting it", c->number, (long long)lived,
+             "restarting it",
+             c->number, (long long)lived,
              b->delay_ms / 1000.0);
 }
 
@@ -158,11 +159,11 @@ static void on_exit_status(struct arbiter *a, int i, int status)
     if (!c->retiring && !a->stopping)
         count_restart(a, WIFSIGNALED(status) ? SB_C_SIGNAL : SB_C_EXIT);
 
-    if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_BOOT_ERROR
-        && !c->retiring) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_BOOT_ERROR && !c->retiring) {
         slot->boot_error[SB_ERRLEN - 1] = '\0';
         log_error("Worker failed to boot: %s", slot->boot_error[0] != '\0'
-                  ? slot->boot_error : "(no reason given)");
+                                                   ? slot->boot_error
+                                                   : "(no reason given)");
         arbiter__stop(a, SIGTERM, arbiter__graceful_ms(a), 3);
     } else {
         log_exit(c, status);
@@ -226,8 +227,7 @@ void arbiter__supervise_deadlines(struct arbiter *a, int64_t now)
 {
     for (int i = 0; i < SB_SLOTS; i++) {
         struct child *c = &a->child[i];
-        if (c->pid == 0 || c->killed || c->kill_at_ms == 0
-            || now < c->kill_at_ms)
+        if (c->pid == 0 || c->killed || c->kill_at_ms == 0 || now < c->kill_at_ms)
             continue;
         log_warn("Worker (pid:%d) did not stop in time; sending SIGKILL",
                  (int)c->pid);
@@ -243,10 +243,7 @@ static struct child *oldest_serving(struct arbiter *a)
 
     for (int i = 0; i < SB_SLOTS; i++) {
         struct child *c = &a->child[i];
-        if (c->pid > 0 && !c->retiring && c->generation != a->generation
-            && (old == NULL || c->generation < old->generation
-                || (c->generation == old->generation
-                    && c->started_ms < old->started_ms)))
+        if (c->pid > 0 && !c->retiring && c->generation != a->generation && (old == NULL || c->generation < old->generation || (c->generation == old->generation && c->started_ms < old->started_ms)))
             old = c;
     }
     return old;
@@ -267,8 +264,7 @@ static void retire_old_generation(struct arbiter *a, int64_t now,
     if (ready < want && now - a->reload_ms < bound)
         return;
     for (int i = 0; i < SB_SLOTS; i++)
-        serving += a->child[i].pid > 0 && !a->child[i].retiring
-                   && a->child[i].generation != a->generation;
+        serving += a->child[i].pid > 0 && !a->child[i].retiring && a->child[i].generation != a->generation;
     for (; serving > keep && (c = oldest_serving(a)) != NULL; serving--)
         arbiter__supervise_kill(c, SIGTERM, arbiter__graceful_ms(a));
     if (serving == 0)
@@ -297,7 +293,7 @@ void arbiter__supervise_manage(struct arbiter *a, int64_t now)
         struct child *c = &a->child[i];
         if (c->pid == 0 || c->retiring || c->generation != a->generation)
             continue;
-        if (c->number > want) {            /* TTOU, WINCH */
+        if (c->number > want) { /* TTOU, WINCH */
             arbiter__supervise_kill(c, SIGTERM, arbiter__graceful_ms(a));
             continue;
         }
@@ -312,7 +308,7 @@ void arbiter__supervise_manage(struct arbiter *a, int64_t now)
         nbusy += busy[n];
     }
     if (nbusy == want)
-        a->slots_short = 0;     /* none missing (TTOU): a new shortage is news */
+        a->slots_short = 0; /* none missing (TTOU): a new shortage is news */
     if (nready == want && !a->ready_sent) {
         notify_send("READY=1\nMAINPID=%d\nSTATUS=%d workers\n",
                     (int)getpid(), want);

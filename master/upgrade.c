@@ -46,7 +46,7 @@ static void export_listeners(const struct listen_set *ls)
     if (ls->activated) {
         snprintf(num, sizeof(num), "%d", ls->activated);
         setenv("LISTEN_FDS", num, 1);
-        snprintf(num, sizeof(num), "%d", (int)getpid());  /* kept by exec */
+        snprintf(num, sizeof(num), "%d", (int)getpid()); /* kept by exec */
         setenv("LISTEN_PID", num, 1);
     }
     if (list[0] != '\0')
@@ -106,7 +106,7 @@ void arbiter__upgrade_start(struct arbiter *a)
         return;
     }
     a->new_master = pid;
-    notify_mute(1);             /* the new master speaks to systemd now */
+    notify_mute(1); /* the new master speaks to systemd now */
     log_info("Started a new master (pid %d) on the same listeners", (int)pid);
 }
 
@@ -129,15 +129,16 @@ int arbiter__upgrade_reaped(struct arbiter *a, pid_t pid, int status)
      * not the raw wait status (768 for 3). */
     if (WIFSIGNALED(status))
         log_warn("The new master (pid %d) was killed by SIG%s; this master "
-                 "stays", (int)pid, sigabbrev_np(WTERMSIG(status))
-                 ? sigabbrev_np(WTERMSIG(status)) : "?");
+                 "stays",
+                 (int)pid, sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
     else
         log_warn("The new master (pid %d) exited with code %d; this master "
-                 "stays", (int)pid, WEXITSTATUS(status));
+                 "stays",
+                 (int)pid, WEXITSTATUS(status));
     a->new_master = 0;
     rename_pidfile(a, 0);
     notify_mute(0);
-    if (!a->stopping)           /* systemd's main pid is ours again */
+    if (!a->stopping) /* systemd's main pid is ours again */
         notify_send("READY=1\nMAINPID=%d\n", (int)getpid());
     return 1;
 }

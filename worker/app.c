@@ -14,8 +14,8 @@
 #include "worker/cors.h"
 
 struct route {
-    char *method;               /* "GET", ... or "*" */
-    char *path;                 /* without the trailing '*' */
+    char *method; /* "GET", ... or "*" */
+    char *path;   /* without the trailing '*' */
     size_t plen;
     int prefix;
     http_handler handler;
@@ -33,8 +33,8 @@ struct apps {
     const struct cfg *cfg;
     struct route *routes;
     int nroutes;
-    struct app_ctx *ctx;        /* one per app */
-    int started;                /* apps whose startup succeeded */
+    struct app_ctx *ctx; /* one per app */
+    int started;         /* apps whose startup succeeded */
 };
 
 int app_route(struct app_ctx *ctx, const char *method, const char *path,
@@ -70,9 +70,18 @@ void app_fail(struct app_ctx *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
-const struct cfg *app_cfg(const struct app_ctx *ctx) { return ctx->apps->cfg; }
-void app_set_state(struct app_ctx *ctx, void *state) { ctx->state = state; }
-void *app_state(const struct app_ctx *ctx) { return ctx->state; }
+const struct cfg *app_cfg(const struct app_ctx *ctx)
+{
+    return ctx->apps->cfg;
+}
+void app_set_state(struct app_ctx *ctx, void *state)
+{
+    ctx->state = state;
+}
+void *app_state(const struct app_ctx *ctx)
+{
+    return ctx->state;
+}
 
 /* ---- lifespan ---- */
 

@@ -54,7 +54,7 @@ struct app_ctx;
 
 struct app {
     const char *name;
-    int  (*startup)(struct app_ctx *ctx);
+    int (*startup)(struct app_ctx *ctx);
     void (*shutdown)(struct app_ctx *ctx);
 };
 

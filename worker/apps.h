@@ -19,9 +19,9 @@ struct apps;
 /* The apps every worker runs: health.c, metrics.c, chat.c, gateway.c,
  * auth_setup.c, content.c, static.c. */
 extern const struct app health_app;
-extern const struct app metrics_app;    /* /metrics, /readyz */
-extern const struct app metrics_port_app;   /* the same on metrics_bind */
-extern const struct app ragpg_app;      /* rag = postgres: /chat, /items... */
+extern const struct app metrics_app;      /* /metrics, /readyz */
+extern const struct app metrics_port_app; /* the same on metrics_bind */
+extern const struct app ragpg_app;        /* rag = postgres: /chat, /items... */
 extern const struct app chat_app;
 extern const struct app gateway_app;
 extern const struct app auth_setup_app; /* /auth_setup, /redirect */

@@ -63,10 +63,8 @@ void cors_preflight(struct http_req *r, const struct cfg_list *origins)
     if (ok_origin && ok_method)
         http_resp_send(r, 204, NULL, "", 0);
     else
-        http_resp_error(r, 400, !ok_origin && !ok_method
-                        ? "Disallowed CORS origin, method"
-                        : !ok_origin ? "Disallowed CORS origin"
-                                     : "Disallowed CORS method");
+        http_resp_error(r, 400, !ok_origin && !ok_method ? "Disallowed CORS origin, method" : !ok_origin ? "Disallowed CORS origin"
+                                                                                                         : "Disallowed CORS method");
 }
 
 void cors_response(struct http_req *r, const struct cfg_list *origins)

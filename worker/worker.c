@@ -35,16 +35,16 @@ struct worker {
     struct event_base *base;
     struct http_server *http;
     struct apps *apps;
-    struct http_server *mhttp;  /* metrics_bind's server, or NULL */
-    struct apps *mapps;         /* its routes */
+    struct http_server *mhttp; /* metrics_bind's server, or NULL */
+    struct apps *mapps;        /* its routes */
     struct event *sig[4];
     struct event *heartbeat;
-    struct event *deadline;     /* graceful_timeout after a drain began */
+    struct event *deadline; /* graceful_timeout after a drain began */
     uint64_t requests;
-    uint64_t max_requests;      /* 0 = no limit */
-    pid_t master;               /* our parent when we started */
+    uint64_t max_requests; /* 0 = no limit */
+    pid_t master;          /* our parent when we started */
     int draining;
-    int draining_servers;       /* not drained yet */
+    int draining_servers; /* not drained yet */
 };
 
 /* The apps every worker runs, in routing order: the first route that
@@ -52,9 +52,14 @@ struct worker {
  * last. A new app: its struct app (app.h), declared in apps.h, added
  * here; the Makefile compiles every .c file in worker/. */
 static const struct app *const app_table[] = {
-    &health_app, &metrics_app, &ragpg_app, &chat_app, &gateway_app,
-    &auth_setup_app, &content_app,
-    &testhooks_app,             /* NULL outside build/llmfork-test */
+    &health_app,
+    &metrics_app,
+    &ragpg_app,
+    &chat_app,
+    &gateway_app,
+    &auth_setup_app,
+    &content_app,
+    &testhooks_app, /* NULL outside build/llmfork-test */
     &static_app,
 };
 #define MAX_APPS ((int)(sizeof(app_table) / sizeof(app_table[0])))
@@ -81,8 +86,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_warn("Graceful timeout: closing %d connection(s)",
-             http_server_connections(w->http)
-             + (w->mhttp ? http_server_connections(w->mhttp) : 0));
+             http_server_connections(w->http) + (w->mhttp ? http_server_connections(w->mhttp) : 0));
     event_base_loopbreak(w->base);
 }
 
@@ -128,7 +132,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         if (log_reopen() < 0)
             log_error("Cannot reopen log files");
         break;
-    default:                    /* INT, QUIT: at once */
+    default: /* INT, QUIT: at once */
         event_base_loopbreak(w->base);
         break;
     }
@@ -259,16 +263,14 @@ static int boot_servers(struct worker *w, int metrics_port, char *err,
         return why(err, len, "cannot start the upstream client (libcurl)");
     if ((w->apps = apps_start(c, list, app_list(list), err, len)) == NULL)
         return -1;
-    if (metrics_port
-        && (w->mapps = apps_start(c, mlist, 2, err, len)) == NULL)
+    if (metrics_port && (w->mapps = apps_start(c, mlist, 2, err, len)) == NULL)
         return -1;
     w->http = http_server_new(w->base, c, w->slot, on_request, w);
     /* No slot: the slot's connection gauge is the apps' server's alone,
      * and a scrape is no request toward max_requests. */
     if (metrics_port)
         w->mhttp = http_server_new(w->base, c, NULL, apps_handle, w->mapps);
-    if (w->http == NULL || (metrics_port && w->mhttp == NULL)
-        || worker_events(w) < 0)
+    if (w->http == NULL || (metrics_port && w->mhttp == NULL) || worker_events(w) < 0)
         return why(err, len, "out of memory");
     return 0;
 }

@@ -60,21 +60,24 @@
 
 #define RECONNECT_MS 50
 
-enum phase { C_IDLE, C_CONNECTING, C_SENDING, C_READING };
+enum phase { C_IDLE,
+             C_CONNECTING,
+             C_SENDING,
+             C_READING };
 
 struct conn {
     int fd;
     enum phase ph;
-    struct event ev;            /* I/O on fd */
-    struct event tev;           /* start / reconnect delay */
-    short watch;                /* the events ev waits for */
-    uint64_t t_start;           /* ns: request (or dial) started */
+    struct event ev;  /* I/O on fd */
+    struct event tev; /* start / reconnect delay */
+    short watch;      /* the events ev waits for */
+    uint64_t t_start; /* ns: request (or dial) started */
     size_t sent;
     struct resp resp;
 };
 
 struct samples {
-    uint32_t *v;                /* microseconds */
+    uint32_t *v; /* microseconds */
     size_t n, cap;
 };
 
@@ -89,8 +92,8 @@ static struct {
     int nconns;
     struct samples lat, ttft;
     uint64_t completed, non2xx, sock_errors, timeouts, no_marker, bytes;
-    double share;               /* responses, by their share of the window */
-    int drain, draining;        /* --drain; the window has ended */
+    double share;        /* responses, by their share of the window */
+    int drain, draining; /* --drain; the window has ended */
 } g;
 
 static uint64_t now_ns(void)
@@ -115,7 +118,7 @@ static void sample_add(struct samples *s, uint64_t ns)
         uint32_t *v = realloc(s->v, cap * sizeof(*v));
 
         if (!v)
-            return;     /* a lost sample beats a dead run */
+            return; /* a lost sample beats a dead run */
         s->v = v;
         s->cap = cap;
     }
@@ -161,7 +164,8 @@ static void say_why(const struct conn *c, const char *what, int err)
     if (said++ >= 20)
         return;
     fprintf(stderr, "llmfork-load: socket error: %s%s%s in %s, %.1f ms into "
-            "the request, response status %d\n", what, err ? ": " : "",
+                    "the request, response status %d\n",
+            what, err ? ": " : "",
             err ? strerror(err) : "", phase[c->ph],
             (double)(now_ns() - c->t_start) / 1e6, c->resp.status);
 }
@@ -226,9 +230,10 @@ static void on_readable(struct conn *c, uint64_t t)
      * are dropped with it. */
     if (n <= 0 || c->ph != C_READING ||
         resp_feed(&c->resp, buf, (size_t)n, t, &end) < 0) {
-        say_why(c, n < 0 ? "read" : n == 0 ? "closed by the server"
-                   : c->ph != C_READING ? "bytes not asked for"
-                   : "malformed response", n < 0 ? errno : 0);
+        say_why(c, n < 0 ? "read" : n == 0           ? "closed by the server"
+                                : c->ph != C_READING ? "bytes not asked for"
+                                                     : "malformed response",
+                n < 0 ? errno : 0);
         conn_fail(c, &g.sock_errors, n < 0 ? RECONNECT_MS : 0);
         return;
     }
@@ -380,7 +385,8 @@ static void print_samples(const char *name, struct samples *s)
 {
     qsort(s->v, s->n, sizeof(*s->v), cmp_u32);
     printf("\"%s\":{\"n\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-           "\"max\":%.3f}", name, s->n, pct(s, 50), pct(s, 90), pct(s, 99),
+           "\"max\":%.3f}",
+           name, s->n, pct(s, 50), pct(s, 90), pct(s, 99),
            pct(s, 100));
 }
 
@@ -446,7 +452,8 @@ static int build_request(const char *host, const char *port, const char *path,
     }
     fprintf(m, "POST %s HTTP/1.1\r\nHost: %s:%s\r\n"
                "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-               "%s\r\n", path, host, port, blen, headers);
+               "%s\r\n",
+            path, host, port, blen, headers);
     fwrite(body, 1, blen, m);
     free(body);
     return fclose(m) ? -1 : 0;
@@ -477,12 +484,18 @@ struct opts {
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
-        { "host", 1, NULL, 'H' }, { "port", 1, NULL, 'p' },
-        { "path", 1, NULL, 'P' }, { "body", 1, NULL, 'b' },
-        { "header", 1, NULL, 'h' }, { "conns", 1, NULL, 'c' },
-        { "warmup", 1, NULL, 'w' }, { "duration", 1, NULL, 'd' },
-        { "timeout", 1, NULL, 't' }, { "ramp", 1, NULL, 'r' },
-        { "marker", 1, NULL, 'm' }, { "drain", 0, NULL, 'D' },
+        { "host", 1, NULL, 'H' },
+        { "port", 1, NULL, 'p' },
+        { "path", 1, NULL, 'P' },
+        { "body", 1, NULL, 'b' },
+        { "header", 1, NULL, 'h' },
+        { "conns", 1, NULL, 'c' },
+        { "warmup", 1, NULL, 'w' },
+        { "duration", 1, NULL, 'd' },
+        { "timeout", 1, NULL, 't' },
+        { "ramp", 1, NULL, 'r' },
+        { "marker", 1, NULL, 'm' },
+        { "drain", 0, NULL, 'D' },
         { NULL, 0, NULL, 0 },
     };
     size_t hl = 0;
@@ -490,28 +503,53 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
-        case 'H': o->host = optarg; break;
-        case 'p': o->port = optarg; break;
-        case 'P': o->path = optarg; break;
-        case 'b': o->body = optarg; break;
-        case 'c': g.nconns = atoi(optarg); break;
-        case 'w': o->warmup = atof(optarg); break;
-        case 'd': o->duration = atof(optarg); break;
-        case 't': o->timeout = atof(optarg); break;
-        case 'r': o->ramp = atof(optarg); break;
-        case 'm': o->marker = optarg; break;
-        case 'D': g.drain = 1; break;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'p':
+            o->port = optarg;
+            break;
+        case 'P':
+            o->path = optarg;
+            break;
+        case 'b':
+            o->body = optarg;
+            break;
+        case 'c':
+            g.nconns = atoi(optarg);
+            break;
+        case 'w':
+            o->warmup = atof(optarg);
+            break;
+        case 'd':
+            o->duration = atof(optarg);
+            break;
+        case 't':
+            o->timeout = atof(optarg);
+            break;
+        case 'r':
+            o->ramp = atof(optarg);
+            break;
+        case 'm':
+            o->marker = optarg;
+            break;
+        case 'D':
+            g.drain = 1;
+            break;
         case 'h':
             hl += (size_t)snprintf(o->headers + hl, sizeof(o->headers) - hl,
                                    "%s\r\n", optarg);
             if (hl >= sizeof(o->headers))
                 return -1;
             break;
-        default: return -1;
+        default:
+            return -1;
         }
     }
     return optind == argc && o->port && g.nconns > 0 && o->duration > 0 &&
-           o->timeout > 0 && strlen(o->marker) < RESP_MARKER_MAX ? 0 : -1;
+                   o->timeout > 0 && strlen(o->marker) < RESP_MARKER_MAX
+               ? 0
+               : -1;
 }
 
 static void raise_nofile(void)
@@ -558,17 +596,15 @@ static int schedule(const struct opts *o, struct event **timers)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { .host = "127.0.0.1", .path = "/", .marker = "",
-                      .warmup = 1,
-                      .duration = 5, .timeout = 30, .ramp = -1 };
+    struct opts o = { .host = "127.0.0.1", .path = "/", .marker = "", .warmup = 1, .duration = 5, .timeout = 30, .ramp = -1 };
     struct event *timers[2] = { NULL, NULL };
 
     g.nconns = 100;
     if (parse_args(argc, argv, &o)) {
         fprintf(stderr, "usage: llmfork-load --port N [--host H] [--path P]"
-                " [--body FILE] [--header 'K: V']... [--conns N] [--warmup S]"
-                " [--duration S] [--timeout S] [--ramp S] [--marker TEXT]"
-                " [--drain]\n");
+                        " [--body FILE] [--header 'K: V']... [--conns N] [--warmup S]"
+                        " [--duration S] [--timeout S] [--ramp S] [--marker TEXT]"
+                        " [--drain]\n");
         return 2;
     }
     if (o.ramp < 0)

@@ -10,7 +10,10 @@
 
 #define HEAD_MAX 16384
 
-enum chunk { K_SIZE, K_DATA, K_DATA_END, K_TRAILER };
+enum chunk { K_SIZE,
+             K_DATA,
+             K_DATA_END,
+             K_TRAILER };
 
 static const char *marker = "";
 static size_t markerlen;
@@ -102,7 +105,7 @@ static int chunk_line(struct resp *r, int len, int *end)
             return -1;
         r->ck = K_SIZE;
     } else if (len == 0) {
-        *end = 1;               /* the empty line after the last chunk */
+        *end = 1; /* the empty line after the last chunk */
     }
     return 0;
 }

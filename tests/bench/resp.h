@@ -16,19 +16,21 @@
 
 #define RESP_MARKER_MAX 64
 
-enum resp_framing { RESP_LENGTH, RESP_CHUNKED, RESP_CLOSE };
+enum resp_framing { RESP_LENGTH,
+                    RESP_CHUNKED,
+                    RESP_CLOSE };
 
 struct resp {
     int status;
-    int close_after;            /* the server will close after it */
+    int close_after; /* the server will close after it */
     int in_body;
     enum resp_framing fr;
-    int ck;                     /* where in the chunked framing we are */
-    uint64_t left;              /* body or chunk bytes still to come */
-    uint64_t t_first;           /* when the marker was seen; 0 = not yet */
+    int ck;           /* where in the chunked framing we are */
+    uint64_t left;    /* body or chunk bytes still to come */
+    uint64_t t_first; /* when the marker was seen; 0 = not yet */
     char *head;
     size_t headlen;
-    char line[64];              /* a chunk-size or trailer line in pieces */
+    char line[64]; /* a chunk-size or trailer line in pieces */
     size_t linelen;
     char tail[RESP_MARKER_MAX]; /* last body bytes, for a split marker */
     size_t taillen;

@@ -20,13 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FUZZ_CHECK(cond) \
-    do { \
-        if (!(cond)) { \
+#define FUZZ_CHECK(cond)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond); \
-            abort(); \
-        } \
+                    #cond);                                                  \
+            abort();                                                         \
+        }                                                                    \
     } while (0)
 
 /* Piece lengths drawn from a seed: the input's first byte picks how a

@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK((got == NULL) == (want == NULL));
         if (got != NULL) {
             FUZZ_CHECK(len == strlen(want) && memcmp(got, want, len) == 0);
-            FUZZ_CHECK(strlen(got) == len);     /* no NUL decoded */
+            FUZZ_CHECK(strlen(got) == len); /* no NUL decoded */
         }
         free(got);
         free(want);

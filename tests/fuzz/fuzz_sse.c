@@ -15,9 +15,9 @@
 #include "tests/fuzz/fuzz.h"
 
 struct run {
-    uint64_t hash;          /* FNV-1a over every event's fields */
+    uint64_t hash; /* FNV-1a over every event's fields */
     int events;
-    int stop_at;            /* the callback returns nonzero there; 0 never */
+    int stop_at; /* the callback returns nonzero there; 0 never */
 };
 
 static void mix(struct run *r, const void *p, size_t n)
@@ -26,7 +26,7 @@ static void mix(struct run *r, const void *p, size_t n)
 
     for (size_t i = 0; i < n; i++)
         r->hash = (r->hash ^ b[i]) * 1099511628211u;
-    r->hash = (r->hash ^ n) * 1099511628211u;  /* length-prefix-free */
+    r->hash = (r->hash ^ n) * 1099511628211u; /* length-prefix-free */
 }
 
 static int record(const struct sse_event *ev, void *arg)

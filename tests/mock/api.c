@@ -21,9 +21,9 @@
 
 struct route {
     enum flavour fl;
-    int needs_model;        /* OpenAI and Azure v1 take the model in the body */
-    int needs_version;      /* Azure deployments need ?api-version= */
-    int responses;          /* the Responses API (tests/mock/responses.c) */
+    int needs_model;   /* OpenAI and Azure v1 take the model in the body */
+    int needs_version; /* Azure deployments need ?api-version= */
+    int responses;     /* the Responses API (tests/mock/responses.c) */
     char deployment[128];
 };
 
@@ -83,7 +83,9 @@ static void not_found(struct evhttp_request *req, const char *path)
     }
     snprintf(msg, sizeof msg, "Invalid URL (%s %.200s)",
              evhttp_request_get_command(req) == EVHTTP_REQ_POST
-             ? "POST" : "GET", path);
+                 ? "POST"
+                 : "GET",
+             path);
     error_reply(req, FL_OPENAI, 404, msg, "invalid_request_error", NULL,
                 NULL);
 }
@@ -113,9 +115,11 @@ static int auth(struct evhttp_request *req, enum flavour fl,
     struct evkeyvalq *h = evhttp_request_get_input_headers(req);
     const char *authz = evhttp_find_header(h, "Authorization");
     const char *api_key = fl == FL_AZURE
-                          ? evhttp_find_header(h, "api-key") : NULL;
+                              ? evhttp_find_header(h, "api-key")
+                              : NULL;
     const char *bearer = authz && !strncasecmp(authz, "Bearer ", 7)
-                         ? authz + 7 : NULL;
+                             ? authz + 7
+                             : NULL;
     char msg[400], masked[160];
 
     if (token_required())
@@ -124,28 +128,29 @@ static int auth(struct evhttp_request *req, enum flavour fl,
         return 0;
     if (fl == FL_AZURE && !api_key && bearer)
         error_reply(req, fl, 401, "Unauthorized. Access token is missing, "
-                    "invalid, audience is incorrect "
-                    "(https://cognitiveservices.azure.com), or have expired.",
+                                  "invalid, audience is incorrect "
+                                  "(https://cognitiveservices.azure.com), or have expired.",
                     NULL, NULL, NULL);
     else if (fl == FL_AZURE)
         error_reply(req, fl, 401, "Access denied due to invalid subscription "
-                    "key or wrong API endpoint. Make sure to provide a valid "
-                    "key for an active subscription and use a correct "
-                    "regional API endpoint for your resource.",
+                                  "key or wrong API endpoint. Make sure to provide a valid "
+                                  "key for an active subscription and use a correct "
+                                  "regional API endpoint for your resource.",
                     NULL, NULL, NULL);
     else if (!bearer)
         error_reply(req, fl, 401, "You didn't provide an API key. You need to "
-                    "provide your API key in an Authorization header using "
-                    "Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as "
-                    "the password field (i.e. YOUR_KEY) when using HTTP Basic "
-                    "Auth. You can obtain an API key from "
-                    "https://platform.openai.com/account/api-keys.",
+                                  "provide your API key in an Authorization header using "
+                                  "Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as "
+                                  "the password field (i.e. YOUR_KEY) when using HTTP Basic "
+                                  "Auth. You can obtain an API key from "
+                                  "https://platform.openai.com/account/api-keys.",
                     "invalid_request_error", NULL, NULL);
     else {
         mask_key(bearer, masked, sizeof masked);
         snprintf(msg, sizeof msg, "Incorrect API key provided: %s. You can "
-                 "find your API key at "
-                 "https://platform.openai.com/account/api-keys.", masked);
+                                  "find your API key at "
+                                  "https://platform.openai.com/account/api-keys.",
+                 masked);
         error_reply(req, fl, 401, msg, "invalid_request_error", NULL,
                     "invalid_api_key");
     }
@@ -226,13 +231,15 @@ static int prompt_words(const cJSON *messages)
     const cJSON *m, *part;
     int n = 0;
 
-    cJSON_ArrayForEach(m, messages) {
+    cJSON_ArrayForEach(m, messages)
+    {
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
         const cJSON *parts = cJSON_IsArray(content) ? content : NULL;
 
         if (cJSON_IsString(content))
             n += count_words(content->valuestring);
-        cJSON_ArrayForEach(part, parts) {
+        cJSON_ArrayForEach(part, parts)
+        {
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
 
             if (cJSON_IsString(t))
@@ -268,9 +275,9 @@ static void job_fill(struct job *j, const cJSON *body, const struct route *r,
     j->fault = c->fault;
     j->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"));
     j->include_usage = j->stream && cJSON_IsTrue(
-        cJSON_GetObjectItemCaseSensitive(opts, "include_usage"));
+                                        cJSON_GetObjectItemCaseSensitive(opts, "include_usage"));
     j->obfuscate = r->fl == FL_OPENAI && !cJSON_IsFalse(
-        cJSON_GetObjectItemCaseSensitive(opts, "include_obfuscation"));
+                                             cJSON_GetObjectItemCaseSensitive(opts, "include_obfuscation"));
     j->tokens = c->tokens;
     if (cJSON_IsNumber(max) && max->valuedouble >= 0 &&
         max->valuedouble < j->tokens) {
@@ -285,9 +292,8 @@ static void job_fill(struct job *j, const cJSON *body, const struct route *r,
     j->created = time(NULL);
     snprintf(j->id, sizeof j->id, "chatcmpl-mock%08lx%012lx",
              (unsigned long)j->created & 0xffffffffUL, ++seq);
-    json_escape(j->model, sizeof j->model, cJSON_IsString(model)
-                ? model->valuestring
-                : r->deployment[0] ? r->deployment : DEFAULT_MODEL);
+    json_escape(j->model, sizeof j->model, cJSON_IsString(model) ? model->valuestring : r->deployment[0] ? r->deployment
+                                                                                                         : DEFAULT_MODEL);
 }
 
 /* Reasoning models (o1, o3, o4-mini, gpt-5 ...; gpt-5-chat is not one),
@@ -317,15 +323,17 @@ static int reasoning_refusal(struct evhttp_request *req, const char *name,
         return 0;
     if (cJSON_GetObjectItemCaseSensitive(body, "max_tokens")) {
         error_reply(req, FL_OPENAI, 400, "Unsupported parameter: 'max_tokens'"
-                    " is not supported with this model. Use "
-                    "'max_completion_tokens' instead.", "invalid_request_error",
+                                         " is not supported with this model. Use "
+                                         "'max_completion_tokens' instead.",
+                    "invalid_request_error",
                     "max_tokens", "unsupported_parameter");
         return -1;
     }
     if (cJSON_IsNumber(t) && t->valuedouble != 1) {
         snprintf(msg, sizeof msg, "Unsupported value: 'temperature' does not "
-                 "support %g with this model. Only the default (1) value is "
-                 "supported.", t->valuedouble);
+                                  "support %g with this model. Only the default (1) value is "
+                                  "supported.",
+                 t->valuedouble);
         error_reply(req, FL_OPENAI, 400, msg, "invalid_request_error",
                     "temperature", "unsupported_value");
         return -1;
@@ -342,9 +350,9 @@ static int validate(struct evhttp_request *req, const struct route *r,
 
     if (!cJSON_IsObject(body)) {
         error_reply(req, r->fl, 400, "We could not parse the JSON body of "
-                    "your request. (HINT: This likely means you aren't using "
-                    "your HTTP library correctly. The OpenAI API expects a "
-                    "JSON payload, but what was sent was not valid JSON.)",
+                                     "your request. (HINT: This likely means you aren't using "
+                                     "your HTTP library correctly. The OpenAI API expects a "
+                                     "JSON payload, but what was sent was not valid JSON.)",
                     "invalid_request_error", NULL, NULL);
         return -1;
     }
@@ -362,8 +370,7 @@ static int validate(struct evhttp_request *req, const struct route *r,
                     "invalid_request_error", NULL, NULL);
         return -1;
     }
-    return reasoning_refusal(req, cJSON_IsString(model) ? model->valuestring
-                                                        : r->deployment, body);
+    return reasoning_refusal(req, cJSON_IsString(model) ? model->valuestring : r->deployment, body);
 }
 
 static const char *model_of(const cJSON *body, const struct route *r)
@@ -386,8 +393,7 @@ static void input_as_messages(cJSON *body)
         return;
     if (cJSON_IsArray(input)) {
         cJSON_AddItemReferenceToObject(body, "messages", input);
-    } else if (cJSON_IsString(input) && (a = cJSON_AddArrayToObject(
-                   body, "messages")) && (m = cJSON_CreateObject())) {
+    } else if (cJSON_IsString(input) && (a = cJSON_AddArrayToObject(body, "messages")) && (m = cJSON_CreateObject())) {
         cJSON_AddItemToArray(a, m);
         cJSON_AddStringToObject(m, "role", "user");
         cJSON_AddStringToObject(m, "content", input->valuestring);
@@ -419,7 +425,7 @@ static void serve(struct evhttp_request *req, const struct route *r,
         mock_stats.faults++;
     if (c.fault.kind == FAULT_EVENT &&
         !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream"))) {
-        c.fault.kind = FAULT_STATUS;        /* no stream to put it in */
+        c.fault.kind = FAULT_STATUS; /* no stream to put it in */
         c.fault.status = 500;
     }
     if (c.fault.kind == FAULT_STATUS || c.fault.kind == FAULT_FILTER) {
@@ -434,10 +440,10 @@ static void serve(struct evhttp_request *req, const struct route *r,
             if (j->whole) {
                 job_start(j);
             } else if (!r->responses &&
-                script_fill(j, body, control(req, q, &d, "x-mock-reasoning",
-                                             "reasoning")) < 0) {
+                       script_fill(j, body, control(req, q, &d, "x-mock-reasoning", "reasoning")) < 0) {
                 error_reply(req, r->fl, 400, "llmfork-mock: bad "
-                            "x-mock-reasoning", "invalid_request_error",
+                                             "x-mock-reasoning",
+                            "invalid_request_error",
                             NULL, NULL);
                 free(j);
             } else {

@@ -56,8 +56,7 @@ int blob_config(const char *spec)
         return -1;
     memcpy(account, spec, (size_t)(c1 - spec));
     account[c1 - spec] = '\0';
-    snprintf(dir, sizeof(dir), "%.*s", c2 ? (int)(c2 - c1 - 1)
-             : (int)strlen(c1 + 1), c1 + 1);
+    snprintf(dir, sizeof(dir), "%.*s", c2 ? (int)(c2 - c1 - 1) : (int)strlen(c1 + 1), c1 + 1);
     root = dir;
     if (c2 && (keylen = b64_decode(c2 + 1, strlen(c2 + 1), key,
                                    sizeof(key))) <= 0)
@@ -75,9 +74,9 @@ static void xml_error(struct evhttp_request *req, int status,
     evhttp_add_header(evhttp_request_get_output_headers(req),
                       "x-ms-error-code", code);
     evbuffer_add_printf(out, "\xef\xbb\xbf<?xml version=\"1.0\" encoding="
-                        "\"utf-8\"?><Error><Code>%s</Code><Message>%s\n"
-                        "RequestId:00000000-0000-0000-0000-000000000000\n"
-                        "Time:2026-01-01T00:00:00.0000000Z</Message></Error>",
+                             "\"utf-8\"?><Error><Code>%s</Code><Message>%s\n"
+                             "RequestId:00000000-0000-0000-0000-000000000000\n"
+                             "Time:2026-01-01T00:00:00.0000000Z</Message></Error>",
                         code, msg);
     evhttp_send_reply(req, status, reason, NULL);
     mock_stats.errors++;
@@ -100,9 +99,17 @@ static void canonical(struct evhttp_request *req, const char *path,
                       struct evbuffer *s)
 {
     static const char *const std[] = {
-        "Content-Encoding", "Content-Language", "Content-Length",
-        "Content-MD5", "Content-Type", "Date", "If-Modified-Since",
-        "If-Match", "If-None-Match", "If-Unmodified-Since", "Range",
+        "Content-Encoding",
+        "Content-Language",
+        "Content-Length",
+        "Content-MD5",
+        "Content-Type",
+        "Date",
+        "If-Modified-Since",
+        "If-Match",
+        "If-None-Match",
+        "If-Unmodified-Since",
+        "Range",
     };
     struct evkeyvalq *h = evhttp_request_get_input_headers(req);
     struct evkeyval *kv;
@@ -115,7 +122,8 @@ static void canonical(struct evhttp_request *req, const char *path,
         /* Content-Length 0 is written as empty. */
         evbuffer_add_printf(s, "%s\n", i == 2 && !strcmp(v, "0") ? "" : v);
     }
-    TAILQ_FOREACH(kv, h, next) {
+    TAILQ_FOREACH(kv, h, next)
+    {
         if (strncasecmp(kv->key, "x-ms-", 5) || n == 64)
             continue;
         char *l = malloc(strlen(kv->key) + strlen(kv->value) + 2);
@@ -165,8 +173,8 @@ static int authorised(struct evhttp_request *req, const char *path)
     }
     xml_error(req, 403, "Server failed to authenticate the request",
               "AuthenticationFailed", "Server failed to authenticate the "
-              "request. Make sure the value of Authorization header is formed"
-              " correctly including the signature.");
+                                      "request. Make sure the value of Authorization header is formed"
+                                      " correctly including the signature.");
     return -1;
 }
 
@@ -190,7 +198,7 @@ static int range_of(const char *r, long long size, long long *from,
         *from = a;
         *to = b < size ? b : size - 1;
     } else {
-        return 0;               /* the service ignores what it cannot read */
+        return 0; /* the service ignores what it cannot read */
     }
     return *from < size && size > 0 ? 1 : -1;
 }
@@ -219,8 +227,9 @@ int blob_route(struct evhttp_request *req, const char *path,
     }
     if (!*hdr(req, "x-ms-version")) {
         xml_error(req, 400, "An HTTP header that's mandatory for this request"
-                  " is not specified.", "MissingRequiredHeader", "An HTTP "
-                  "header that's mandatory for this request is not specified.");
+                            " is not specified.",
+                  "MissingRequiredHeader", "An HTTP "
+                                           "header that's mandatory for this request is not specified.");
         return 0;
     }
     evhttp_add_header(oh, "x-ms-version", hdr(req, "x-ms-version"));
@@ -236,7 +245,7 @@ int blob_route(struct evhttp_request *req, const char *path,
         free(name);
         xml_error(req, 404, "The specified container does not exist.",
                   "ContainerNotFound", "The specified container does not "
-                  "exist.");
+                                       "exist.");
         return 0;
     }
     if (!name || strstr(name, "..") || stat(file, &st) < 0 ||
@@ -251,16 +260,16 @@ int blob_route(struct evhttp_request *req, const char *path,
         fclose(f);
         free(name);
         xml_error(req, 416, "The range specified is invalid for the current "
-                  "size of the resource.", "InvalidRange", "The range "
-                  "specified is invalid for the current size of the resource.");
+                            "size of the resource.",
+                  "InvalidRange", "The range "
+                                  "specified is invalid for the current size of the resource.");
         return 0;
     }
     if (rr == 0)
         to = st.st_size - 1;
     const char *dot = strrchr(name, '.');
-    evhttp_add_header(oh, "Content-Type", dot && !strcmp(dot, ".pdf")
-                      ? "application/pdf" : dot && !strcmp(dot, ".txt")
-                      ? "text/plain" : "application/octet-stream");
+    evhttp_add_header(oh, "Content-Type", dot && !strcmp(dot, ".pdf") ? "application/pdf" : dot && !strcmp(dot, ".txt") ? "text/plain"
+                                                                                                                        : "application/octet-stream");
     free(name);
     evhttp_add_header(oh, "Accept-Ranges", "bytes");
     snprintf(buf, sizeof(buf), "\"0x8D%llX\"", (long long)st.st_mtime);
@@ -276,8 +285,7 @@ int blob_route(struct evhttp_request *req, const char *path,
     fseek(f, (long)from, SEEK_SET);
     for (long long left = to - from + 1; left > 0;) {
         char chunk[16384];
-        size_t got = fread(chunk, 1, left < (long long)sizeof(chunk)
-                           ? (size_t)left : sizeof(chunk), f);
+        size_t got = fread(chunk, 1, left < (long long)sizeof(chunk) ? (size_t)left : sizeof(chunk), f);
         if (got == 0)
             break;
         evbuffer_add(out, chunk, got);

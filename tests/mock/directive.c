@@ -19,7 +19,8 @@ static const char *content_text(const cJSON *m)
 
     if (cJSON_IsString(c))
         return c->valuestring;
-    cJSON_ArrayForEach(part, parts) {
+    cJSON_ArrayForEach(part, parts)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
 
         if (cJSON_IsString(t) && strstr(t->valuestring, "[mock "))
@@ -36,7 +37,8 @@ static const char *last_user_text(const cJSON *body)
 
     if (!cJSON_IsArray(msgs))
         return NULL;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 
         if (cJSON_IsString(role) && !strcmp(role->valuestring, "user"))
@@ -48,8 +50,16 @@ static const char *last_user_text(const cJSON *body)
 static int known_key(const char *k)
 {
     static const char *const keys[] = {
-        "tokens", "delay_ms", "ttft_ms", "fault", "fail_count", "fault_key",
-        "reasoning", "tool", "price_filter", "brand_filter",
+        "tokens",
+        "delay_ms",
+        "ttft_ms",
+        "fault",
+        "fail_count",
+        "fault_key",
+        "reasoning",
+        "tool",
+        "price_filter",
+        "brand_filter",
     };
 
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)

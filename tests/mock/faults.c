@@ -39,8 +39,8 @@ static const struct known_error known[] = {
     { 404, "The model does not exist or you do not have access to it.",
       "invalid_request_error", "model_not_found",
       "DeploymentNotFound", "The API deployment for this resource does not "
-             "exist. If you created the deployment within the last 5 "
-             "minutes, please wait a moment and try again." },
+                            "exist. If you created the deployment within the last 5 "
+                            "minutes, please wait a moment and try again." },
     { 429, "Rate limit reached for requests. Please try again later.",
       "requests", "rate_limit_exceeded",
       "429", "Requests to the ChatCompletions_Create Operation under Azure "
@@ -49,13 +49,14 @@ static const struct known_error known[] = {
              "second. Please go here: https://aka.ms/oai/quotaincrease if you "
              "would like to further increase the default rate limit." },
     { 500, "The server had an error while processing your request. Sorry "
-           "about that!", "server_error", NULL,
+           "about that!",
+      "server_error", NULL,
       "InternalServerError", "Backend returned unexpected response. Please "
-             "contact Microsoft for help." },
+                             "contact Microsoft for help." },
     { 503, "The engine is currently overloaded, please try again later.",
       "server_error", NULL,
       "ServiceUnavailable", "The service is temporarily unable to process "
-             "your request. Please try again later." },
+                            "your request. Please try again later." },
 };
 
 static const char filter_body[] =
@@ -95,7 +96,7 @@ static int parse_options(char *opts, struct fault *f)
             return -1;
         *eq++ = '\0';
         if (!strcmp(kv, "ms") && !strcmp(eq, "none")) {
-            f->retry_ms = -1;         /* as OpenAI's 429s often come */
+            f->retry_ms = -1; /* as OpenAI's 429s often come */
             continue;
         }
         if (!strcmp(kv, "ms") && !parse_int(eq, 0, 3600000, &f->retry_ms))
@@ -113,10 +114,16 @@ static int parse_options(char *opts, struct fault *f)
 
 int fault_parse(const char *spec, struct fault *f)
 {
-    static const struct { const char *name; enum fault_kind kind; } names[] = {
-        { "content_filter", FAULT_FILTER }, { "cut", FAULT_CUT },
-        { "malformed", FAULT_MALFORMED }, { "stall", FAULT_STALL },
-        { "error_event", FAULT_EVENT }, { "filter_mid", FAULT_FILTER_MID },
+    static const struct {
+        const char *name;
+        enum fault_kind kind;
+    } names[] = {
+        { "content_filter", FAULT_FILTER },
+        { "cut", FAULT_CUT },
+        { "malformed", FAULT_MALFORMED },
+        { "stall", FAULT_STALL },
+        { "error_event", FAULT_EVENT },
+        { "filter_mid", FAULT_FILTER_MID },
     };
     char buf[128], *opts;
 

@@ -20,9 +20,26 @@
 /* Chosen to exercise JSON escaping and UTF-8 on every path: quotes, a
  * backslash, a tab, a newline, a multi-byte letter and an emoji. */
 static const char *const words[ANSWER_WORDS] = {
-    "Hello!", "I", "am", "the", "llmfork", "mock", "model.", "Here",
-    "is", "\"quoted\"", "text,", "a", "back\\slash,", "a", "tab\tand",
-    "a", "new\nline;", "caf\xc3\xa9", "\xf0\x9f\x99\x82", "done.",
+    "Hello!",
+    "I",
+    "am",
+    "the",
+    "llmfork",
+    "mock",
+    "model.",
+    "Here",
+    "is",
+    "\"quoted\"",
+    "text,",
+    "a",
+    "back\\slash,",
+    "a",
+    "tab\tand",
+    "a",
+    "new\nline;",
+    "caf\xc3\xa9",
+    "\xf0\x9f\x99\x82",
+    "done.",
 };
 
 /* Escaped tokens: [0] without the leading space, [1..] with it. */
@@ -52,14 +69,29 @@ size_t json_escape(char *dst, size_t cap, const char *s)
         const char *esc = NULL;
 
         switch (c) {
-        case '"':  esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default: break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        default:
+            break;
         }
         if (esc) {
             dst[n++] = esc[0];
@@ -137,12 +169,12 @@ static void usage_write(const struct job *j, struct evbuffer *out)
     int done = j->tokens;
 
     evbuffer_add_printf(out,
-        "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d,"
-        "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
-        "\"completion_tokens_details\":{\"reasoning_tokens\":0,"
-        "\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
-        "\"rejected_prediction_tokens\":0}}",
-        j->prompt_tokens, done, j->prompt_tokens + done);
+                        "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d,"
+                        "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+                        "\"completion_tokens_details\":{\"reasoning_tokens\":0,"
+                        "\"audio_tokens\":0,\"accepted_prediction_tokens\":0,"
+                        "\"rejected_prediction_tokens\":0}}",
+                        j->prompt_tokens, done, j->prompt_tokens + done);
 }
 
 /* Opens "data: {" and the keys before "choices" (OpenAI) or "choices"
@@ -153,10 +185,10 @@ static void chunk_open(const struct job *j, struct evbuffer *out)
         evbuffer_add(out, "data: {\"choices\":[", 18);
     else
         evbuffer_add_printf(out,
-            "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\","
-            "\"created\":%ld,\"model\":\"%s\",\"service_tier\":\"default\","
-            "\"system_fingerprint\":\"fp_mock\",\"choices\":[",
-            j->id, (long)j->created, j->model);
+                            "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\","
+                            "\"created\":%ld,\"model\":\"%s\",\"service_tier\":\"default\","
+                            "\"system_fingerprint\":\"fp_mock\",\"choices\":[",
+                            j->id, (long)j->created, j->model);
 }
 
 /* OpenAI pads each delta chunk with random characters in "obfuscation"
@@ -184,10 +216,10 @@ static void chunk_close(const struct job *j, struct evbuffer *out, int usage)
 {
     if (j->fl == FL_AZURE)
         evbuffer_add_printf(out,
-            "],\"created\":%ld,\"id\":\"%s\",\"model\":\"%s\","
-            "\"object\":\"chat.completion.chunk\","
-            "\"system_fingerprint\":\"fp_mock\"",
-            (long)j->created, j->id, j->model);
+                            "],\"created\":%ld,\"id\":\"%s\",\"model\":\"%s\","
+                            "\"object\":\"chat.completion.chunk\","
+                            "\"system_fingerprint\":\"fp_mock\"",
+                            (long)j->created, j->id, j->model);
     else
         evbuffer_add(out, "]", 1);
     if (usage == 1)
@@ -213,13 +245,14 @@ void chunk_write(const struct job *j, struct evbuffer *out, const char *delta,
     chunk_open(j, out);
     if (j->fl == FL_AZURE)
         evbuffer_add_printf(out,
-            "{\"content_filter_results\":%s,\"delta\":%s,"
-            "\"finish_reason\":%s,\"index\":0,\"logprobs\":null}",
-            full_cfr ? cfr_safe : "{}", delta, fr);
+                            "{\"content_filter_results\":%s,\"delta\":%s,"
+                            "\"finish_reason\":%s,\"index\":0,\"logprobs\":null}",
+                            full_cfr ? cfr_safe : "{}", delta, fr);
     else
         evbuffer_add_printf(out,
-            "{\"index\":0,\"delta\":%s,\"logprobs\":null,"
-            "\"finish_reason\":%s}", delta, fr);
+                            "{\"index\":0,\"delta\":%s,\"logprobs\":null,"
+                            "\"finish_reason\":%s}",
+                            delta, fr);
     chunk_close(j, out, j->include_usage);
 }
 
@@ -232,23 +265,25 @@ void chunk_write_usage(const struct job *j, struct evbuffer *out)
 void chunk_write_prompt_filter(struct evbuffer *out)
 {
     evbuffer_add_printf(out,
-        "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\","
-        "\"object\":\"\",\"prompt_filter_results\":%s}\n\n", prompt_cfr);
+                        "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\","
+                        "\"object\":\"\",\"prompt_filter_results\":%s}\n\n",
+                        prompt_cfr);
 }
 
 void chunk_write_error(struct evbuffer *out)
 {
     evbuffer_add_printf(out,
-        "data: {\"error\":{\"message\":\"The server had an error while "
-        "processing your request. Sorry about that!\",\"type\":"
-        "\"server_error\",\"param\":null,\"code\":null}}\n\n");
+                        "data: {\"error\":{\"message\":\"The server had an error while "
+                        "processing your request. Sorry about that!\",\"type\":"
+                        "\"server_error\",\"param\":null,\"code\":null}}\n\n");
 }
 
 void chunk_write_malformed(const struct job *j, struct evbuffer *out)
 {
     evbuffer_add_printf(out,
-        "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\","
-        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\n\n", j->id);
+                        "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\","
+                        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\n\n",
+                        j->id);
 }
 
 static void content_write(const struct job *j, struct evbuffer *out)
@@ -267,27 +302,29 @@ void body_write(const struct job *j, struct evbuffer *out)
 
     if (j->fl == FL_AZURE) {
         evbuffer_add_printf(out,
-            "{\"choices\":[{\"content_filter_results\":%s,"
-            "\"finish_reason\":\"%s\",\"index\":0,\"logprobs\":null,"
-            "\"message\":{\"annotations\":[],\"content\":\"", cfr_safe, finish);
+                            "{\"choices\":[{\"content_filter_results\":%s,"
+                            "\"finish_reason\":\"%s\",\"index\":0,\"logprobs\":null,"
+                            "\"message\":{\"annotations\":[],\"content\":\"",
+                            cfr_safe, finish);
         content_write(j, out);
         evbuffer_add_printf(out,
-            "\",\"refusal\":null,\"role\":\"assistant\"}}],"
-            "\"created\":%ld,\"id\":\"%s\",\"model\":\"%s\","
-            "\"object\":\"chat.completion\",\"prompt_filter_results\":%s,"
-            "\"system_fingerprint\":\"fp_mock\",\"usage\":",
-            (long)j->created, j->id, j->model, prompt_cfr);
+                            "\",\"refusal\":null,\"role\":\"assistant\"}}],"
+                            "\"created\":%ld,\"id\":\"%s\",\"model\":\"%s\","
+                            "\"object\":\"chat.completion\",\"prompt_filter_results\":%s,"
+                            "\"system_fingerprint\":\"fp_mock\",\"usage\":",
+                            (long)j->created, j->id, j->model, prompt_cfr);
     } else {
         evbuffer_add_printf(out,
-            "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,"
-            "\"model\":\"%s\",\"choices\":[{\"index\":0,\"message\":"
-            "{\"role\":\"assistant\",\"content\":\"",
-            j->id, (long)j->created, j->model);
+                            "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,"
+                            "\"model\":\"%s\",\"choices\":[{\"index\":0,\"message\":"
+                            "{\"role\":\"assistant\",\"content\":\"",
+                            j->id, (long)j->created, j->model);
         content_write(j, out);
         evbuffer_add_printf(out,
-            "\",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
-            "\"finish_reason\":\"%s\"}],\"service_tier\":\"default\","
-            "\"system_fingerprint\":\"fp_mock\",\"usage\":", finish);
+                            "\",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
+                            "\"finish_reason\":\"%s\"}],\"service_tier\":\"default\","
+                            "\"system_fingerprint\":\"fp_mock\",\"usage\":",
+                            finish);
     }
     usage_write(j, out);
     evbuffer_add(out, "}", 1);

@@ -198,8 +198,7 @@ static void error_event(struct job *j)
 static void stream_token(struct job *j)
 {
     if (j->responses) {
-        resp_write_token(j, scratch, j->fault.kind == FAULT_MALFORMED &&
-                         j->sent == j->fault.after);
+        resp_write_token(j, scratch, j->fault.kind == FAULT_MALFORMED && j->sent == j->fault.after);
     } else if (j->fault.kind == FAULT_MALFORMED && j->sent == j->fault.after) {
         chunk_write_malformed(j, scratch);
     } else if (j->script) {
@@ -229,15 +228,13 @@ static void stream_step(evutil_socket_t fd, short what, void *arg)
         resp_write_open(j, scratch);
         j->role_sent = 1;
     } else if (!j->role_sent) {
-        chunk_write(j, scratch, j->fl == FL_AZURE
-                    ? "{\"content\":\"\",\"refusal\":null,\"role\":\"assistant\"}"
-                    : "{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}",
+        chunk_write(j, scratch, j->fl == FL_AZURE ? "{\"content\":\"\",\"refusal\":null,\"role\":\"assistant\"}" : "{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}",
                     NULL, 0);
         j->role_sent = 1;
     }
     if (j->fault.kind == FAULT_STALL && j->sent == j->fault.after) {
         flush(j);
-        return;                    /* no timer: silent until the client goes */
+        return; /* no timer: silent until the client goes */
     }
     if (j->fault.kind == FAULT_CUT && j->sent == j->fault.after) {
         cut(j);
@@ -316,7 +313,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (n > 0)
-        return;              /* a pipelined request: stop watching */
+        return; /* a pipelined request: stop watching */
     mock_stats.cancelled++;
     drop(j);
 }

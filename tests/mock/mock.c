@@ -232,7 +232,8 @@ static int split_listen(char *buf, const char **host, const char **port)
 static int listen_on(const char *spec, int *port_out)
 {
     struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
-                              .ai_socktype = SOCK_STREAM }, *ai;
+                              .ai_socktype = SOCK_STREAM },
+                    *ai;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     const char *host, *port;
@@ -264,8 +265,8 @@ static int listen_on(const char *spec, int *port_out)
     }
     freeaddrinfo(ai);
     *port_out = ntohs(ss.ss_family == AF_INET6
-                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                      : ((struct sockaddr_in *)&ss)->sin_port);
+                          ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                          : ((struct sockaddr_in *)&ss)->sin_port);
     return fd;
 }
 
@@ -325,22 +326,34 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
 
     while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
         switch (c) {
-        case 'l': *listen_spec = optarg; break;
-        case 'p': *port_file = optarg; break;
+        case 'l':
+            *listen_spec = optarg;
+            break;
+        case 'p':
+            *port_file = optarg;
+            break;
         case 'k':
             if (nkeys == KEYS_MAX)
                 bad = 1;
             else
                 keys[nkeys++] = optarg;
             break;
-        case 't': bad |= opt_int(optarg, &mock_opts.tokens); break;
-        case 'd': bad |= opt_int(optarg, &mock_opts.delay_ms); break;
-        case 'f': bad |= opt_int(optarg, &mock_opts.ttft_ms); break;
+        case 't':
+            bad |= opt_int(optarg, &mock_opts.tokens);
+            break;
+        case 'd':
+            bad |= opt_int(optarg, &mock_opts.delay_ms);
+            break;
+        case 'f':
+            bad |= opt_int(optarg, &mock_opts.ttft_ms);
+            break;
         case 'F':
             mock_opts.fault = optarg;
             bad |= fault_parse(optarg, &dummy);
             break;
-        case 'i': bad |= search_load(optarg); break;
+        case 'i':
+            bad |= search_load(optarg);
+            break;
         case 'S':
         case 'E':
             bad |= fault_parse(optarg, c == 'S' ? &mock_opts.search_fault
@@ -348,11 +361,21 @@ static int parse_args(int argc, char **argv, const char **listen_spec,
                    (c == 'S' ? mock_opts.search_fault.kind
                              : mock_opts.embed_fault.kind) > FAULT_STATUS;
             break;
-        case 'T': bad |= token_config(optarg); break;
-        case 'J': jwks_config(optarg); break;
-        case 'B': bad |= blob_config(optarg); break;
-        case 'h': usage(stdout); exit(0);
-        default: bad = 1; break;
+        case 'T':
+            bad |= token_config(optarg);
+            break;
+        case 'J':
+            jwks_config(optarg);
+            break;
+        case 'B':
+            bad |= blob_config(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            bad = 1;
+            break;
         }
     }
     if (bad || optind != argc) {
@@ -433,9 +456,9 @@ int main(int argc, char **argv)
         return 1;
     }
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                               EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH |
-                               EVHTTP_REQ_OPTIONS);
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                         EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH |
+                                         EVHTTP_REQ_OPTIONS);
     evhttp_set_max_body_size(http, 32 * 1024 * 1024);
     /* Streams may stall on purpose for as long as a test wants. */
     evhttp_set_timeout(http, 3600);

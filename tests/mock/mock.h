@@ -28,7 +28,8 @@ struct evhttp_request;
 struct evhttp_connection;
 struct evbuffer;
 
-enum flavour { FL_OPENAI, FL_AZURE };
+enum flavour { FL_OPENAI,
+               FL_AZURE };
 
 enum fault_kind {
     FAULT_NONE,
@@ -43,10 +44,10 @@ enum fault_kind {
 
 struct fault {
     enum fault_kind kind;
-    int status;       /* FAULT_STATUS */
-    int retry_ms;     /* 429/503: retry-after-ms (retry-after = ceil s) */
-    int after;        /* token index; -1 = the kind's default */
-    int ms_only;      /* send retry-after-ms without retry-after */
+    int status;   /* FAULT_STATUS */
+    int retry_ms; /* 429/503: retry-after-ms (retry-after = ceil s) */
+    int after;    /* token index; -1 = the kind's default */
+    int ms_only;  /* send retry-after-ms without retry-after */
 };
 
 /* ---- faults.c ---- */
@@ -82,28 +83,28 @@ void reply_headers(struct evhttp_request *req, enum flavour fl,
 /* ---- jobs.c ---- */
 struct job {
     struct event timer;
-    struct event watch;          /* non-streaming: client EOF before reply */
+    struct event watch; /* non-streaming: client EOF before reply */
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
-    struct job *prev, *next;     /* all live jobs, for shutdown */
+    struct job *prev, *next; /* all live jobs, for shutdown */
     enum flavour fl;
     struct fault fault;
     int stream, include_usage;
-    int obfuscate;               /* OpenAI's "obfuscation" padding field */
+    int obfuscate; /* OpenAI's "obfuscation" padding field */
     int tokens, delay_ms, ttft_ms;
-    int sent;                    /* content tokens written */
-    int64_t next_ms;             /* stream: the next step's deadline,
+    int sent;        /* content tokens written */
+    int64_t next_ms; /* stream: the next step's deadline,
                                     CLOCK_MONOTONIC ms */
     int role_sent;
-    int responses;               /* the Responses API (responses.c) */
-    int seq;                     /* responses: the next sequence_number */
+    int responses; /* the Responses API (responses.c) */
+    int seq;       /* responses: the next sequence_number */
     int prompt_tokens;
-    int length_cut;              /* max_tokens < tokens: finish "length" */
+    int length_cut; /* max_tokens < tokens: finish "length" */
     time_t created;
     char id[40];
-    char model[128];             /* JSON-escaped */
-    struct script *script;       /* NULL: the canned words (script.c) */
-    char *whole;                 /* non-streaming: this body (a tool
+    char model[128];       /* JSON-escaped */
+    struct script *script; /* NULL: the canned words (script.c) */
+    char *whole;           /* non-streaming: this body (a tool
                                     call's, tools.c), else built */
 };
 
@@ -198,9 +199,9 @@ int blob_route(struct evhttp_request *req, const char *path,
 /* Process defaults (command line); a request may override each. */
 struct mock_opts {
     int tokens, delay_ms, ttft_ms;
-    const char *fault;          /* --fault: the default x-mock-fault */
-    struct fault search_fault;  /* --search-fault: kind NONE or STATUS */
-    struct fault embed_fault;   /* --embed-fault: likewise */
+    const char *fault;         /* --fault: the default x-mock-fault */
+    struct fault search_fault; /* --search-fault: kind NONE or STATUS */
+    struct fault embed_fault;  /* --embed-fault: likewise */
 };
 extern struct mock_opts mock_opts;
 
@@ -213,7 +214,7 @@ void api_handle(struct evhttp_request *req, const char *path,
 /* ---- stats.c ---- */
 struct mock_stats {
     long requests, completed, cancelled, active, errors, faults;
-    long connections;           /* TCP connections accepted */
+    long connections; /* TCP connections accepted */
 };
 extern struct mock_stats mock_stats;
 /* Keeps a copy of an API request for /_mock/requests and last_request. */

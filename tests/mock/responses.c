@@ -31,7 +31,8 @@ static void add(struct evbuffer *out, const char *s)
 static void ev_open(struct job *j, struct evbuffer *out, const char *type)
 {
     evbuffer_add_printf(out, "event: %s\ndata: {\"type\":\"%s\","
-                        "\"sequence_number\":%d", type, type, j->seq++);
+                             "\"sequence_number\":%d",
+                        type, type, j->seq++);
 }
 
 static void text_write(const struct job *j, struct evbuffer *out)
@@ -43,7 +44,7 @@ static void text_write(const struct job *j, struct evbuffer *out)
 static void part_write(const struct job *j, struct evbuffer *out, int text)
 {
     add(out, "{\"type\":\"output_text\",\"annotations\":[],"
-                 "\"logprobs\":[],\"text\":\"");
+             "\"logprobs\":[],\"text\":\"");
     if (text)
         text_write(j, out);
     add(out, "\"}");
@@ -52,7 +53,8 @@ static void part_write(const struct job *j, struct evbuffer *out, int text)
 static void item_write(const struct job *j, struct evbuffer *out, int done)
 {
     evbuffer_add_printf(out, "{\"id\":\"msg_%s\",\"type\":\"message\","
-                        "\"status\":\"%s\",\"content\":[", j->id + 13,
+                             "\"status\":\"%s\",\"content\":[",
+                        j->id + 13,
                         done ? "completed" : "in_progress");
     if (done)
         part_write(j, out, 1);
@@ -67,30 +69,32 @@ static void object_write(const struct job *j, struct evbuffer *out,
     int failed = strcmp(status, "failed") == 0;
 
     evbuffer_add_printf(out,
-        "{\"id\":\"resp_%s\",\"object\":\"response\",\"created_at\":%ld,"
-        "\"status\":\"%s\",\"background\":false,\"error\":%s,"
-        "\"incomplete_details\":%s,\"instructions\":null,"
-        "\"max_output_tokens\":null,\"model\":\"%s\",\"output\":[",
-        j->id + 13, (long)j->created, status,
-        failed ? "{\"code\":\"server_error\",\"message\":\"The server had an "
-                 "error while processing your request. Sorry about that!\"}"
-               : "null",
-        strcmp(status, "incomplete") == 0
-            ? "{\"reason\":\"max_output_tokens\"}" : "null", j->model);
+                        "{\"id\":\"resp_%s\",\"object\":\"response\",\"created_at\":%ld,"
+                        "\"status\":\"%s\",\"background\":false,\"error\":%s,"
+                        "\"incomplete_details\":%s,\"instructions\":null,"
+                        "\"max_output_tokens\":null,\"model\":\"%s\",\"output\":[",
+                        j->id + 13, (long)j->created, status,
+                        failed ? "{\"code\":\"server_error\",\"message\":\"The server had an "
+                                 "error while processing your request. Sorry about that!\"}"
+                               : "null",
+                        strcmp(status, "incomplete") == 0
+                            ? "{\"reason\":\"max_output_tokens\"}"
+                            : "null",
+                        j->model);
     if (done && !failed)
         item_write(j, out, 1);
     evbuffer_add_printf(out,
-        "],\"parallel_tool_calls\":true,\"previous_response_id\":null,"
-        "\"reasoning\":{\"effort\":null,\"summary\":null},\"service_tier\":"
-        "\"default\",\"store\":true,\"temperature\":1.0,\"text\":{\"format\":"
-        "{\"type\":\"text\"}},\"tool_choice\":\"auto\",\"tools\":[],"
-        "\"top_p\":1.0,\"truncation\":\"disabled\",\"usage\":");
+                        "],\"parallel_tool_calls\":true,\"previous_response_id\":null,"
+                        "\"reasoning\":{\"effort\":null,\"summary\":null},\"service_tier\":"
+                        "\"default\",\"store\":true,\"temperature\":1.0,\"text\":{\"format\":"
+                        "{\"type\":\"text\"}},\"tool_choice\":\"auto\",\"tools\":[],"
+                        "\"top_p\":1.0,\"truncation\":\"disabled\",\"usage\":");
     if (done && !failed)
         evbuffer_add_printf(out,
-            "{\"input_tokens\":%d,\"input_tokens_details\":{\"cached_tokens\":0},"
-            "\"output_tokens\":%d,\"output_tokens_details\":"
-            "{\"reasoning_tokens\":0},\"total_tokens\":%d}",
-            j->prompt_tokens, j->sent, j->prompt_tokens + j->sent);
+                            "{\"input_tokens\":%d,\"input_tokens_details\":{\"cached_tokens\":0},"
+                            "\"output_tokens\":%d,\"output_tokens_details\":"
+                            "{\"reasoning_tokens\":0},\"total_tokens\":%d}",
+                            j->prompt_tokens, j->sent, j->prompt_tokens + j->sent);
     else
         add(out, "null");
     add(out, ",\"user\":null,\"metadata\":{}}");
@@ -109,7 +113,8 @@ static void response_event(struct job *j, struct evbuffer *out,
 static void part_fields(const struct job *j, struct evbuffer *out)
 {
     evbuffer_add_printf(out, ",\"item_id\":\"msg_%s\",\"output_index\":0,"
-                        "\"content_index\":0", j->id + 13);
+                             "\"content_index\":0",
+                        j->id + 13);
 }
 
 void resp_write_start(struct job *j, struct evbuffer *out)

@@ -35,13 +35,13 @@
 /* The demo's follow-up instruction, and the questions it gets. */
 #define FOLLOWUP_ASK "Enclose the follow-up questions in double angle brackets"
 #define FOLLOWUPS "<<What else does the plan cover?>>\n" \
-    "<<Who is eligible?>>\n<<How do I enroll?>>"
+                  "<<Who is eligible?>>\n<<How do I enroll?>>"
 
 struct script {
     int n;
-    char **delta;       /* streaming: the delta object of each chunk */
-    struct evbuffer *content;   /* non-streaming: escaped content, */
-    char *reasoning;    /* and reasoning_content, or NULL */
+    char **delta;             /* streaming: the delta object of each chunk */
+    struct evbuffer *content; /* non-streaming: escaped content, */
+    char *reasoning;          /* and reasoning_content, or NULL */
 };
 
 static char *escaped(const char *s, size_t n)
@@ -96,7 +96,8 @@ static const char *last_of(const cJSON *body, const char *role)
     const cJSON *m, *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
     const char *text = NULL;
 
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "role");
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
 
@@ -138,7 +139,7 @@ void script_rewrite(struct evbuffer *out, const char *q)
 /* One sentence per "NAME: TEXT" source line: TEXT's first 6 words [NAME]. */
 static void grounded_answer(struct evbuffer *out, const char *src)
 {
-    for (const char *line = src; *line; ) {
+    for (const char *line = src; *line;) {
         const char *eol = strchr(line, '\n'), *colon = strstr(line, ": ");
         size_t len = eol ? (size_t)(eol - line) : strlen(line);
 
@@ -181,7 +182,7 @@ static int rag_answer(const cJSON *body, struct evbuffer *out)
         strstr(sys, FOLLOWUP_ASK))
         evbuffer_add_printf(out, "\n\n%s", FOLLOWUPS);
     if (!evbuffer_get_length(out))
-        evbuffer_add(out, "0", 1);      /* the sample's "no query" answer */
+        evbuffer_add(out, "0", 1); /* the sample's "no query" answer */
     return 1;
 }
 
@@ -203,10 +204,14 @@ static int build(struct script *sc, const char *mode, const cJSON *body,
                  int tokens)
 {
     static const char *const think[] = {
-        "<th", "ink>\n", THINKING, "\n</thi", "nk>\n\n",
+        "<th",
+        "ink>\n",
+        THINKING,
+        "\n</thi",
+        "nk>\n\n",
     };
     struct evbuffer *b = evbuffer_new();
-    const char *rag = NULL;     /* a RAG prompt's answer, after thinking */
+    const char *rag = NULL; /* a RAG prompt's answer, after thinking */
     int rc = -1;
 
     if (!b)
@@ -223,12 +228,11 @@ static int build(struct script *sc, const char *mode, const cJSON *body,
                            : canned_words(sc, tokens, "");
     } else if (mode && !strcmp(mode, "field")) {
         rc = add_words(sc, "reasoning_content", THINKING, ",\"content\":null");
-        rc = rc ? rc : rag ? add_words(sc, "content", rag,
-                                       ",\"reasoning_content\":null")
+        rc = rc ? rc : rag ? add_words(sc, "content", rag, ",\"reasoning_content\":null")
                            : canned_words(sc, tokens, ",\"reasoning_content\":null");
         sc->reasoning = escaped(THINKING, strlen(THINKING));
     } else {
-        rc = 0;                 /* the canned answer */
+        rc = 0; /* the canned answer */
     }
     evbuffer_free(b);
     return rc;
@@ -250,7 +254,7 @@ int script_fill(struct job *j, const cJSON *body, const char *mode)
         script_free(sc);
         return -1;
     }
-    if (!sc->n) {           /* not a scripted request: the canned answer */
+    if (!sc->n) { /* not a scripted request: the canned answer */
         script_free(sc);
         return 0;
     }

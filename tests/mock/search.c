@@ -59,7 +59,7 @@
 
 #define DEFAULT_DIMS 1536
 
-static cJSON *index_doc;        /* {"name": ..., "value": [...]} */
+static cJSON *index_doc; /* {"name": ..., "value": [...]} */
 
 /* The field searched and embedded: the index's "text_field" (the mock's
  * stand-in for a schema's searchable field), else "content". */
@@ -92,7 +92,8 @@ int search_load(const char *file)
     if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(index_doc, "value")) ||
         !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(index_doc, "name"))) {
         fprintf(stderr, "llmfork-mock: %s: not an index ({\"name\", "
-                "\"value\":[...]})\n", file);
+                        "\"value\":[...]})\n",
+                file);
         return -1;
     }
     return 0;
@@ -140,7 +141,8 @@ static void reply_token_error(struct evhttp_request *req, const char *aud)
     char msg[200];
 
     snprintf(msg, sizeof(msg), "Unauthorized. Access token is missing, "
-             "invalid, audience is incorrect (%s), or have expired.", aud);
+                               "invalid, audience is incorrect (%s), or have expired.",
+             aud);
     reply_error(req, 401, msg);
 }
 
@@ -261,7 +263,7 @@ static int quoted(const char **pp, char *out, size_t cap)
         if (*p == '\'' && p[1] != '\'')
             break;
         if (*p == '\'')
-            p++;                /* '' is one quote */
+            p++; /* '' is one quote */
         if (n + 1 >= cap)
             return -1;
         out[n++] = *p;
@@ -286,11 +288,10 @@ static int filter_clause(const cJSON *doc, const char **pp)
     }
     static const char any[] = "/any(g:search.in(g, '";
     size_t fl = strspn(*pp, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-                       "vwxyz0123456789_");
+                            "vwxyz0123456789_");
     const char *q;
 
-    if (fl && fl < sizeof(field) && !strncmp(*pp + fl, any, sizeof(any) - 1)
-        && (q = strchr(*pp + fl + sizeof(any) - 1, '\'')) &&
+    if (fl && fl < sizeof(field) && !strncmp(*pp + fl, any, sizeof(any) - 1) && (q = strchr(*pp + fl + sizeof(any) - 1, '\'')) &&
         !strncmp(q, "'))", 3) &&
         (size_t)(q - *pp) - fl - (sizeof(any) - 1) < sizeof(list)) {
         const char *l = *pp + fl + sizeof(any) - 1;
@@ -322,12 +323,13 @@ static int filter_expr(const cJSON *doc, const char **pp)
     for (;;) {
         if ((r = filter_clause(doc, pp)) < 0)
             return -1;
-        ok = !join ? r : !strcmp(join, "and") ? ok && r : ok || r;
+        ok = !join ? r : !strcmp(join, "and") ? ok && r
+                                              : ok || r;
         if (strncmp(*pp, " and ", 5) && strncmp(*pp, " or ", 4))
             return ok;
         const char *j = (*pp)[1] == 'a' ? "and" : "or";
         if (join && strcmp(join, j))
-            return -1;          /* mixed without parentheses */
+            return -1; /* mixed without parentheses */
         join = j;
         *pp += strlen(j) + 2;
     }
@@ -402,7 +404,7 @@ static cJSON *caption(const cJSON *doc, const char *query)
 struct query {
     const char *search, *filter, *select;
     int top, semantic, captions, dims;
-    double *vector;             /* dims values, or NULL */
+    double *vector; /* dims values, or NULL */
 };
 
 /* Reads the body into q; returns NULL or the 400 message. */
@@ -457,7 +459,8 @@ static int by_score(const void *a, const void *b)
 {
     double d = ((const struct hit *)b)->score - ((const struct hit *)a)->score;
 
-    return d > 0 ? 1 : d < 0 ? -1 : 0;
+    return d > 0 ? 1 : d < 0 ? -1
+                             : 0;
 }
 
 /* One result: the selected fields (all but the vector when no select). */
@@ -471,7 +474,8 @@ static cJSON *result(const struct query *q, const struct hit *h, double max)
                                 max > 0 ? 4.0 * h->score / max : 0);
     if (q->semantic && q->captions)
         cJSON_AddItemToObject(r, "@search.captions", caption(h->doc, q->search));
-    cJSON_ArrayForEach(f, h->doc) {
+    cJSON_ArrayForEach(f, h->doc)
+    {
         char pat[80];
 
         snprintf(pat, sizeof(pat), ",%s,", f->string);
@@ -497,9 +501,7 @@ static int has_field(const char *field)
 {
     const cJSON *d;
 
-    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(index_doc, "value"))
-        if (cJSON_GetObjectItemCaseSensitive(d, field))
-            return 1;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(index_doc, "value")) if (cJSON_GetObjectItemCaseSensitive(d, field)) return 1;
     return 0;
 }
 
@@ -522,8 +524,9 @@ static int select_unknown(const char *select, char *msg, size_t n)
         snprintf(field, sizeof(field), "%.*s", (int)(end - f), f);
         if (*field && strcmp(field, "*") && !has_field(field)) {
             snprintf(msg, n, "Invalid expression: Could not find a property "
-                     "named '%s' on type 'search.document'.\r\nParameter "
-                     "name: $select", field);
+                             "named '%s' on type 'search.document'.\r\nParameter "
+                             "name: $select",
+                     field);
             return 1;
         }
         p += len + (p[len] == ',');
@@ -544,7 +547,8 @@ static void search(struct evhttp_request *req, const char *name,
 
     if (!index_doc || strcmp(name, field_str(index_doc, "name"))) {
         snprintf(msg, sizeof(msg), "The index '%.100s' for service 'mock' "
-                 "was not found.", name);
+                                   "was not found.",
+                 name);
         reply_error(req, 404, msg);
     } else if ((bad = query_parse(body, &q))) {
         reply_error(req, 400, bad);
@@ -552,7 +556,8 @@ static void search(struct evhttp_request *req, const char *name,
         free(q.vector);
         reply_error(req, 400, msg);
     } else {
-        cJSON_ArrayForEach(d, docs) {
+        cJSON_ArrayForEach(d, docs)
+        {
             int f = *q.filter ? filter_match(d, q.filter) : 1;
             double s = text_score(d, q.search);
 
@@ -567,9 +572,9 @@ static void search(struct evhttp_request *req, const char *name,
         }
         if (nh < 0) {
             reply_error(req, 400, "Invalid expression: only FIELD eq|ne "
-                        "'value', FIELD/any(g:search.in(g, 'values')) and "
-                        "groups of them joined by 'and' or 'or' are "
-                        "supported.");
+                                  "'value', FIELD/any(g:search.in(g, 'values')) and "
+                                  "groups of them joined by 'and' or 'or' are "
+                                  "supported.");
         } else {
             cJSON *o = cJSON_CreateObject();
             cJSON *v = cJSON_AddArrayToObject(o, "value");
@@ -634,9 +639,7 @@ static int input_item(const cJSON *x, int tokens_only)
         return x->valuestring[0] != '\0';
     if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) == 0)
         return 0;
-    cJSON_ArrayForEach(t, x)
-        if (!cJSON_IsNumber(t) || t->valuedouble < 0)
-            return 0;
+    cJSON_ArrayForEach(t, x) if (!cJSON_IsNumber(t) || t->valuedouble < 0) return 0;
     return 1;
 }
 
@@ -647,7 +650,7 @@ static int item_tokens(const cJSON *x)
 
     if (cJSON_IsArray(x))
         return cJSON_GetArraySize(x);
-    for (const char *p = x->valuestring; *p; ) {
+    for (const char *p = x->valuestring; *p;) {
         p += strspn(p, " \t\r\n");
         n += *p != '\0';
         p += strcspn(p, " \t\r\n");
@@ -672,7 +675,7 @@ static void embeddings(struct evhttp_request *req, const cJSON *body,
         const cJSON *first = cJSON_GetArrayItem(in, 0);
 
         ok = first != NULL;
-        if (cJSON_IsNumber(first))      /* one token array */
+        if (cJSON_IsNumber(first)) /* one token array */
             ok = input_item(in, 1);
         else
             cJSON_ArrayForEach(x, in)
@@ -686,14 +689,15 @@ static void embeddings(struct evhttp_request *req, const cJSON *body,
     }
     if (!ok) {
         error_reply(req, fl, 400, "'$.input' is invalid. Please check the "
-                    "API reference: https://platform.openai.com/docs/"
-                    "api-reference.", "invalid_request_error", NULL, NULL);
+                                  "API reference: https://platform.openai.com/docs/"
+                                  "api-reference.",
+                    "invalid_request_error", NULL, NULL);
         return;
     }
-    if (fmt && !(cJSON_IsString(fmt) && (!strcmp(fmt->valuestring, "float")
-                 || (b64 = !strcmp(fmt->valuestring, "base64"))))) {
+    if (fmt && !(cJSON_IsString(fmt) && (!strcmp(fmt->valuestring, "float") || (b64 = !strcmp(fmt->valuestring, "base64"))))) {
         error_reply(req, fl, 400, "'encoding_format' must be one of "
-                    "['float', 'base64']", "invalid_request_error",
+                                  "['float', 'base64']",
+                    "invalid_request_error",
                     "encoding_format", NULL);
         return;
     }
@@ -709,7 +713,8 @@ static void embeddings(struct evhttp_request *req, const cJSON *body,
         add_embedding(data, in, 0, nd, b64);
         tokens = item_tokens(in);
     } else
-        cJSON_ArrayForEach(x, in) {
+        cJSON_ArrayForEach(x, in)
+        {
             add_embedding(data, x, i++, nd, b64);
             tokens += item_tokens(x);
         }
@@ -732,7 +737,8 @@ static void search_fault_reply(struct evhttp_request *req,
                           "Retry-After", v);
     }
     snprintf(msg, sizeof(msg), "Mock fault: the search service answered "
-             "HTTP %d.", f->status);
+                               "HTTP %d.",
+             f->status);
     mock_stats.faults++;
     reply_error(req, f->status, msg);
 }
@@ -745,7 +751,8 @@ static int index_name(const char *path, char *name)
     int n = 0;
 
     if (sscanf(path, "/indexes('%127[^']')/docs/search.post.search%n", name,
-               &n) == 1 && !path[n] && n)
+               &n) == 1 &&
+        !path[n] && n)
         return 0;
     n = 0;
     if (sscanf(path, "/indexes/%127[^/]/docs/search%n", name, &n) == 1 &&
@@ -765,7 +772,8 @@ static int embeddings_path(const char *path, char *dep)
         !strcmp(path, "/openai/v1/embeddings"))
         return 0;
     if (sscanf(path, "/openai/deployments/%127[^/]/embeddings%n", dep,
-               &n) == 1 && n && !path[n])
+               &n) == 1 &&
+        n && !path[n])
         return 0;
     return -1;
 }
@@ -790,14 +798,13 @@ int search_route(struct evhttp_request *req, const char *path,
         reply_error(req, 405, "Method not allowed");
     else if ((is_search || dep[0]) && !strstr(query, "api-version="))
         reply_error(req, 400, "The api-version query parameter "
-                    "(?api-version=) is required for all requests.");
+                              "(?api-version=) is required for all requests.");
     else if (token_required() &&
              token_check(req, aud = is_search ? TOKEN_AUD_SEARCH
                                               : TOKEN_AUD_COGNITIVE) < 0)
         reply_token_error(req, aud);
     else if (!token_required() &&
-             !authorised(req, keys, nkeys, is_search ? TOKEN_AUD_SEARCH
-                                                     : TOKEN_AUD_COGNITIVE))
+             !authorised(req, keys, nkeys, is_search ? TOKEN_AUD_SEARCH : TOKEN_AUD_COGNITIVE))
         reply_error(req, is_search ? 403 : 401, "Access denied: invalid key.");
     else if (is_search && mock_opts.search_fault.kind == FAULT_STATUS)
         search_fault_reply(req, &mock_opts.search_fault);

@@ -24,7 +24,7 @@ struct mock_stats mock_stats;
 
 struct rec {
     const char *method, *path, *query, *body;
-    const char *hdrs;           /* "name\0value\0" pairs */
+    const char *hdrs; /* "name\0value\0" pairs */
     size_t hlen, blen;
     char data[];
 };
@@ -42,12 +42,18 @@ static int npaths;
 static const char *method_name(enum evhttp_cmd_type c)
 {
     switch (c) {
-    case EVHTTP_REQ_GET:    return "GET";
-    case EVHTTP_REQ_POST:   return "POST";
-    case EVHTTP_REQ_PUT:    return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_HEAD:   return "HEAD";
-    default:                return "OTHER";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
     }
 }
 
@@ -89,9 +95,8 @@ void stats_record(struct evhttp_request *req, const char *path,
     mock_stats.requests++;
     count_path(path);
     TAILQ_FOREACH(kv, h, next)
-        hlen += strlen(kv->key) + strlen(kv->value) + 2;
-    size = sizeof *r + strlen(method) + strlen(path) + strlen(query) + blen
-           + hlen + 4;
+    hlen += strlen(kv->key) + strlen(kv->value) + 2;
+    size = sizeof *r + strlen(method) + strlen(path) + strlen(query) + blen + hlen + 4;
     if (!(r = malloc(size)))
         return;
     p = r->data;
@@ -102,7 +107,8 @@ void stats_record(struct evhttp_request *req, const char *path,
     r->blen = blen;
     r->hdrs = p;
     r->hlen = hlen;
-    TAILQ_FOREACH(kv, h, next) {
+    TAILQ_FOREACH(kv, h, next)
+    {
         char *name = (char *)put(&p, kv->key, strlen(kv->key));
 
         for (; *name; name++)
@@ -154,9 +160,7 @@ static cJSON *stats_json(void)
     cJSON_AddNumberToObject(o, "connections", mock_stats.connections);
     for (int i = 0; i < npaths; i++)
         cJSON_AddNumberToObject(by, paths[i].path, paths[i].n);
-    cJSON_AddItemToObject(o, "last_request", ring_next
-                          ? rec_json(ring_at(ring_next - 1))
-                          : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "last_request", ring_next ? rec_json(ring_at(ring_next - 1)) : cJSON_CreateNull());
     return o;
 }
 

@@ -22,7 +22,7 @@
 static struct {
     int require, ttl, fail, delay_ms;
     char secret[128];
-    char only[96];              /* fail and delay only these scopes */
+    char only[96]; /* fail and delay only these scopes */
 } opt = { 0, 3600, 0, 0, "", "" };
 
 static struct issued {
@@ -179,11 +179,11 @@ static void record(struct evhttp_request *req, const char *path,
 
     cJSON_Delete(last);
     last = cJSON_CreateObject();
-    cJSON_AddStringToObject(last, "method", evhttp_request_get_command(req) ==
-                            EVHTTP_REQ_POST ? "POST" : "GET");
+    cJSON_AddStringToObject(last, "method", evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET");
     cJSON_AddStringToObject(last, "path", path);
     cJSON_AddStringToObject(last, "query", query);
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
+    {
         char name[128];
         size_t i;
         for (i = 0; i < sizeof name - 1 && kv->key[i]; i++)
@@ -192,7 +192,7 @@ static void record(struct evhttp_request *req, const char *path,
         cJSON_AddStringToObject(h, name, kv->value);
     }
     TAILQ_FOREACH(kv, form, next)
-        cJSON_AddStringToObject(f, kv->key, kv->value);
+    cJSON_AddStringToObject(f, kv->key, kv->value);
     cJSON_AddItemToObject(last, "headers", h);
     cJSON_AddItemToObject(last, "form", f);
 }
@@ -286,8 +286,7 @@ static void stats(struct evhttp_request *req)
     cJSON_AddNumberToObject(o, "requests", (double)n_requests);
     cJSON_AddNumberToObject(o, "issued", (double)n_issued);
     cJSON_AddNumberToObject(o, "refused", (double)n_refused);
-    cJSON_AddItemToObject(o, "last", last ? cJSON_Duplicate(last, 1)
-                                          : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "last", last ? cJSON_Duplicate(last, 1) : cJSON_CreateNull());
     cJSON *latest = cJSON_CreateObject();
 
     cJSON_AddItemToObject(o, "issued_for", issued_for(latest));
@@ -340,16 +339,17 @@ int token_route(struct evhttp_request *req, const char *path,
     hit = !opt.only[0] || (scope && strstr(scope, opt.only));
     delay = hit ? opt.delay_ms : 0;
     if (opt.fail && hit)
-        answer(req, opt.fail, aad_error(opt.fail, "temporarily_unavailable",
-               "AADSTS50000: llmfork-mock was told to fail token requests."),
+        answer(req, opt.fail, aad_error(opt.fail, "temporarily_unavailable", "AADSTS50000: llmfork-mock was told to fail token requests."),
                delay);
     else if (aad && !(body = aad_token(&form)))
         answer(req, 401, aad_error(7000215, "invalid_client", "AADSTS7000215:"
-               " Invalid client secret provided, or the request is not a "
-               "client credentials request this mock accepts."), delay);
+                                                              " Invalid client secret provided, or the request is not a "
+                                                              "client credentials request this mock accepts."),
+               delay);
     else if (!aad && !(body = mi_token(req, &q, app)))
         answer(req, 400, aad_error(400, "invalid_request", "Required metadata"
-               " header, api-version or resource missing or wrong."), delay);
+                                                           " header, api-version or resource missing or wrong."),
+               delay);
     else
         answer(req, 200, body, delay);
     evhttp_clear_headers(&q);
@@ -378,8 +378,8 @@ int token_auth(struct evhttp_request *req)
     if (token_check(req, TOKEN_AUD_COGNITIVE) == 0)
         return 0;
     error_reply(req, FL_AZURE, 401, "Unauthorized. Access token is missing, "
-                "invalid, audience is incorrect "
-                "(" TOKEN_AUD_COGNITIVE "), or have expired.",
+                                    "invalid, audience is incorrect "
+                                    "(" TOKEN_AUD_COGNITIVE "), or have expired.",
                 NULL, NULL, NULL);
     return -1;
 }

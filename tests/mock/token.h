@@ -50,7 +50,7 @@ int token_required(void);
 int token_auth(struct evhttp_request *req);
 
 #define TOKEN_AUD_COGNITIVE "https://cognitiveservices.azure.com"
-#define TOKEN_AUD_SEARCH    "https://search.azure.com"
+#define TOKEN_AUD_SEARCH "https://search.azure.com"
 
 /* 0 when req carries an unexpired token issued here for aud; else -1,
  * counted as refused, and the caller sends its own 401. */

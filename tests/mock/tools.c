@@ -37,7 +37,8 @@ static const char *last_user(const cJSON *body)
     const cJSON *m, *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
     const char *text = "";
 
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
 
@@ -64,7 +65,7 @@ static char *query_of(const char *text)
         return q;
     }
     char *q = strdup(strncmp(text, LEAD, strlen(LEAD)) ? text
-                                                        : text + strlen(LEAD));
+                                                       : text + strlen(LEAD));
     char *d = q ? strstr(q, "[mock ") : NULL, *end;
     size_t n;
 
@@ -105,7 +106,8 @@ char *tools_reply(const cJSON *body, const struct directive *d,
     const cJSON *choice = cJSON_GetObjectItemCaseSensitive(body, "tool_choice");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(tools, 0),
-                                         "function"), "name");
+                                         "function"),
+        "name");
     const char *tool = directive_get(d, "tool");
     const char *p = directive_get(d, "price_filter");
     const char *b = directive_get(d, "brand_filter");
@@ -113,8 +115,7 @@ char *tools_reply(const cJSON *body, const struct directive *d,
     char *q, *text, *out, id[40];
     static unsigned long seq;
 
-    if (!cJSON_IsString(name) || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-            body, "stream")) || (tool && !strcmp(tool, "none")) ||
+    if (!cJSON_IsString(name) || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream")) || (tool && !strcmp(tool, "none")) ||
         (cJSON_IsString(choice) && !strcmp(choice->valuestring, "none")))
         return NULL;
     if (!(q = query_of(last_user(body))))

@@ -21,11 +21,11 @@
 #define BLOB_KEY_MAX 128
 
 struct blob {
-    char *base;                 /* endpoint + "/" + container, no '/' after */
-    char *path0;                /* base's path part, for the signature */
+    char *base;  /* endpoint + "/" + container, no '/' after */
+    char *path0; /* base's path part, for the signature */
     char *account;
     unsigned char key[BLOB_KEY_MAX];
-    size_t keylen;              /* 0: Entra ID tokens */
+    size_t keylen; /* 0: Entra ID tokens */
     struct entra *entra;
 };
 
@@ -34,12 +34,12 @@ struct blob_get {
     struct http_req *r;
     struct fetch *f;
     struct entra_wait *w;
-    char *name;                 /* decoded, for the type and the log */
-    char *path;                 /* the URL's path, percent-encoded */
-    char range[128];            /* the client's Range, or "" */
+    char *name;      /* decoded, for the type and the log */
+    char *path;      /* the URL's path, percent-encoded */
+    char range[128]; /* the client's Range, or "" */
     int status;
-    unsigned started : 1;       /* the client's response has started */
-    unsigned ended : 1;         /* the client's response has ended */
+    unsigned started : 1; /* the client's response has started */
+    unsigned ended : 1;   /* the client's response has ended */
     unsigned paused : 1;
 };
 
@@ -51,7 +51,8 @@ char *blob_string_to_sign(const char *range, const char *date,
      * If-Modified-Since, If-Match, If-None-Match, If-Unmodified-Since
      * (all empty), Range. */
     return str_fmt("GET\n\n\n\n\n\n\n\n\n\n\n%s\nx-ms-date:%s\n"
-                   "x-ms-version:%s\n/%s%s", range ? range : "", date,
+                   "x-ms-version:%s\n/%s%s",
+                   range ? range : "", date,
                    version, account, path);
 }
 
@@ -79,7 +80,7 @@ struct blob *blob_open(const struct cfg *c, char *err, size_t errlen)
         return NULL;
     if (!c->storage_container) {
         snprintf(err, errlen, "AZURE_STORAGE_ACCOUNT needs"
-                 " AZURE_STORAGE_CONTAINER");
+                              " AZURE_STORAGE_CONTAINER");
         return NULL;
     }
     if (!(b = calloc(1, sizeof(*b))))
@@ -88,15 +89,16 @@ struct blob *blob_open(const struct cfg *c, char *err, size_t errlen)
                                           strlen(c->storage_key), b->key,
                                           sizeof(b->key))) <= 0) {
         snprintf(err, errlen, "AZURE_STORAGE_KEY is not a base64 account"
-                 " key");
+                              " key");
         blob_close(b);
         return NULL;
     }
     b->keylen = c->storage_key ? (size_t)n : 0;
     ep = c->storage_endpoint ? strdup(c->storage_endpoint)
-         : str_fmt("https://%s.blob.core.windows.net", c->storage_account);
+                             : str_fmt("https://%s.blob.core.windows.net", c->storage_account);
     b->base = ep ? str_fmt("%.*s/%s", (int)str_base_len(ep), ep,
-                           c->storage_container) : NULL;
+                           c->storage_container)
+                 : NULL;
     free(ep);
     b->account = strdup(c->storage_account);
     /* The path after scheme://host, which the signature covers. */
@@ -105,7 +107,9 @@ struct blob *blob_open(const struct cfg *c, char *err, size_t errlen)
     b->path0 = p ? strdup(p) : NULL;
     if (!b->base || !b->account || !b->path0) {
         snprintf(err, errlen, b->base && !p ? "storage_endpoint %s is not a"
-                 " URL" : "out of memory", c->storage_endpoint);
+                                              " URL"
+                                            : "out of memory",
+                 c->storage_endpoint);
         blob_close(b);
         return NULL;
     }
@@ -113,8 +117,7 @@ struct blob *blob_open(const struct cfg *c, char *err, size_t errlen)
         blob_close(b);
         return NULL;
     }
-    log_info("content: blobs of %s (%s)", b->base, b->keylen ? "Shared Key"
-             : entra_source(b->entra));
+    log_info("content: blobs of %s (%s)", b->base, b->keylen ? "Shared Key" : entra_source(b->entra));
     return b;
 }
 
@@ -194,7 +197,7 @@ static void blob__on_headers(struct fetch *f, int status, void *arg)
 
     g->status = status;
     if (status != 200 && status != 206)
-        return;                 /* the body is the service's error */
+        return; /* the body is the service's error */
     if (!type || !*type || !strcasecmp(type, "application/octet-stream"))
         type = static_content_type(g->name);
     blob__pass(g, "Content-Range");
@@ -232,7 +235,7 @@ static void blob__on_done(struct fetch *f, const struct fetch_result *res,
         blob__finish(g, 200, NULL);
         return;
     }
-    if (g->started)             /* cut off mid-body: the client sees it */
+    if (g->started) /* cut off mid-body: the client sees it */
         log_warn("content: %s: %s", shown, res->msg);
     if (res->rc == FETCH_EHTTP && res->status == 404) {
         blob__finish(g, 404, "not found");
@@ -244,7 +247,8 @@ static void blob__on_done(struct fetch *f, const struct fetch_result *res,
     }
     snprintf(msg, sizeof(msg), "the blob storage %s%s",
              res->rc == FETCH_EHTTP ? "refused the download: " : "could not"
-             " be reached: ", res->msg);
+                                                                 " be reached: ",
+             res->msg);
     if (!g->started)
         log_warn("content: %s: %s", shown, msg);
     blob__finish(g, 502, msg);

@@ -33,7 +33,7 @@
 
 #include "worker/server/http.h"
 
-#define BLOB_API_VERSION    "2023-11-03"
+#define BLOB_API_VERSION "2023-11-03"
 #define ENTRA_SCOPE_STORAGE "https://storage.azure.com/.default"
 
 struct cfg;

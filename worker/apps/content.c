@@ -15,7 +15,7 @@
 #define CONTENT_PREFIX "/content"
 
 struct content_app {
-    struct static_root dir;     /* content_dir; path NULL = blobs */
+    struct static_root dir; /* content_dir; path NULL = blobs */
     struct blob *blob;
 };
 
@@ -62,11 +62,12 @@ static int content_startup(struct app_ctx *ctx)
     if (c->content_dir) {
         if (static_root_open(&app->dir, c->content_dir) < 0)
             return app_fail(ctx, "content_dir %s: %s", c->content_dir,
-                            strerror(errno)), -1;
+                            strerror(errno)),
+                   -1;
     } else if (!(app->blob = blob_open(c, err, sizeof(err)))) {
         if (err[0])
             return app_fail(ctx, "content: %s", err), -1;
-        return 0;               /* no content source: no route */
+        return 0; /* no content source: no route */
     }
     if (app_route(ctx, "GET", CONTENT_PREFIX "/*", content_get, app) < 0)
         return app_fail(ctx, "content: cannot add routes"), -1;

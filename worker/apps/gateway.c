@@ -53,8 +53,8 @@
 struct gw_app {
     const struct cfg *cfg;
     struct model *model;
-    int responses_native;       /* /v1/responses passed through */
-    unsigned long long nresp;   /* numbers the translated responses' ids */
+    int responses_native;     /* /v1/responses passed through */
+    unsigned long long nresp; /* numbers the translated responses' ids */
 };
 
 struct gw {
@@ -62,8 +62,8 @@ struct gw {
     struct sse_parser sse;      /* translated: the upstream's chat stream */
     struct responses_stream rs; /* translated: its Responses events */
     unsigned stream : 1;
-    unsigned head_ok : 1;       /* a 2xx/3xx stream head came; not sent yet */
-    unsigned translate : 1;     /* /v1/responses over chat completions */
+    unsigned head_ok : 1;   /* a 2xx/3xx stream head came; not sent yet */
+    unsigned translate : 1; /* /v1/responses over chat completions */
 };
 
 /* OpenAI's error object; param "" is null. */
@@ -132,8 +132,7 @@ static int authorized(const struct gw_app *app, struct http_req *r)
     if (key_ok(app->cfg, key))
         return 1;
     send_oai_error(r, 401, "invalid_request_error", "invalid_api_key",
-                   key ? "Incorrect API key provided." :
-                   "Missing API key: send Authorization: Bearer KEY or api-key: KEY.");
+                   key ? "Incorrect API key provided." : "Missing API key: send Authorization: Bearer KEY or api-key: KEY.");
     return 0;
 }
 
@@ -219,11 +218,9 @@ static void translate_data(struct gw *g, struct model_call *c, const char *p,
     if (sse_feed(&g->sse, p, n) == SSE_OK)
         return;
     if (!g->rs.ended) {
-        responses_fail(&g->rs, "server_error", g->sse.status == SSE_ETOOBIG
-                       ? "the model sent an oversized event"
-                       : "the model's stream could not be read");
+        responses_fail(&g->rs, "server_error", g->sse.status == SSE_ETOOBIG ? "the model sent an oversized event" : "the model's stream could not be read");
     }
-    if (g->rl.paused) {         /* no drain will come to resume it */
+    if (g->rl.paused) { /* no drain will come to resume it */
         g->rl.paused = 0;
         model_resume(c);
     }
@@ -254,7 +251,8 @@ static void send_whole(struct gw *g)
     char err[128];
     const char *body = relay_body(&g->rl, &len);
     char *out = g->translate ? responses_whole(&g->rs, body, len, err,
-                                               sizeof(err)) : NULL;
+                                               sizeof(err))
+                             : NULL;
 
     if (!g->translate)
         http_resp_send(g->rl.req, 200, "application/json", body, len);
@@ -301,7 +299,7 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
             g->rl.ended = 1;
         }
     } else if (!g->rl.started && g->head_ok) {
-        start_stream(g, c);     /* a stream with no events: head and end */
+        start_stream(g, c); /* a stream with no events: head and end */
         if (g->translate)
             responses_fail(&g->rs, "server_error", "the model sent no stream");
     } else if (!g->rl.started) {
@@ -344,8 +342,8 @@ static void start_call(struct http_req *r, struct gw_app *app,
     }
     relay_init(&g->rl, r, gw_free);
     g->rl.call = api == MODEL_CHAT
-        ? model_start(app->model, body, strlen(body), stream, usage, &cbs, g)
-        : model_start_api(app->model, api, body, strlen(body), stream, &cbs, g);
+                     ? model_start(app->model, body, strlen(body), stream, usage, &cbs, g)
+                     : model_start_api(app->model, api, body, strlen(body), stream, &cbs, g);
     if (!g->rl.call) {
         send_oai_error(r, 500, "server_error", "upstream_error",
                        "could not start the model call");
@@ -393,7 +391,8 @@ static void forward(struct http_req *r, struct gw_app *app)
     }
     int stream = bool_item(root, "stream");
     int usage = bool_item(cJSON_GetObjectItemCaseSensitive(root,
-                          "stream_options"), "include_usage");
+                                                           "stream_options"),
+                          "include_usage");
     char *body = filled(r, app, root);
     if (body)
         start_call(r, app, MODEL_CHAT, body, stream, usage, 0);
@@ -525,7 +524,8 @@ static void handle_models(struct http_req *r, void *state)
     str_buf_puts(&b, "{\"object\":\"list\",\"data\":[{\"id\":\"");
     json_esc_append(&b, model_name(app->model), strlen(model_name(app->model)));
     str_buf_printf(&b, "\",\"object\":\"model\",\"created\":0,"
-                   "\"owned_by\":\"%s\"}]}", model_provider(app->model));
+                       "\"owned_by\":\"%s\"}]}",
+                   model_provider(app->model));
     if (b.oom)
         http_resp_error(r, 500, "out of memory");
     else
@@ -551,8 +551,9 @@ static int gw_startup(struct app_ctx *ctx)
          model_has_api(app->model, MODEL_RESPONSES));
     if (app->responses_native && !model_has_api(app->model, MODEL_RESPONSES))
         return app_fail(ctx, "gateway: responses_upstream native needs "
-                        "provider openai or azure-v1, not %s",
-                        model_provider(app->model)), -1;
+                             "provider openai or azure-v1, not %s",
+                        model_provider(app->model)),
+               -1;
     if (app_route(ctx, "POST", "/v1/chat/completions", handle_v1, app) < 0 ||
         app_route(ctx, "POST", "/openai/deployments/*", handle_azure, app) < 0 ||
         app_route(ctx, "GET", "/v1/models", handle_models, app) < 0 ||

@@ -40,7 +40,7 @@ static void on_close(struct http_req *r, void *arg)
 
     pgstore_cancel(ir->sc);
     free(ir);
-    http_resp_error(r, 503, "the client went away");   /* ends it */
+    http_resp_error(r, 503, "the client went away"); /* ends it */
 }
 
 static void on_items(void *arg, cJSON *items, int status, const char *msg)
@@ -55,7 +55,7 @@ static void on_items(void *arg, cJSON *items, int status, const char *msg)
         /* /items/{id} answers the item, not a list of one */
         const char *path = http_req_path(ir->r);
         const cJSON *out = strncmp(path, "/items/", 7) ? items
-                           : cJSON_GetArrayItem(items, 0);
+                                                       : cJSON_GetArrayItem(items, 0);
 
         if ((text = cJSON_PrintUnformatted(out)))
             http_resp_send(ir->r, 200, "application/json", text, strlen(text));
@@ -68,8 +68,7 @@ static void on_items(void *arg, cJSON *items, int status, const char *msg)
 }
 
 /* Starts the answer's wait: the call made by start, or a 503/500. */
-static void wait_for(struct http_req *r, struct pgstore_call *(*start)(
-                         struct pgstore *, void *, struct items_req *),
+static void wait_for(struct http_req *r, struct pgstore_call *(*start)(struct pgstore *, void *, struct items_req *),
                      struct pgstore *s, void *how)
 {
     struct items_req *ir = calloc(1, sizeof(*ir));
@@ -98,7 +97,8 @@ static int int_param(struct http_req *r, const char *name, const char *text,
     *v = strtoll(text, &end, 10);
     if (!*text || *end || errno || *v < lo || *v > hi) {
         snprintf(msg, sizeof(msg), "%s: an integer from %lld to %lld is"
-                 " required", name, lo, hi);
+                                   " required",
+                 name, lo, hi);
         http_resp_error(r, 400, msg);
         return -1;
     }
@@ -117,8 +117,7 @@ static int param(struct http_req *r, const char *name, char *buf, size_t n,
         return 0;
     }
     if (len < 0) {
-        snprintf(msg, sizeof(msg), "%s: %s", name, len == -1 ?
-                 "the query parameter is required" : "too long or badly encoded");
+        snprintf(msg, sizeof(msg), "%s: %s", name, len == -1 ? "the query parameter is required" : "too long or badly encoded");
         http_resp_error(r, 400, msg);
         return -1;
     }
@@ -144,7 +143,9 @@ static int bool_param(struct http_req *r, const char *name, int *v)
 
 /* ---- GET /items/{id}, GET /similar ------------------------------------- */
 
-struct by_id { long long id, n; };
+struct by_id {
+    long long id, n;
+};
 
 static struct pgstore_call *start_item(struct pgstore *s, void *how,
                                        struct items_req *ir)
@@ -189,7 +190,11 @@ static void handle_similar(struct http_req *r, void *state)
 
 /* ---- GET /search -------------------------------------------------------- */
 
-struct search_how { struct pgs_args a; int text, vector; long long top; };
+struct search_how {
+    struct pgs_args a;
+    int text, vector;
+    long long top;
+};
 
 static struct pgstore_call *start_search(struct pgstore *s, void *how,
                                          struct items_req *ir)
@@ -214,7 +219,7 @@ static void handle_search(struct http_req *r, void *state)
         return;
     if (!h.vector && !h.text) {
         http_resp_error(r, 400, "enable_vector_search, enable_text_search:"
-                        " at least one must be true");
+                                " at least one must be true");
         return;
     }
     if (h.vector && why) {

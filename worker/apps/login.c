@@ -21,9 +21,9 @@ struct login_wait;
 struct login {
     const struct cfg *cfg;
     struct jwks *keys;
-    char *issuers[4];           /* NULL-terminated */
+    char *issuers[4]; /* NULL-terminated */
     char *audiences[3];
-    struct login_wait *waits;   /* checks waiting for the keys */
+    struct login_wait *waits; /* checks waiting for the keys */
 };
 
 struct login_wait {
@@ -61,13 +61,13 @@ struct login *login_open(const struct cfg *c, char *err, size_t errlen)
     if (!c->use_authentication) {
         if (c->enforce_access_control)
             snprintf(err, errlen, "enforce_access_control needs"
-                     " use_authentication (AZURE_USE_AUTHENTICATION)");
+                                  " use_authentication (AZURE_USE_AUTHENTICATION)");
         return NULL;
     }
     if (!c->server_app_id || !c->auth_tenant_id) {
         snprintf(err, errlen, "use_authentication needs server_app_id"
-                 " (AZURE_SERVER_APP_ID) and auth_tenant_id"
-                 " (AZURE_AUTH_TENANT_ID)");
+                              " (AZURE_SERVER_APP_ID) and auth_tenant_id"
+                              " (AZURE_AUTH_TENANT_ID)");
         return NULL;
     }
     if (!(l = calloc(1, sizeof(*l))))
@@ -92,8 +92,7 @@ struct login *login_open(const struct cfg *c, char *err, size_t errlen)
         return snprintf(err, errlen, "out of memory"), NULL;
     }
     log_info("login: tokens of tenant %s for app %s%s", c->auth_tenant_id,
-             c->server_app_id, c->enforce_access_control
-             ? "; searches filtered by oids and groups" : "");
+             c->server_app_id, c->enforce_access_control ? "; searches filtered by oids and groups" : "");
     return l;
 }
 
@@ -219,11 +218,13 @@ static int login__verify(struct login *l, struct http_req *r,
         } else if (found < 0 && !jwks_loaded(l->keys) &&
                    jwks_error(l->keys)[0]) {
             snprintf(err, sizeof(err), "the tenant's signing keys could not"
-                     " be fetched: %s", jwks_error(l->keys));
+                                       " be fetched: %s",
+                     jwks_error(l->keys));
             login__deny(r, 502, err);
         } else if (found < 0) {
             snprintf(err, sizeof(err), "signing key %.80s is not the"
-                     " tenant's", jwt_kid(&j) ? jwt_kid(&j) : "(no kid)");
+                                       " tenant's",
+                     jwt_kid(&j) ? jwt_kid(&j) : "(no kid)");
             login__deny(r, 401, err);
         } else if (jwt_verify(&j, key, err, sizeof(err)) < 0 ||
                    jwt_check_claims(&j, (const char *const *)l->issuers,
@@ -326,9 +327,7 @@ int login_filter(const struct login *l, const struct login_user *u,
     /* The values go between quotes: escaped, though Entra's are GUIDs. */
     if (!(ids = cJSON_CreateArray()) || login__odata(ids, u->oid) < 0)
         goto done;
-    cJSON_ArrayForEach(g, u->groups)
-        if (cJSON_IsString(g) && login__odata(ids, g->valuestring) < 0)
-            goto done;
+    cJSON_ArrayForEach(g, u->groups) if (cJSON_IsString(g) && login__odata(ids, g->valuestring) < 0) goto done;
     for (g = ids->child->next; g; g = g->next)
         len += strlen(g->valuestring) + 2;
     if (!(joined = malloc(len + 1)))
@@ -338,7 +337,8 @@ int login_filter(const struct login *l, const struct login_user *u,
         strcat(strcat(joined, g == ids->child->next ? "" : ", "),
                g->valuestring);
     oid = oids ? str_fmt("oids/any(g:search.in(g, '%s'))",
-                         ids->child->valuestring) : NULL;
+                         ids->child->valuestring)
+               : NULL;
     grp = groups ? str_fmt("groups/any(g:search.in(g, '%s'))", joined) : NULL;
     if ((oids && !oid) || (groups && !grp))
         goto done;
@@ -385,8 +385,7 @@ cJSON *login_setup_json(const struct cfg *c)
     cJSON_AddBoolToObject(cache, "storeAuthStateInCookie", 0);
     cJSON_AddItemToObject(login, "scopes",
                           cJSON_CreateStringArray(&default_scope, 1));
-    cJSON_AddItemToObject(token, "scopes", cJSON_CreateStringArray(
-                              (const char *const *)&scope, 1));
+    cJSON_AddItemToObject(token, "scopes", cJSON_CreateStringArray((const char *const *)&scope, 1));
     free(authority);
     free(scope);
     if (!ok || !cJSON_GetObjectItemCaseSensitive(token, "scopes")) {

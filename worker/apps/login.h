@@ -40,8 +40,8 @@ struct cJSON;
 struct login;
 
 struct login_user {
-    const char *oid;                /* "" when the token has none */
-    const struct cJSON *groups;     /* array of strings, or NULL */
+    const char *oid;            /* "" when the token has none */
+    const struct cJSON *groups; /* array of strings, or NULL */
 };
 
 typedef void (*login_cb)(struct http_req *r, const struct login_user *u,

@@ -24,14 +24,17 @@
 #define GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 static const char *const state_names[] = {
-    "free", "starting", "ready", "draining",
+    "free",
+    "starting",
+    "ready",
+    "draining",
 };
 
 static void family(struct str_buf *b, const char *name, const char *type,
                    const char *help)
 {
     str_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-                        type);
+                   type);
 }
 
 static void requests(struct str_buf *b, const struct sb_counters *t)
@@ -42,19 +45,20 @@ static void requests(struct str_buf *b, const struct sb_counters *t)
         for (int c = 0; c < SB_CLASSES; c++)
             if (t->requests[r][c] > 0)
                 str_buf_printf(b, "llmfork_requests_total{route=\"%s\","
-                                    "code=\"%dxx\"} %" PRIu64 "\n",
-                                    sb_route_name(r), c + 1,
-                                    t->requests[r][c]);
+                                  "code=\"%dxx\"} %" PRIu64 "\n",
+                               sb_route_name(r), c + 1,
+                               t->requests[r][c]);
     family(b, "llmfork_upstream_requests_total", "counter",
            "Upstream (model) attempts, by outcome.");
     for (int u = 0; u < SB_UPSTREAM; u++)
         str_buf_printf(b, "llmfork_upstream_requests_total{status=\"%s\"}"
-                            " %" PRIu64 "\n", sb_upstream_name(u),
-                            t->upstream[u]);
+                          " %" PRIu64 "\n",
+                       sb_upstream_name(u),
+                       t->upstream[u]);
     family(b, "llmfork_upstream_retries_total", "counter",
            "Upstream attempts retried.");
     str_buf_printf(b, "llmfork_upstream_retries_total %" PRIu64 "\n",
-                        t->retries);
+                   t->retries);
 }
 
 static void histogram(struct str_buf *b, const char *name, const char *help,
@@ -69,13 +73,13 @@ static void histogram(struct str_buf *b, const char *name, const char *help,
         cum += h->bucket[i];
         if (bounds[i] < 0)
             str_buf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-                                name, cum);
+                           name, cum);
         else
             str_buf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n",
-                                name, bounds[i] / 1e6, cum);
+                           name, bounds[i] / 1e6, cum);
     }
     str_buf_printf(b, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
-                        h->sum_us / 1e6, name, cum);
+                   h->sum_us / 1e6, name, cum);
 }
 
 static void master(struct str_buf *b, const struct sb_master *m)
@@ -84,12 +88,13 @@ static void master(struct str_buf *b, const struct sb_master *m)
            "Workers replaced, by cause.");
     for (int c = 0; c < SB_CAUSES; c++)
         str_buf_printf(b, "llmfork_worker_restarts_total{cause=\"%s\"} "
-                            "%" PRIu64 "\n", sb_cause_name(c),
-                            GET(m->restarts[c]));
+                          "%" PRIu64 "\n",
+                       sb_cause_name(c),
+                       GET(m->restarts[c]));
     family(b, "llmfork_reloads_total", "counter",
            "Configuration reloads (HUP) applied.");
     str_buf_printf(b, "llmfork_reloads_total %" PRIu64 "\n",
-                        GET(m->reloads));
+                   GET(m->reloads));
     family(b, "llmfork_workers_wanted", "gauge", "Workers the master keeps.");
     str_buf_printf(b, "llmfork_workers_wanted %d\n", (int)GET(m->target));
 }
@@ -106,14 +111,24 @@ static void per_worker(struct str_buf *b, const struct scoreboard *sb,
         if (st == SB_FREE)
             continue;
         str_buf_printf(b, "%s{worker=\"%d\",pid=\"%d\",state=\"%s\"} "
-                            "%" PRId64 "\n", name, (int)GET(s->number),
-                            (int)GET(s->pid), state_names[st & 3], field(s));
+                          "%" PRId64 "\n",
+                       name, (int)GET(s->number),
+                       (int)GET(s->pid), state_names[st & 3], field(s));
     }
 }
 
-static int64_t f_conns(const struct sb_slot *s) { return GET(s->connections); }
-static int64_t f_streams(const struct sb_slot *s) { return GET(s->streams); }
-static int64_t f_reqs(const struct sb_slot *s) { return (int64_t)GET(s->requests); }
+static int64_t f_conns(const struct sb_slot *s)
+{
+    return GET(s->connections);
+}
+static int64_t f_streams(const struct sb_slot *s)
+{
+    return GET(s->streams);
+}
+static int64_t f_reqs(const struct sb_slot *s)
+{
+    return (int64_t)GET(s->requests);
+}
 
 static void gauges(struct str_buf *b, const struct scoreboard *sb)
 {
@@ -192,7 +207,7 @@ static void readyz(struct http_req *r, void *state)
         return;
     }
     int n = snprintf(body, sizeof(body), "{\"status\":\"ready\",\"provider\":"
-                     "\"%s\",\"workers\":%d,\"workers_wanted\":%d}",
+                                         "\"%s\",\"workers\":%d,\"workers_wanted\":%d}",
                      cfg->provider, up, want);
     http_resp_send(r, 200, "application/json", body, (size_t)n);
 }

@@ -9,7 +9,12 @@
 #include <cjson/cJSON.h>
 
 static const char *const roles[] = {
-    "system", "developer", "user", "assistant", "tool", "function",
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
 };
 
 /* How OpenAI names a JSON value's type in its messages. */
@@ -77,7 +82,8 @@ static int check_content(const cJSON *m, const char *role, int i,
         return 0;
     if (!cJSON_IsArray(c))
         return bad_type(e, "one of a string or array of objects", c);
-    cJSON_ArrayForEach(part, c) {
+    cJSON_ArrayForEach(part, c)
+    {
         if (!cJSON_IsObject(part)) {
             snprintf(e->param, sizeof(e->param), "messages[%d].content[%d]",
                      i, k);
@@ -103,8 +109,9 @@ static int check_message(const cJSON *m, int i, struct oaimsgs_error *e)
         return bad_type(e, "a string", role);
     if (!known_role(role->valuestring))
         return fail(e, "invalid_value", "Invalid value: '%.40s'. Supported "
-                    "values are: 'system', 'assistant', 'user', 'function', "
-                    "'tool', and 'developer'.", role->valuestring);
+                                        "values are: 'system', 'assistant', 'user', 'function', "
+                                        "'tool', and 'developer'.",
+                    role->valuestring);
     return check_content(m, role->valuestring, i, e);
 }
 
@@ -121,9 +128,10 @@ int oaimsgs_check(const cJSON *root, struct oaimsgs_error *e)
         return bad_type(e, "an array", msgs);
     if (cJSON_GetArraySize(msgs) == 0)
         return fail(e, "empty_array", "Invalid 'messages': empty array. "
-                    "Expected an array with minimum length 1, but got an "
-                    "empty array instead.");
-    cJSON_ArrayForEach(m, msgs) {
+                                      "Expected an array with minimum length 1, but got an "
+                                      "empty array instead.");
+    cJSON_ArrayForEach(m, msgs)
+    {
         if (check_message(m, i, e))
             return -1;
         i++;

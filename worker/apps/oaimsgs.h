@@ -18,9 +18,9 @@
 struct cJSON;
 
 struct oaimsgs_error {
-    const char *code;       /* OpenAI's: "empty_array", "invalid_type",
+    const char *code; /* OpenAI's: "empty_array", "invalid_type",
                                "invalid_value", "missing_required_parameter" */
-    char param[64];         /* e.g. "messages[0].role" */
+    char param[64];   /* e.g. "messages[0].role" */
     char msg[256];
 };
 

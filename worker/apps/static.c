@@ -34,14 +34,14 @@
 
 /* HTML is revalidated on every load, so a changed page shows at once;
  * scripts and styles may be reused for a few minutes. */
-#define CACHE_HTML  "no-cache"
+#define CACHE_HTML "no-cache"
 #define CACHE_OTHER "public, max-age=300"
 /* The page loads only its own files: no CDN, nothing inline. */
-#define PAGE_CSP    "default-src 'self'; img-src 'self' data:; " \
-                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+#define PAGE_CSP "default-src 'self'; img-src 'self' data:; " \
+                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 struct static_app {
-    struct static_root root;    /* static_dir; root.path NULL = none */
+    struct static_root root; /* static_dir; root.path NULL = none */
 };
 
 /* ---- pure helpers ---------------------------------------------------- */
@@ -75,7 +75,7 @@ int static_clean_path(const char *url_path, char *out, size_t n)
     static const char index_html[] = "index.html";
     const char *p = url_path;
     size_t o = 0;
-    int dir = 1;                /* the path ends in '/' */
+    int dir = 1; /* the path ends in '/' */
 
     if (*p != '/' || n == 0)
         return -1;
@@ -97,7 +97,7 @@ int static_clean_path(const char *url_path, char *out, size_t n)
                 return -1;
             out[o++] = (char)c;
         }
-        if (out[seg] == '.')    /* ".", "..", and hidden files */
+        if (out[seg] == '.') /* ".", "..", and hidden files */
             return -1;
         dir = *p == '/';
     }
@@ -117,27 +117,27 @@ const char *static_content_type(const char *name)
 {
     static const char *const types[][2] = {
         { "html", "text/html; charset=utf-8" },
-        { "htm",  "text/html; charset=utf-8" },
-        { "css",  "text/css; charset=utf-8" },
-        { "js",   "text/javascript; charset=utf-8" },
-        { "mjs",  "text/javascript; charset=utf-8" },
+        { "htm", "text/html; charset=utf-8" },
+        { "css", "text/css; charset=utf-8" },
+        { "js", "text/javascript; charset=utf-8" },
+        { "mjs", "text/javascript; charset=utf-8" },
         { "json", "application/json" },
-        { "map",  "application/json" },
-        { "txt",  "text/plain; charset=utf-8" },
-        { "md",   "text/markdown; charset=utf-8" },
-        { "xml",  "application/xml" },
-        { "svg",  "image/svg+xml" },
-        { "png",  "image/png" },
-        { "jpg",  "image/jpeg" },
+        { "map", "application/json" },
+        { "txt", "text/plain; charset=utf-8" },
+        { "md", "text/markdown; charset=utf-8" },
+        { "xml", "application/xml" },
+        { "svg", "image/svg+xml" },
+        { "png", "image/png" },
+        { "jpg", "image/jpeg" },
         { "jpeg", "image/jpeg" },
-        { "gif",  "image/gif" },
+        { "gif", "image/gif" },
         { "webp", "image/webp" },
-        { "ico",  "image/x-icon" },
+        { "ico", "image/x-icon" },
         { "woff", "font/woff" },
         { "woff2", "font/woff2" },
         { "wasm", "application/wasm" },
-        { "pdf",  "application/pdf" },
-        { "csv",  "text/csv; charset=utf-8" },
+        { "pdf", "application/pdf" },
+        { "csv", "text/csv; charset=utf-8" },
         { "docx", "application/vnd.openxmlformats-officedocument."
                   "wordprocessingml.document" },
         { "xlsx", "application/vnd.openxmlformats-officedocument."
@@ -269,7 +269,7 @@ static void send_file(struct http_req *r, int fd, const struct stat *st,
     snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
              (unsigned long long)st->st_size,
              (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL +
-             (unsigned long long)st->st_mtim.tv_nsec);
+                 (unsigned long long)st->st_mtim.tv_nsec);
     static_http_date(st->st_mtime, date, sizeof(date));
     add_headers(r, type, etag, date);
     if (static_not_modified(etag, st->st_mtime,

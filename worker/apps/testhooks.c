@@ -175,7 +175,7 @@ static void on_tick(void *arg)
         return;
     }
     if (rc == 0)
-        ticker_arm(t, t->ms);   /* rc 1: wait for on_drain */
+        ticker_arm(t, t->ms); /* rc 1: wait for on_drain */
 }
 
 static void on_stream_drain(struct http_req *r, void *arg)

@@ -40,9 +40,9 @@
 
 static struct {
     struct evcurl *ec;
-    CURLM *multi;                       /* ec's */
+    CURLM *multi; /* ec's */
     struct event_base *base;
-    struct fetch_opts opts;             /* its strings are our copies */
+    struct fetch_opts opts; /* its strings are our copies */
     struct fetch *live;
     struct fetch_stats stats;
     uint64_t rnd;
@@ -83,12 +83,10 @@ static enum wake next_wake(const struct fetch *f, int64_t *at)
     if (f->state == S_WAITING && f->wake_ms < *at) {
         *at = f->wake_ms;
         w = W_ATTEMPT;
-    } else if (f->state == S_RUNNING && !f->got_byte && f->first_byte_ms > 0
-               && f->attempt_ms + f->first_byte_ms < *at) {
+    } else if (f->state == S_RUNNING && !f->got_byte && f->first_byte_ms > 0 && f->attempt_ms + f->first_byte_ms < *at) {
         *at = f->attempt_ms + f->first_byte_ms;
         w = W_FIRST_BYTE;
-    } else if (f->state == S_RUNNING && f->got_byte && !f->want_pause
-               && f->idle_ms > 0 && f->last_ms + f->idle_ms < *at) {
+    } else if (f->state == S_RUNNING && f->got_byte && !f->want_pause && f->idle_ms > 0 && f->last_ms + f->idle_ms < *at) {
         *at = f->last_ms + f->idle_ms;
         w = W_IDLE;
     }
@@ -103,7 +101,7 @@ void fetch__arm(struct fetch *f)
     struct timeval tv;
 
     if (f->kicked)
-        return;         /* tick() is pending and re-arms */
+        return; /* tick() is pending and re-arms */
     if (next_wake(f, &at) == W_NONE) {
         event_del(&f->ev);
         return;
@@ -192,7 +190,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
     if (f->state == S_RUNNING && f->tr_paused && !f->want_pause) {
         resume_transport(f);
         if (f->state != S_RUNNING || f->kicked)
-            return;     /* cancelled or kicked again from on_data */
+            return; /* cancelled or kicked again from on_data */
     }
     w = next_wake(f, &at);
     if (w == W_NONE || at > fetch__now_ms()) {
@@ -222,7 +220,9 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 static void finish(struct fetch *f, enum fetch_rc rc, const char *msg)
 {
     struct fetch_result r = {
-        .rc = rc, .status = f->status, .attempts = f->attempts,
+        .rc = rc,
+        .status = f->status,
+        .attempts = f->attempts,
         .msg = msg != NULL ? msg : fetch_rc_str(rc),
     };
 
@@ -257,7 +257,7 @@ static void retry_later(struct fetch *f, const char *msg)
 }
 
 void fetch__attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
-                       const char *msg)
+                        const char *msg)
 {
     sb_count_upstream(f->head_done ? f->status : 0);
 
@@ -276,7 +276,7 @@ void fetch__got_byte(struct fetch *f)
     f->last_ms = fetch__now_ms();
     if (!f->got_byte) {
         f->got_byte = 1;
-        fetch__arm(f);   /* from the first-byte deadline to the idle one */
+        fetch__arm(f); /* from the first-byte deadline to the idle one */
     }
 }
 
@@ -303,8 +303,7 @@ int fetch__head_in(struct fetch *f, int status)
 /* fetch's own client for what it serves (h1.h), else a curl handle. */
 static int start_transport(struct fetch *f, const struct fetch_req *req)
 {
-    int r = g.opts.native_http && !fetch_easy_env_proxy() ?
-            fetch__h1_setup(f, req, g.opts.user_agent) : 1;
+    int r = g.opts.native_http && !fetch_easy_env_proxy() ? fetch__h1_setup(f, req, g.opts.user_agent) : 1;
 
     return r <= 0 ? r : fetch__easy_attach(f, req, &g.opts);
 }
@@ -395,9 +394,9 @@ void fetch_resume(struct fetch *f)
     if (!f->want_pause)
         return;
     f->want_pause = 0;
-    f->last_ms = fetch__now_ms();      /* the idle clock restarts */
+    f->last_ms = fetch__now_ms(); /* the idle clock restarts */
     if (f->state == S_RUNNING)
-        kick(f);                /* unpause curl, re-arm the idle deadline */
+        kick(f); /* unpause curl, re-arm the idle deadline */
 }
 
 int fetch_status(const struct fetch *f)

@@ -97,28 +97,28 @@ struct fetch;
 #define FETCH_NONE (-1)
 
 enum fetch_rc {
-    FETCH_OK = 0,               /* whole response, status < 400 */
-    FETCH_EHTTP,                /* whole response, status >= 400 */
-    FETCH_ECONNECT,             /* resolve/connect/TLS failure, or the
+    FETCH_OK = 0,   /* whole response, status < 400 */
+    FETCH_EHTTP,    /* whole response, status >= 400 */
+    FETCH_ECONNECT, /* resolve/connect/TLS failure, or the
                                  * connection broke before any response */
     FETCH_ETIMEOUT_CONNECT,
     FETCH_ETIMEOUT_FIRST_BYTE,
     FETCH_ETIMEOUT_IDLE,
     FETCH_ETIMEOUT_TOTAL,
-    FETCH_ERECV,                /* the response broke off after it began
+    FETCH_ERECV,      /* the response broke off after it began
                                  * (cut connection, bad framing) */
-    FETCH_EINVAL,               /* the request could not be made (bad URL,
+    FETCH_EINVAL,     /* the request could not be made (bad URL,
                                  * protocol, out of memory) */
-    FETCH_ECANCELLED,           /* counted in stats only: cancelled
+    FETCH_ECANCELLED, /* counted in stats only: cancelled
                                  * transfers get no on_done */
     FETCH_RC_COUNT
 };
 
 struct fetch_result {
     enum fetch_rc rc;
-    int status;                 /* final HTTP status, 0 if none */
-    int attempts;               /* 1 + retries made */
-    const char *msg;            /* human-readable, never NULL */
+    int status;      /* final HTTP status, 0 if none */
+    int attempts;    /* 1 + retries made */
+    const char *msg; /* human-readable, never NULL */
 };
 
 struct fetch_cbs {
@@ -140,34 +140,34 @@ struct fetch_req {
                                  * may be NULL */
     const void *body;           /* may be NULL */
     size_t body_len;
-    void (*body_free)(void *);  /* see Ownership above */
+    void (*body_free)(void *); /* see Ownership above */
     /* ms; 0 = the worker default, FETCH_NONE = no limit */
     long connect_ms;
     long first_byte_ms;
     long idle_ms;
     long total_ms;
-    int max_retries;            /* 0 = the worker default, FETCH_NONE = 0 */
+    int max_retries; /* 0 = the worker default, FETCH_NONE = 0 */
 };
 
 struct fetch_opts {
-    const char *ca_file;        /* CA bundle; NULL = curl's default */
-    int http2;                  /* 1: HTTP/2 over TLS, multiplexed */
-    long max_connects;          /* connections (busy + idle) the multi
+    const char *ca_file; /* CA bundle; NULL = curl's default */
+    int http2;           /* 1: HTTP/2 over TLS, multiplexed */
+    long max_connects;   /* connections (busy + idle) the multi
                                    keeps open; 0 = curl's own, 4 x the
                                    transfers in it (which closes idle ones
                                    as a wave of transfers ends) */
-    long buffer_size;           /* per-transfer receive buffer, bytes */
-    long connect_ms;            /* defaults for fetch_req's 0 values; */
-    long first_byte_ms;         /* FETCH_NONE = no limit */
+    long buffer_size;    /* per-transfer receive buffer, bytes */
+    long connect_ms;     /* defaults for fetch_req's 0 values; */
+    long first_byte_ms;  /* FETCH_NONE = no limit */
     long idle_ms;
     long total_ms;
     int max_retries;
-    const char *user_agent;     /* NULL: none is sent */
-    int native_http;            /* 1: plain http:// to an IP address or
+    const char *user_agent;   /* NULL: none is sent */
+    int native_http;          /* 1: plain http:// to an IP address or
                                    localhost goes through fetch's own
                                    HTTP/1.1 client (h1.h); 0: libcurl
                                    makes every call */
-    void (*after_io)(void *);   /* NULL, or called after each batch of
+    void (*after_io)(void *); /* NULL, or called after each batch of
                                    callbacks (one upstream read), so what
                                    they wrote can go out in one go */
     void *after_io_arg;
@@ -175,9 +175,9 @@ struct fetch_opts {
 
 struct fetch_stats {
     unsigned long started;
-    unsigned long active;       /* started, not yet done or cancelled */
+    unsigned long active; /* started, not yet done or cancelled */
     unsigned long retries;
-    unsigned long done[FETCH_RC_COUNT];  /* by result */
+    unsigned long done[FETCH_RC_COUNT]; /* by result */
 };
 
 /* Fills o with the defaults: verify TLS with curl's CA bundle, HTTP/1.1,

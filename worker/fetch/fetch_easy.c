@@ -36,8 +36,11 @@ static int build_headers(const struct fetch_req *req, int has_body,
     return 0;
 }
 
-#define SET(opt, val) \
-    do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
+#define SET(opt, val)                           \
+    do {                                        \
+        if (rc == CURLE_OK)                     \
+            rc = curl_easy_setopt(e, opt, val); \
+    } while (0)
 
 static int setup_method(CURL *e, const struct fetch_req *req,
                         const void *body, struct curl_slist **hdrs)
@@ -116,7 +119,11 @@ static void urls_free(void)
 int fetch_easy_env_proxy(void)
 {
     static const char *const vars[] = {
-        "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
     };
     static int found = -1;
 
@@ -252,7 +259,7 @@ void fetch_opts_free(struct fetch_opts *o)
 #define POOL_MAX 256
 static CURL *pool[POOL_MAX];
 static int npool;
-static int pool_low;            /* the fewest idle since the last trim */
+static int pool_low; /* the fewest idle since the last trim */
 
 CURL *fetch_easy_get(void)
 {
@@ -320,7 +327,7 @@ enum fetch_rc fetch_easy_rc(CURLcode code, int status, int head_done)
     switch (code) {
     case CURLE_OK:
         return status >= 400 ? FETCH_EHTTP : FETCH_OK;
-    case CURLE_OPERATION_TIMEDOUT:      /* fetch sets only connect's */
+    case CURLE_OPERATION_TIMEDOUT: /* fetch sets only connect's */
         return FETCH_ETIMEOUT_CONNECT;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -377,7 +384,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         return n;
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200)
-        return n;       /* 100 Continue and friends */
+        return n; /* 100 Continue and friends */
     return fetch__head_in(f, (int)status) == 0 ? n : 0;
 }
 
@@ -487,13 +494,19 @@ static void release(struct fetch *f)
 }
 
 static const struct fetch_transport transport = {
-    .begin = begin, .stop = stop, .pause = pause_, .resume = resume,
-    .drop_request = drop_request, .url = url, .header = header,
-    .header_next = header_next, .release = release,
+    .begin = begin,
+    .stop = stop,
+    .pause = pause_,
+    .resume = resume,
+    .drop_request = drop_request,
+    .url = url,
+    .header = header,
+    .header_next = header_next,
+    .release = release,
 };
 
 int fetch__easy_attach(struct fetch *f, const struct fetch_req *req,
-                      const struct fetch_opts *o)
+                       const struct fetch_opts *o)
 {
     CURL *e = f->easy = fetch_easy_get();
 
@@ -522,5 +535,5 @@ void fetch__easy_done(CURL *easy, CURLcode code)
         return;
     rc = fetch_easy_rc(code, f->status, f->head_done);
     fetch__attempt_end(f, rc, fetch_easy_retryable(code, rc),
-                      code != CURLE_OK ? curl_easy_strerror(code) : NULL);
+                       code != CURLE_OK ? curl_easy_strerror(code) : NULL);
 }

@@ -62,8 +62,7 @@ static void on_done(void *arg, enum h1_err err, const char *msg)
         rc = f->head_done ? FETCH_ERECV : FETCH_ECONNECT;
         break;
     }
-    fetch__attempt_end(f, rc, rc == FETCH_ECONNECT ||
-                      rc == FETCH_ETIMEOUT_CONNECT, msg);
+    fetch__attempt_end(f, rc, rc == FETCH_ECONNECT || rc == FETCH_ETIMEOUT_CONNECT, msg);
 }
 
 static const struct h1_cbs cbs = { on_head, on_data, on_done };
@@ -126,7 +125,8 @@ static int build(struct fetch *f, const struct fetch_req *req,
         return -1;
     len = (size_t)snprintf(f->rq, cap,
                            "%s %s HTTP/1.1\r\nHost: %.*s\r\n"
-                           "Accept-Encoding: identity\r\n", m, target,
+                           "Accept-Encoding: identity\r\n",
+                           m, target,
                            host_len(f->key), f->key);
     if (ua != NULL)
         len += (size_t)snprintf(f->rq + len, cap - len,
@@ -146,8 +146,13 @@ static int build(struct fetch *f, const struct fetch_req *req,
 static int plain(const struct fetch_req *req)
 {
     static const char *const own[] = {
-        "host:", "content-length:", "transfer-encoding:", "connection:",
-        "expect:", "user-agent:", "accept-encoding:",
+        "host:",
+        "content-length:",
+        "transfer-encoding:",
+        "connection:",
+        "expect:",
+        "user-agent:",
+        "accept-encoding:",
     };
 
     for (const char *const *h = req->headers; h != NULL && *h != NULL; h++)
@@ -252,13 +257,19 @@ static const void *header_next(const struct fetch *f, const void *cursor,
 }
 
 static const struct fetch_transport transport = {
-    .begin = begin, .stop = stop, .pause = pause_, .resume = resume,
-    .drop_request = drop_request, .url = url, .header = header,
-    .header_next = header_next, .release = release,
+    .begin = begin,
+    .stop = stop,
+    .pause = pause_,
+    .resume = resume,
+    .drop_request = drop_request,
+    .url = url,
+    .header = header,
+    .header_next = header_next,
+    .release = release,
 };
 
 int fetch__h1_setup(struct fetch *f, const struct fetch_req *req,
-                   const char *ua)
+                    const char *ua)
 {
     const char *target;
 

@@ -54,47 +54,51 @@ struct fetch_transport {
 };
 
 enum state {
-    S_WAITING,      /* before an attempt: first one, or a retry's wait */
-    S_RUNNING,      /* the easy handle is in the multi */
-    S_DONE,         /* inside on_done */
-    S_CANCELLED,    /* teardown pending on the next tick */
+    S_WAITING,   /* before an attempt: first one, or a retry's wait */
+    S_RUNNING,   /* the easy handle is in the multi */
+    S_DONE,      /* inside on_done */
+    S_CANCELLED, /* teardown pending on the next tick */
 };
 
 /* What the transfer's event is waiting for. */
-enum wake { W_NONE, W_ATTEMPT, W_TOTAL, W_FIRST_BYTE, W_IDLE };
+enum wake { W_NONE,
+            W_ATTEMPT,
+            W_TOTAL,
+            W_FIRST_BYTE,
+            W_IDLE };
 
 struct fetch {
-    struct fetch *prev, *next;          /* g.live, for fetch_cleanup */
-    const struct fetch_transport *tr;   /* NULL until one is chosen */
-    CURL *easy;                         /* the curl transport, or */
-    struct h1 *h1;                      /* fetch's own */
+    struct fetch *prev, *next;        /* g.live, for fetch_cleanup */
+    const struct fetch_transport *tr; /* NULL until one is chosen */
+    CURL *easy;                       /* the curl transport, or */
+    struct h1 *h1;                    /* fetch's own */
     struct curl_slist *hdrs;
-    char *rq;                           /* h1: the request head */
+    char *rq; /* h1: the request head */
     size_t rqlen, body_len;
-    char key[64];                       /* h1: its address key */
+    char key[64]; /* h1: its address key */
     void *body;
     void (*body_free)(void *);
     const struct fetch_cbs *cbs;
     void *arg;
     struct event ev;
-    int64_t start_ms;                   /* fetch_start */
-    int64_t attempt_ms;                 /* this attempt's start */
-    int64_t last_ms;                    /* last response byte */
-    int64_t wake_ms;                    /* next attempt (S_WAITING) */
-    long connect_ms, first_byte_ms, idle_ms, total_ms;  /* <= 0: none */
+    int64_t start_ms;                                  /* fetch_start */
+    int64_t attempt_ms;                                /* this attempt's start */
+    int64_t last_ms;                                   /* last response byte */
+    int64_t wake_ms;                                   /* next attempt (S_WAITING) */
+    long connect_ms, first_byte_ms, idle_ms, total_ms; /* <= 0: none */
     int max_retries;
     int attempts;
     int status;
     unsigned char state;
-    unsigned in_multi : 1;              /* curl: the easy is in the multi */
-    unsigned head_req : 1;              /* h1: a HEAD request */
-    unsigned kicked : 1;                /* f->ev activated: tick pending */
-    unsigned got_byte : 1;              /* this attempt got a byte */
-    unsigned head_done : 1;             /* this attempt's final head is in */
-    unsigned delivered : 1;             /* a callback reached the caller */
-    unsigned swallow : 1;               /* this attempt will be retried */
-    unsigned want_pause : 1;            /* the caller paused */
-    unsigned tr_paused : 1;             /* the transport holds back what
+    unsigned in_multi : 1;   /* curl: the easy is in the multi */
+    unsigned head_req : 1;   /* h1: a HEAD request */
+    unsigned kicked : 1;     /* f->ev activated: tick pending */
+    unsigned got_byte : 1;   /* this attempt got a byte */
+    unsigned head_done : 1;  /* this attempt's final head is in */
+    unsigned delivered : 1;  /* a callback reached the caller */
+    unsigned swallow : 1;    /* this attempt will be retried */
+    unsigned want_pause : 1; /* the caller paused */
+    unsigned tr_paused : 1;  /* the transport holds back what
                                          * comes: curl's paused write, h1's
                                          * pause */
 };
@@ -118,7 +122,7 @@ int fetch__head_in(struct fetch *f, int status);
  * would touch f again): retried when retryable and nothing reached the
  * caller, else the transfer ends with rc. msg NULL: rc's own words. */
 void fetch__attempt_end(struct fetch *f, enum fetch_rc rc, int retryable,
-                       const char *msg);
+                        const char *msg);
 
 /* The worker's multi (evcurl's), for the curl transport. */
 CURLM *fetch__multi(void);
@@ -129,7 +133,7 @@ CURLM *fetch__multi(void);
  * back by release even when this fails), pointed at req with o, its head
  * and body callbacks at f. Returns 0 or -1. */
 int fetch__easy_attach(struct fetch *f, const struct fetch_req *req,
-                      const struct fetch_opts *o);
+                       const struct fetch_opts *o);
 
 /* evcurl's done callback: the attempt of easy's transfer ended. */
 void fetch__easy_done(CURL *easy, CURLcode code);
@@ -139,6 +143,6 @@ void fetch__easy_done(CURL *easy, CURLcode code);
 /* Makes f an h1 transfer when h1 serves req's URL: 0, or 1 when it does
  * not (use curl), or -1 when out of memory (f->tr set: release frees). */
 int fetch__h1_setup(struct fetch *f, const struct fetch_req *req,
-                   const char *user_agent);
+                    const char *user_agent);
 
 #endif

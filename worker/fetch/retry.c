@@ -17,8 +17,13 @@ int retry_status(int status, const char *should_retry)
             return 0;
     }
     switch (status) {
-    case 408: case 409: case 429:
-    case 500: case 502: case 503: case 504:
+    case 408:
+    case 409:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
         return 1;
     default:
         return 0;

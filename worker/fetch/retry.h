@@ -16,9 +16,9 @@
 
 #include <time.h>
 
-#define RETRY_BASE_MS       500
-#define RETRY_MAX_DELAY_MS  8000
-#define RETRY_AFTER_MAX_MS  60000
+#define RETRY_BASE_MS 500
+#define RETRY_MAX_DELAY_MS 8000
+#define RETRY_AFTER_MAX_MS 60000
 
 /* 1 when a response with this status should be retried. should_retry is
  * the `x-should-retry` header value or NULL; "true"/"false" win over the

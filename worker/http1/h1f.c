@@ -118,14 +118,14 @@ int h1f_content_length(const struct h1f_field *fields, int n, uint64_t *len)
 /* ---- chunked ---- */
 
 enum {
-    CS_SIZE,        /* hex digits */
-    CS_SIZE_BWS,    /* after them: BWS, then ';', or the line's end */
-    CS_EXT,         /* ";name=value" extensions, ignored */
+    CS_SIZE,     /* hex digits */
+    CS_SIZE_BWS, /* after them: BWS, then ';', or the line's end */
+    CS_EXT,      /* ";name=value" extensions, ignored */
     CS_SIZE_LF,
     CS_DATA,
     CS_DATA_CR,
     CS_DATA_LF,
-    CS_TRAILER,     /* the start of a trailer line, or the blank line */
+    CS_TRAILER, /* the start of a trailer line, or the blank line */
     CS_TR_NAME,
     CS_TR_VALUE,
     CS_TR_LF,
@@ -184,7 +184,7 @@ static int chunk_byte(struct h1f_chunked *st, unsigned char c)
     case CS_SIZE:
         if ((d = h1f_hexval(c)) >= 0) {
             if (++st->digits > 15)
-                return H1F_CHUNK_BAD;   /* over 2^60: no real body */
+                return H1F_CHUNK_BAD; /* over 2^60: no real body */
             st->left = st->left * 16 + (uint64_t)d;
             return 0;
         }
@@ -200,7 +200,8 @@ static int chunk_byte(struct h1f_chunked *st, unsigned char c)
             return 0;
         }
         r = line_end(st, c, CS_SIZE_LF);
-        return r > 0 ? size_end(st) : r < 0 ? H1F_CHUNK_BAD : 0;
+        return r > 0 ? size_end(st) : r < 0 ? H1F_CHUNK_BAD
+                                            : 0;
     case CS_EXT:
         if (c != '\r' && c != '\n')
             return h1f_vchar(c) ? 0 : H1F_CHUNK_BAD;
@@ -210,7 +211,8 @@ static int chunk_byte(struct h1f_chunked *st, unsigned char c)
         return c == '\n' ? size_end(st) : H1F_CHUNK_BAD;
     case CS_DATA_CR:
         r = line_end(st, c, CS_DATA_LF);
-        return r > 0 ? line_start(st, CS_SIZE) : r < 0 ? H1F_CHUNK_BAD : 0;
+        return r > 0 ? line_start(st, CS_SIZE) : r < 0 ? H1F_CHUNK_BAD
+                                                       : 0;
     case CS_DATA_LF:
         return c == '\n' ? line_start(st, CS_SIZE) : H1F_CHUNK_BAD;
     case CS_TRAILER:
@@ -221,8 +223,9 @@ static int chunk_byte(struct h1f_chunked *st, unsigned char c)
             return 0;
         }
         r = line_end(st, c, CS_END_LF);
-        return r > 0 ? H1F_CHUNK_DONE : r < 0 ? H1F_CHUNK_BAD : 0;
-    case CS_TR_NAME:            /* as h1f_field_parse: tchars, then ':' */
+        return r > 0 ? H1F_CHUNK_DONE : r < 0 ? H1F_CHUNK_BAD
+                                              : 0;
+    case CS_TR_NAME: /* as h1f_field_parse: tchars, then ':' */
         if (c == ':')
             st->state = CS_TR_VALUE;
         return c == ':' || h1f_tchar(c) ? 0 : H1F_CHUNK_BAD;

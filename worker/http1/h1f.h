@@ -38,7 +38,7 @@ char *h1f_line(char **p, char *end);
 
 struct h1f_field {
     const char *name;
-    const char *value;          /* optional whitespace trimmed */
+    const char *value; /* optional whitespace trimmed */
 };
 
 /* Parses one field line (as h1f_line returns it) in place: a name of
@@ -62,18 +62,18 @@ int h1f_content_length(const struct h1f_field *fields, int n, uint64_t *len);
 
 struct h1f_chunked {
     int state;
-    uint64_t left;              /* bytes left in the current chunk */
-    size_t linelen;             /* of the size or trailer line so far */
-    size_t maxline;             /* longest size or trailer line */
+    uint64_t left;  /* bytes left in the current chunk */
+    size_t linelen; /* of the size or trailer line so far */
+    size_t maxline; /* longest size or trailer line */
     int digits;
     int trailers;
 };
 
 enum {
-    H1F_CHUNK_BAD = -1,         /* malformed framing */
-    H1F_CHUNK_MORE = 0,         /* all input used; the body goes on */
-    H1F_CHUNK_DATA = 1,         /* *data, *dlen: body bytes */
-    H1F_CHUNK_DONE = 2,         /* the last chunk and its trailers read */
+    H1F_CHUNK_BAD = -1, /* malformed framing */
+    H1F_CHUNK_MORE = 0, /* all input used; the body goes on */
+    H1F_CHUNK_DATA = 1, /* *data, *dlen: body bytes */
+    H1F_CHUNK_DONE = 2, /* the last chunk and its trailers read */
 };
 
 /* Zeroes st; maxline bounds each size and trailer line (0 = 8190). */

@@ -23,15 +23,15 @@
 
 #include <time.h>
 
-#define FAILOVER_MAX           16
-#define FAILOVER_COOL_429_MS   5000
-#define FAILOVER_COOL_FAIL_MS  2000
+#define FAILOVER_MAX 16
+#define FAILOVER_COOL_429_MS 5000
+#define FAILOVER_COOL_FAIL_MS 2000
 
 struct failover_ep {
     char *url;
-    char *auth;                 /* its own "api-key: K" line, or NULL */
+    char *auth; /* its own "api-key: K" line, or NULL */
     int weight;
-    int current;                /* smooth weighted round-robin state */
+    int current; /* smooth weighted round-robin state */
     long long cool_until;
 };
 

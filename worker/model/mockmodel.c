@@ -17,14 +17,46 @@
 #include "worker/apptimer.h"
 
 static const char *const words[] = {
-    "Hello!", "This", "answer", "comes", "from", "the", "llmfork", "mock",
-    "model,", "streamed", "one", "token", "at", "a", "time", "so", "you",
-    "can", "watch", "it", "grow.", "Set", "a", "provider", "to", "talk",
-    "to", "a", "real", "model.",
+    "Hello!",
+    "This",
+    "answer",
+    "comes",
+    "from",
+    "the",
+    "llmfork",
+    "mock",
+    "model,",
+    "streamed",
+    "one",
+    "token",
+    "at",
+    "a",
+    "time",
+    "so",
+    "you",
+    "can",
+    "watch",
+    "it",
+    "grow.",
+    "Set",
+    "a",
+    "provider",
+    "to",
+    "talk",
+    "to",
+    "a",
+    "real",
+    "model.",
 };
 #define NWORDS (sizeof(words) / sizeof(words[0]))
 
-enum step { ST_HEAD, ST_ROLE, ST_TOKEN, ST_FINAL, ST_USAGE, ST_DONE, ST_END };
+enum step { ST_HEAD,
+            ST_ROLE,
+            ST_TOKEN,
+            ST_FINAL,
+            ST_USAGE,
+            ST_DONE,
+            ST_END };
 
 struct mockmodel_call {
     struct app_timer *timer;
@@ -33,10 +65,10 @@ struct mockmodel_call {
     void *arg;
     struct mockmodel_opts o;
     enum step step;
-    int token;                  /* next token index */
+    int token; /* next token index */
     long id;
     time_t created;
-    struct str_buf out;         /* scratch for one event */
+    struct str_buf out; /* scratch for one event */
     unsigned paused : 1;
     unsigned in_cb : 1;
     unsigned cancelled : 1;
@@ -63,8 +95,9 @@ static void arm(struct mockmodel_call *mc, int ms)
 static void chunk_open(struct mockmodel_call *mc)
 {
     str_buf_printf(&mc->out,
-        "data: {\"id\":\"chatcmpl-mock%ld\",\"object\":\"chat.completion.chunk\","
-        "\"created\":%ld,\"model\":\"", mc->id, (long)mc->created);
+                   "data: {\"id\":\"chatcmpl-mock%ld\",\"object\":\"chat.completion.chunk\","
+                   "\"created\":%ld,\"model\":\"",
+                   mc->id, (long)mc->created);
     json_esc_append(&mc->out, mc->o.model, strlen(mc->o.model));
     str_buf_printf(&mc->out, "\",\"system_fingerprint\":null,\"choices\":");
 }
@@ -81,8 +114,9 @@ static void token_text(struct mockmodel_call *mc, int i)
 static void usage_obj(struct mockmodel_call *mc)
 {
     str_buf_printf(&mc->out,
-        "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,"
-        "\"total_tokens\":%d}", 10, mc->o.tokens, 10 + mc->o.tokens);
+                   "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,"
+                   "\"total_tokens\":%d}",
+                   10, mc->o.tokens, 10 + mc->o.tokens);
 }
 
 /* Writes the event for the current step into mc->out. */
@@ -92,20 +126,20 @@ static void format_step(struct mockmodel_call *mc)
     case ST_ROLE:
         chunk_open(mc);
         str_buf_printf(&mc->out, "[{\"index\":0,\"delta\":{\"role\":"
-            "\"assistant\",\"content\":\"\"},\"logprobs\":null,"
-            "\"finish_reason\":null}]}\n\n");
+                                 "\"assistant\",\"content\":\"\"},\"logprobs\":null,"
+                                 "\"finish_reason\":null}]}\n\n");
         break;
     case ST_TOKEN:
         chunk_open(mc);
         str_buf_printf(&mc->out, "[{\"index\":0,\"delta\":{\"content\":\"");
         token_text(mc, mc->token);
         str_buf_printf(&mc->out, "\"},\"logprobs\":null,"
-            "\"finish_reason\":null}]}\n\n");
+                                 "\"finish_reason\":null}]}\n\n");
         break;
     case ST_FINAL:
         chunk_open(mc);
         str_buf_printf(&mc->out, "[{\"index\":0,\"delta\":{},"
-            "\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n");
+                                 "\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n");
         break;
     case ST_USAGE:
         chunk_open(mc);
@@ -125,15 +159,16 @@ static void format_step(struct mockmodel_call *mc)
 static void format_whole(struct mockmodel_call *mc)
 {
     str_buf_printf(&mc->out,
-        "{\"id\":\"chatcmpl-mock%ld\",\"object\":\"chat.completion\","
-        "\"created\":%ld,\"model\":\"", mc->id, (long)mc->created);
+                   "{\"id\":\"chatcmpl-mock%ld\",\"object\":\"chat.completion\","
+                   "\"created\":%ld,\"model\":\"",
+                   mc->id, (long)mc->created);
     json_esc_append(&mc->out, mc->o.model, strlen(mc->o.model));
     str_buf_printf(&mc->out, "\",\"choices\":[{\"index\":0,\"message\":"
-        "{\"role\":\"assistant\",\"content\":\"");
+                             "{\"role\":\"assistant\",\"content\":\"");
     for (int i = 0; i < mc->o.tokens; i++)
         token_text(mc, i);
     str_buf_printf(&mc->out, "\",\"refusal\":null},\"logprobs\":null,"
-        "\"finish_reason\":\"stop\"}],");
+                             "\"finish_reason\":\"stop\"}],");
     usage_obj(mc);
     str_buf_printf(&mc->out, ",\"system_fingerprint\":null}");
 }
@@ -141,12 +176,18 @@ static void format_whole(struct mockmodel_call *mc)
 static enum step next_step(const struct mockmodel_call *mc)
 {
     switch (mc->step) {
-    case ST_HEAD:  return mc->o.stream ? ST_ROLE : ST_DONE;
-    case ST_ROLE:  return mc->o.tokens > 0 ? ST_TOKEN : ST_FINAL;
-    case ST_TOKEN: return mc->token + 1 < mc->o.tokens ? ST_TOKEN : ST_FINAL;
-    case ST_FINAL: return mc->o.include_usage ? ST_USAGE : ST_DONE;
-    case ST_USAGE: return ST_DONE;
-    default:       return ST_END;
+    case ST_HEAD:
+        return mc->o.stream ? ST_ROLE : ST_DONE;
+    case ST_ROLE:
+        return mc->o.tokens > 0 ? ST_TOKEN : ST_FINAL;
+    case ST_TOKEN:
+        return mc->token + 1 < mc->o.tokens ? ST_TOKEN : ST_FINAL;
+    case ST_FINAL:
+        return mc->o.include_usage ? ST_USAGE : ST_DONE;
+    case ST_USAGE:
+        return ST_DONE;
+    default:
+        return ST_END;
     }
 }
 

@@ -23,7 +23,7 @@ struct mockmodel_opts {
     int delay_ms;
     int stream;
     int include_usage;
-    const char *model;          /* echoed in "model"; must outlive the call */
+    const char *model; /* echoed in "model"; must outlive the call */
 };
 
 /* Events go to cbs with owner as the call pointer. */

@@ -36,17 +36,17 @@ struct model_call {
     struct fetch *f;
     struct mockmodel_call *mc;
     /* a real provider's call, until its fetch starts or between attempts */
-    char *body;                 /* owned, or sb's data */
+    char *body; /* owned, or sb's data */
     size_t len;
-    struct sbody *sb;           /* failover: shared with the attempts */
-    struct entra_wait *w;       /* waiting for a token */
-    struct app_timer *timer;    /* waiting for an endpoint to come back */
-    long long t0;               /* ms, monotonic: the call's start */
-    int ep;                     /* failover: endpoint of this attempt */
-    unsigned tried;             /* failover: endpoints tried, bit mask */
-    int retries;                /* failover: waits made */
+    struct sbody *sb;        /* failover: shared with the attempts */
+    struct entra_wait *w;    /* waiting for a token */
+    struct app_timer *timer; /* waiting for an endpoint to come back */
+    long long t0;            /* ms, monotonic: the call's start */
+    int ep;                  /* failover: endpoint of this attempt */
+    unsigned tried;          /* failover: endpoints tried, bit mask */
+    int retries;             /* failover: waits made */
     enum model_api api;
-    unsigned swallow : 1;       /* this attempt's failure goes elsewhere */
+    unsigned swallow : 1; /* this attempt's failure goes elsewhere */
 };
 
 struct model *model_init(const struct cfg *c, char *err, size_t errlen)
@@ -260,7 +260,7 @@ static void on_done(struct fetch *f, const struct fetch_result *r, void *arg)
     }
     if (c->swallow) {
         c->swallow = 0;
-        c->f = NULL;            /* fetch frees it when this returns */
+        c->f = NULL; /* fetch frees it when this returns */
         move_on(c, r);
         return;
     }
@@ -317,8 +317,12 @@ static int attempt(struct model_call *c, const char *token)
     const char *hdrs[] = { m->headers[0], bearer ? bearer : m->headers[1],
                            NULL };
     struct fetch_req req = {
-        .method = "POST", .url = m->url, .headers = hdrs,
-        .body = c->body, .body_len = c->len, .body_free = free,
+        .method = "POST",
+        .url = m->url,
+        .headers = hdrs,
+        .body = c->body,
+        .body_len = c->len,
+        .body_free = free,
     };
 
     if (token && !bearer)
@@ -349,7 +353,7 @@ static int attempt(struct model_call *c, const char *token)
     free(url);
     free(bearer);
     if (!failing_over(m))
-        c->body = NULL;         /* taken by fetch, even when it failed */
+        c->body = NULL; /* taken by fetch, even when it failed */
     return c->f ? 0 : -1;
 }
 
@@ -415,8 +419,11 @@ static struct model_call *start(struct model *m, enum model_api api,
     c->t0 = mono_ms();
     if (m->kind == K_MOCK) {
         struct mockmodel_opts o = {
-            m->cfg->mock_tokens, m->cfg->mock_delay_ms, stream,
-            include_usage, m->name,
+            m->cfg->mock_tokens,
+            m->cfg->mock_delay_ms,
+            stream,
+            include_usage,
+            m->name,
         };
         c->mc = mockmodel_start(&o, &mock_cbs, c, NULL);
     } else if ((!failing_over(m) || share_body(c) == 0) && go(c) == 0) {

@@ -89,7 +89,9 @@ struct model_call *model_start(struct model *m, char *body, size_t len,
  * azure-v1 only) or embeddings ({base}/embeddings,
  * {endpoint}/openai/v1/embeddings, or for azure the deployment
  * embedding_deployment's /embeddings). The body goes as it is. */
-enum model_api { MODEL_CHAT, MODEL_RESPONSES, MODEL_EMBEDDINGS };
+enum model_api { MODEL_CHAT,
+                 MODEL_RESPONSES,
+                 MODEL_EMBEDDINGS };
 /* 1 when the provider has the API (responses: openai and azure-v1;
  * embeddings: all but mock, azure with embedding_deployment). */
 int model_has_api(const struct model *m, enum model_api api);

@@ -17,17 +17,21 @@
 struct cfg;
 struct entra;
 
-enum model_kind { K_MOCK, K_AZURE, K_AZURE_V1, K_OPENAI, K_UNKNOWN };
+enum model_kind { K_MOCK,
+                  K_AZURE,
+                  K_AZURE_V1,
+                  K_OPENAI,
+                  K_UNKNOWN };
 
 struct model {
     enum model_kind kind;
     const struct cfg *cfg;
     char *url;
-    char *name;                 /* model or deployment */
-    char *auth;                 /* "api-key: K" or "Authorization: Bearer K" */
-    const char *headers[4];     /* NULL-terminated; points into this struct */
-    struct entra *entra;        /* azure without a key: Entra ID tokens */
-    struct failover fo;         /* azure_endpoints; n = 0: url alone */
+    char *name;             /* model or deployment */
+    char *auth;             /* "api-key: K" or "Authorization: Bearer K" */
+    const char *headers[4]; /* NULL-terminated; points into this struct */
+    struct entra *entra;    /* azure without a key: Entra ID tokens */
+    struct failover fo;     /* azure_endpoints; n = 0: url alone */
 };
 
 /* Fills m (kind and cfg set) from the settings of its provider.

@@ -49,12 +49,16 @@ static int check_ep(const struct model *m, const struct cfg *c,
                     err, n);
     if (m->kind != K_AZURE)
         return snprintf(err, n, "endpoint '%s' names a deployment: that "
-                        "needs provider azure (azure-v1 names the model "
-                        "in the body)", ep), -1;
+                                "needs provider azure (azure-v1 names the model "
+                                "in the body)",
+                        ep),
+               -1;
     if (d[0] != '/' || d[1] == '\0' || d[1 + strcspn(d + 1, "/?#")] != '\0')
         return snprintf(err, n, "endpoint '%s': a deployment's name must end "
-                        "the URL (https://RESOURCE.openai.azure.com/openai/"
-                        "deployments/NAME)", ep), -1;
+                                "the URL (https://RESOURCE.openai.azure.com/openai/"
+                                "deployments/NAME)",
+                        ep),
+               -1;
     return 0;
 }
 
@@ -109,8 +113,9 @@ static int endpoint_keys(struct model *m, const struct cfg *c, char *err,
 {
     if (c->azure_api_keys.n != c->azure_endpoints.n)
         return snprintf(err, n, "AZURE_OPENAI_API_KEYS has %d key(s) for %d "
-                        "AZURE_OPENAI_ENDPOINTS: one per endpoint, in order",
-                        c->azure_api_keys.n, c->azure_endpoints.n), -1;
+                                "AZURE_OPENAI_ENDPOINTS: one per endpoint, in order",
+                        c->azure_api_keys.n, c->azure_endpoints.n),
+               -1;
     for (int i = 0; i < m->fo.n; i++)
         if (!(m->fo.ep[i].auth = str_fmt("api-key: %s",
                                          c->azure_api_keys.v[i])))
@@ -142,11 +147,12 @@ static int setup_azure(struct model *m, const struct cfg *c, char *err, size_t n
     } else if (ep_deployment(c->azure_endpoint) != NULL) {
         /* the embeddings (embed.c) are called on the same resource URL */
         return snprintf(err, n, "AZURE_OPENAI_ENDPOINT '%s' is the resource's"
-                        " URL; deployments named in URLs go in "
-                        "AZURE_OPENAI_ENDPOINTS", c->azure_endpoint), -1;
+                                " URL; deployments named in URLs go in "
+                                "AZURE_OPENAI_ENDPOINTS",
+                        c->azure_endpoint),
+               -1;
     } else {
-        m->url = endpoint_url(m, c, strndup(c->azure_endpoint,
-                              str_base_len(c->azure_endpoint)), err, n);
+        m->url = endpoint_url(m, c, strndup(c->azure_endpoint, str_base_len(c->azure_endpoint)), err, n);
     }
     if (m->url == NULL || (m->name = deployment_name(m, c)) == NULL)
         return -1;
@@ -195,7 +201,8 @@ int model__setup(struct model *m, const struct cfg *c, char *err, size_t n)
         return setup_openai(m, c, err, n);
     default:
         return snprintf(err, n, "unknown provider '%s' (mock, azure, "
-                        "azure-v1, openai)", c->provider ? c->provider : ""),
+                                "azure-v1, openai)",
+                        c->provider ? c->provider : ""),
                -1;
     }
 }

@@ -223,29 +223,31 @@ static void http_failure(struct relay *rl, int status, struct relay_error *e)
         e->status = 400;
         e->type = "invalid_request_error";
         e->code = "content_filter";
-        snprintf(e->msg, sizeof(e->msg), "%s", up[0] ? up :
-                 "the content was filtered by the model provider");
+        snprintf(e->msg, sizeof(e->msg), "%s", up[0] ? up : "the content was filtered by the model provider");
     } else if (status == 401 || status == 403) {
         /* Never pass the provider's text on: it may quote the key. */
         e->status = 502;
         e->code = "upstream_auth";
         snprintf(e->msg, sizeof(e->msg),
                  "the model provider refused this server's credentials "
-                 "(HTTP %d)", status);
+                 "(HTTP %d)",
+                 status);
     } else if (status == 400) {
         e->status = 400;
         e->type = "invalid_request_error";
         /* The SDKs' users branch on it (context_length_exceeded, ...). */
         e->code = code[0] ? code : "bad_request";
         snprintf(e->msg, sizeof(e->msg), "the model provider rejected the "
-                 "request%s%s", up[0] ? ": " : "", up);
+                                         "request%s%s",
+                 up[0] ? ": " : "", up);
     } else {
         e->status = 502;
         snprintf(e->msg, sizeof(e->msg), "the model provider failed (HTTP "
-                 "%d)%s%s", status, up[0] ? ": " : "", up);
+                                         "%d)%s%s",
+                 status, up[0] ? ": " : "", up);
     }
     if (e->status != 400)
-        e->param[0] = '\0';    /* it names a field of the client's request */
+        e->param[0] = '\0'; /* it names a field of the client's request */
 }
 
 int relay_error(struct relay *rl, const struct fetch_result *res,
@@ -261,7 +263,8 @@ int relay_error(struct relay *rl, const struct fetch_result *res,
         e->type = "upstream_error";
         e->code = "upstream_too_large";
         snprintf(e->msg, sizeof(e->msg), "the model's answer is larger "
-                 "than this server takes (%d MiB)", RELAY_BODY_MAX >> 20);
+                                         "than this server takes (%d MiB)",
+                 RELAY_BODY_MAX >> 20);
         return 1;
     case FETCH_EHTTP:
         http_failure(rl, res->status, e);

@@ -28,15 +28,15 @@ struct cJSON;
 
 struct relay {
     struct http_req *req;
-    struct model_call *call;    /* NULL once done or cancelled */
-    struct str_buf body;        /* collected upstream body */
-    int status;                 /* upstream status, 0 before the head */
-    unsigned started : 1;       /* the client response has started */
+    struct model_call *call; /* NULL once done or cancelled */
+    struct str_buf body;     /* collected upstream body */
+    int status;              /* upstream status, 0 before the head */
+    unsigned started : 1;    /* the client response has started */
     unsigned paused : 1;
-    unsigned gone : 1;          /* the client went away */
-    unsigned body_nul : 1;      /* relay_body() closed the body */
-    unsigned overflow : 1;      /* body bytes were dropped at the bound */
-    unsigned ended : 1;         /* the client response has ended */
+    unsigned gone : 1;     /* the client went away */
+    unsigned body_nul : 1; /* relay_body() closed the body */
+    unsigned overflow : 1; /* body bytes were dropped at the bound */
+    unsigned ended : 1;    /* the client response has ended */
     /* Frees the app's per-request state (the relay is embedded in it). */
     void (*destroy)(struct relay *rl);
 };

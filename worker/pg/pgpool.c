@@ -15,16 +15,20 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-enum slot_state { S_DOWN, S_TOKEN, S_CONNECTING, S_IDLE, S_BUSY };
+enum slot_state { S_DOWN,
+                  S_TOKEN,
+                  S_CONNECTING,
+                  S_IDLE,
+                  S_BUSY };
 
 struct pgq {
     struct pgpool *p;
-    struct pgq *next;           /* the queue */
-    struct pgslot *slot;        /* running there, else NULL */
+    struct pgq *next;    /* the queue */
+    struct pgslot *slot; /* running there, else NULL */
     char *sql;
     int n;
     char *params[PGPOOL_MAX_PARAMS];
-    pgq_cb cb;                  /* NULL once cancelled */
+    pgq_cb cb; /* NULL once cancelled */
     void *arg;
 };
 
@@ -33,18 +37,18 @@ struct pgslot {
     PGconn *conn;
     enum slot_state state;
     struct event io;
-    struct event timer;         /* backoff, or the connect deadline */
+    struct event timer; /* backoff, or the connect deadline */
     unsigned io_set : 1;
-    unsigned was_up : 1;        /* for the log: lost, not refused */
+    unsigned was_up : 1; /* for the log: lost, not refused */
     int backoff_ms;
-    struct pgq *q;              /* the running query (cb NULL: cancelled) */
-    PGresult *res;              /* its first result */
+    struct pgq *q; /* the running query (cb NULL: cancelled) */
+    PGresult *res; /* its first result */
     struct entra_wait *w;
 };
 
 struct pgpool {
     const struct cfg *cfg;
-    struct event_base *base;    /* pgpool__loop when made */
+    struct event_base *base; /* pgpool__loop when made */
     struct entra *entra;
     struct pgslot *slots;
     int nslots;
@@ -82,10 +86,10 @@ static int error_status(const PGresult *res)
 
     if (!state)
         return 503;
-    if (!strcmp(state, "57014"))    /* query_canceled: statement_timeout */
+    if (!strcmp(state, "57014")) /* query_canceled: statement_timeout */
         return 504;
     if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))
-        return 503;                 /* connection, shutdown, terminated */
+        return 503; /* connection, shutdown, terminated */
     return 502;
 }
 
@@ -161,8 +165,7 @@ static void slot_down(struct pgslot *s, const char *why)
     char msg[300];
     size_t n;
 
-    snprintf(p->last_err, sizeof(p->last_err), "%s", why && *why ? why
-             : "connection closed");
+    snprintf(p->last_err, sizeof(p->last_err), "%s", why && *why ? why : "connection closed");
     n = strlen(p->last_err);
     while (n > 0 && (p->last_err[n - 1] == '\n' || p->last_err[n - 1] == ' '))
         p->last_err[--n] = '\0';
@@ -218,7 +221,7 @@ static void slot_read(struct pgslot *s)
         slot_down(s, PQerrorMessage(s->conn));
         return;
     }
-    for (PGnotify *nf; (nf = PQnotifies(s->conn)); )
+    for (PGnotify *nf; (nf = PQnotifies(s->conn));)
         PQfreemem(nf);
     while (s->state == S_BUSY && !PQisBusy(s->conn)) {
         PGresult *r = PQgetResult(s->conn);
@@ -398,7 +401,8 @@ struct pgpool *pgpool_new(const struct cfg *c, struct entra *entra,
     if (!c->postgres_host || !*c->postgres_host) {
         entra_close(entra);
         return snprintf(err, errlen, "rag = postgres needs postgres_host"
-                        " (POSTGRES_HOST)"), NULL;
+                                     " (POSTGRES_HOST)"),
+               NULL;
     }
     if (!(p = calloc(1, sizeof(*p))) ||
         !(p->slots = calloc((size_t)c->postgres_pool_size, sizeof(*p->slots)))) {

@@ -56,7 +56,7 @@ int pgs_tool_args(const char *json, const char *fallback, struct pgs_args *a)
 
     memset(a, 0, sizeof(*a));
     a->query = strdup(cJSON_IsString(q) && q->valuestring[0] ? q->valuestring
-                                                               : fallback);
+                                                             : fallback);
     if (!a->query ||
         add_filter(a, cJSON_GetObjectItemCaseSensitive(o, "price_filter"),
                    "price", price_ops) < 0 ||
@@ -136,7 +136,8 @@ int pgs_build(const char *table, const char *column, const char *text,
     fputs("WITH ", f);
     if (vector) {
         fprintf(f, "vector_search AS (SELECT id, RANK () OVER (ORDER BY %s"
-                " <=> $%d::float8[]::vector) AS rank FROM %s", column, pv,
+                   " <=> $%d::float8[]::vector) AS rank FROM %s",
+                column, pv,
                 table);
         filters_sql(f, flt, nf, pf, " WHERE");
         fprintf(f, " ORDER BY %s <=> $%d::float8[]::vector LIMIT 20)%s",
@@ -144,28 +145,31 @@ int pgs_build(const char *table, const char *column, const char *text,
     }
     if (text) {
         fprintf(f, "fulltext_search AS (SELECT id, RANK () OVER (ORDER BY"
-                " ts_rank_cd(to_tsvector('english', description), query)"
-                " DESC) AS rank FROM %s, plainto_tsquery('english', $%d)"
-                " query WHERE to_tsvector('english', description) @@ query",
+                   " ts_rank_cd(to_tsvector('english', description), query)"
+                   " DESC) AS rank FROM %s, plainto_tsquery('english', $%d)"
+                   " query WHERE to_tsvector('english', description) @@ query",
                 table, pq);
         filters_sql(f, flt, nf, pf, " AND");
         fputs(" ORDER BY ts_rank_cd(to_tsvector('english', description),"
-              " query) DESC LIMIT 20) ", f);
+              " query) DESC LIMIT 20) ",
+              f);
     }
     if (vector && text)
         fprintf(f, ", fused AS (SELECT COALESCE(vector_search.id,"
-                " fulltext_search.id) AS id, COALESCE(1.0 / (%d +"
-                " vector_search.rank), 0.0) + COALESCE(1.0 / (%d +"
-                " fulltext_search.rank), 0.0) AS score FROM vector_search"
-                " FULL OUTER JOIN fulltext_search ON vector_search.id ="
-                " fulltext_search.id) ", PGS_RRF_K, PGS_RRF_K);
+                   " fulltext_search.id) AS id, COALESCE(1.0 / (%d +"
+                   " vector_search.rank), 0.0) + COALESCE(1.0 / (%d +"
+                   " fulltext_search.rank), 0.0) AS score FROM vector_search"
+                   " FULL OUTER JOIN fulltext_search ON vector_search.id ="
+                   " fulltext_search.id) ",
+                PGS_RRF_K, PGS_RRF_K);
     else
         fprintf(f, ", fused AS (SELECT id, 1.0 / (%d + rank) AS score FROM"
-                " %s) ", PGS_RRF_K, vector ? "vector_search"
-                                           : "fulltext_search");
+                   " %s) ",
+                PGS_RRF_K, vector ? "vector_search" : "fulltext_search");
     fprintf(f, "SELECT t.id, t.type, t.brand, t.name, t.description, t.price,"
-            " fused.score FROM fused JOIN %s t ON t.id = fused.id ORDER BY"
-            " fused.score DESC, t.id LIMIT $%d::int", table, out->n);
+               " fused.score FROM fused JOIN %s t ON t.id = fused.id ORDER BY"
+               " fused.score DESC, t.id LIMIT $%d::int",
+            table, out->n);
     if (fclose(f) != 0) {
         free(sql);
         pgs_sql_free(out);
@@ -194,7 +198,8 @@ char *pgs_vector_literal(const cJSON *arr)
         !(f = open_memstream(&s, &len)))
         return NULL;
     fputc('{', f);
-    cJSON_ArrayForEach(x, arr) {
+    cJSON_ArrayForEach(x, arr)
+    {
         if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
             fclose(f);
             free(s);

@@ -39,13 +39,13 @@
 struct cJSON;
 
 struct pgs_filter {
-    const char *column;         /* "price" or "brand" (static) */
-    const char *op;             /* one of the allowed operators (static) */
-    char *value;                /* the value as text */
+    const char *column; /* "price" or "brand" (static) */
+    const char *op;     /* one of the allowed operators (static) */
+    char *value;        /* the value as text */
 };
 
 struct pgs_args {
-    char *query;                /* the search text */
+    char *query; /* the search text */
     struct pgs_filter filters[PGS_MAX_FILTERS];
     int nfilters;
 };
@@ -66,7 +66,7 @@ struct pgs_sql {
     char *sql;
     const char *params[8];
     int n;
-    char *top;                  /* the LIMIT parameter, made here */
+    char *top; /* the LIMIT parameter, made here */
 };
 
 /* text: the full-text query (NULL: no text search); vector: a float8[]

@@ -17,16 +17,18 @@
 struct pgstore {
     const struct cfg *cfg;
     struct pgpool *pool;
-    struct embed *e;            /* NULL: no embedding deployment */
-    struct entra *entra;        /* the embeddings' (a reference), or NULL */
-    struct pgq *caps_q;         /* the start-up check in flight */
+    struct embed *e;     /* NULL: no embedding deployment */
+    struct entra *entra; /* the embeddings' (a reference), or NULL */
+    struct pgq *caps_q;  /* the start-up check in flight */
     unsigned caps_known : 1;
-    char no_vectors[200];       /* "" when vectors can be had */
+    char no_vectors[200]; /* "" when vectors can be had */
     char sql_item[200];
     char sql_similar[400];
 };
 
-enum call_kind { K_SEARCH, K_ITEM, K_SIMILAR };
+enum call_kind { K_SEARCH,
+                 K_ITEM,
+                 K_SIMILAR };
 
 struct pgstore_call {
     struct pgstore *s;
@@ -35,7 +37,7 @@ struct pgstore_call {
     void *arg;
     struct embed_call *ec;
     struct pgq *q;
-    struct pgs_args a;          /* a copy of the search's arguments */
+    struct pgs_args a; /* a copy of the search's arguments */
     int text, top;
     char id[24], n[16];
 };
@@ -59,10 +61,11 @@ static void on_caps(void *arg, const PGresult *res, int status, const char *msg)
                  c->postgres_table);
     if (strcmp(PQgetvalue(res, 0, 1), "t"))
         snprintf(s->no_vectors, sizeof(s->no_vectors), "vector search needs "
-                 "pgvector, and the database has no type vector");
+                                                       "pgvector, and the database has no type vector");
     else if (strcmp(PQgetvalue(res, 0, 2), "t"))
         snprintf(s->no_vectors, sizeof(s->no_vectors), "vector search needs "
-                 "the column %s.%s, which the table lacks", c->postgres_table,
+                                                       "the column %s.%s, which the table lacks",
+                 c->postgres_table,
                  c->postgres_embedding_column);
     if (s->no_vectors[0] && s->e)
         log_warn("postgres: %s; text search only", s->no_vectors);
@@ -75,9 +78,10 @@ static void check_caps(struct pgstore *s)
 
     if (!s->caps_known && !s->caps_q)
         s->caps_q = pgpool_query(s->pool,
-            "SELECT to_regclass($1) IS NOT NULL, to_regtype('vector') IS NOT"
-            " NULL, EXISTS (SELECT 1 FROM information_schema.columns WHERE"
-            " table_name = $1 AND column_name = $2)", 2, p, on_caps, s);
+                                 "SELECT to_regclass($1) IS NOT NULL, to_regtype('vector') IS NOT"
+                                 " NULL, EXISTS (SELECT 1 FROM information_schema.columns WHERE"
+                                 " table_name = $1 AND column_name = $2)",
+                                 2, p, on_caps, s);
 }
 
 struct pgstore *pgstore_new(const struct cfg *c, struct entra *entra,
@@ -102,12 +106,11 @@ struct pgstore *pgstore_new(const struct cfg *c, struct entra *entra,
         pgstore_free(s);
         return NULL;
     }
-    snprintf(s->sql_item, sizeof(s->sql_item), "SELECT " PGS_ITEM_COLUMNS
-             " FROM %s WHERE id = $1::int8", c->postgres_table);
-    snprintf(s->sql_similar, sizeof(s->sql_similar), "SELECT "
-             PGS_ITEM_COLUMNS ", %s <=> (SELECT %s FROM %s WHERE id ="
-             " $1::int8) AS distance FROM %s WHERE id <> $1::int8 ORDER BY"
-             " distance, id LIMIT $2::int", c->postgres_embedding_column,
+    snprintf(s->sql_item, sizeof(s->sql_item), "SELECT " PGS_ITEM_COLUMNS " FROM %s WHERE id = $1::int8", c->postgres_table);
+    snprintf(s->sql_similar, sizeof(s->sql_similar), "SELECT " PGS_ITEM_COLUMNS ", %s <=> (SELECT %s FROM %s WHERE id ="
+                                                     " $1::int8) AS distance FROM %s WHERE id <> $1::int8 ORDER BY"
+                                                     " distance, id LIMIT $2::int",
+             c->postgres_embedding_column,
              c->postgres_embedding_column, c->postgres_table,
              c->postgres_table);
     check_caps(s);
@@ -171,8 +174,7 @@ static cJSON *rows_json(const PGresult *res, int distance)
         cJSON_AddStringToObject(o, "description", PQgetvalue(res, i, 4));
         cJSON_AddNumberToObject(o, "price", strtod(PQgetvalue(res, i, 5), NULL));
         if (distance)
-            cJSON_AddNumberToObject(o, "distance", round(strtod(
-                PQgetvalue(res, i, 6), NULL) * 100) / 100);
+            cJSON_AddNumberToObject(o, "distance", round(strtod(PQgetvalue(res, i, 6), NULL) * 100) / 100);
     }
     return arr;
 }
@@ -206,13 +208,12 @@ static void on_rows(void *arg, const PGresult *res, int status,
     if (sc->kind == K_SIMILAR) {
         const char *p[] = { sc->id, sc->n };
 
-        sc->kind = K_SEARCH;    /* the item is there: now its neighbours */
+        sc->kind = K_SEARCH; /* the item is there: now its neighbours */
         if (query(sc, sc->s->sql_similar, 2, p) < 0)
             finish(sc, NULL, 503, "the database pool is full");
         return;
     }
-    finish(sc, rows_json(res, PQnfields(res) > 6 &&
-                         !strcmp(PQfname(res, 6), "distance")), 200, NULL);
+    finish(sc, rows_json(res, PQnfields(res) > 6 && !strcmp(PQfname(res, 6), "distance")), 200, NULL);
 }
 
 /* The statement for the search, with the vector literal or NULL. */

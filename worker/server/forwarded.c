@@ -108,10 +108,10 @@ int forwarded_client(const struct cfg_list *allow, const char *peer,
 
     if (xff == NULL || !forwarded_trusted(allow, peer))
         return 0;
-    for (end = xff + strlen(xff); ; end = raw - 1) {
+    for (end = xff + strlen(xff);; end = raw - 1) {
         raw = last_item(xff, end, &pick, &pick_end);
         if (ip_parse(pick, (size_t)(pick_end - pick), &ip) < 0)
-            return 0;           /* garbage: believe none of it */
+            return 0; /* garbage: believe none of it */
         if (!trusted_ip(allow, &ip) || raw == xff)
             break;
     }

@@ -26,7 +26,7 @@ static void refuse(int fd)
         "Content-Type: application/json\r\nContent-Length: 32\r\n"
         "Connection: close\r\n\r\n{\"error\":\"too many connections\"}";
     ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)n;                /* best effort: the client may be gone */
+    (void)n; /* best effort: the client may be gone */
     close(fd);
 }
 
@@ -117,7 +117,8 @@ struct http_server *http_server_new(struct event_base *base,
     s->lim.line = cfg->limit_request_line > 0 ? (size_t)cfg->limit_request_line : 0;
     s->lim.fields = cfg->limit_request_fields;
     s->lim.field_size = cfg->limit_request_field_size > 0
-                      ? (size_t)cfg->limit_request_field_size : 0;
+                            ? (size_t)cfg->limit_request_field_size
+                            : 0;
     evtimer_assign(&s->retry, base, on_retry, s);
     event_assign(&s->done_ev, base, -1, 0, on_done, s);
     event_assign(&s->reap_ev, base, -1, 0, on_reap, s);
@@ -134,7 +135,7 @@ int http_server_listen(struct http_server *s, int fd)
     }
     s->lev = v;
     struct evconnlistener *l = evconnlistener_new(s->base, on_accept, s,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+                                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
     if (l == NULL) {
         close(fd);
         return -1;
@@ -174,9 +175,9 @@ void http_server_drain(struct http_server *s, void (*done)(void *), void *arg)
             if (c->in_len > 0 || c->nreq == 0)
                 continue;
             if (evbuffer_get_length(c->out) == 0) {
-                http__conn_close(c);      /* idle keep-alive */
+                http__conn_close(c); /* idle keep-alive */
             } else {
-                c->closing = 1;     /* http__conn_arm kicks it to linger */
+                c->closing = 1; /* http__conn_arm kicks it to linger */
                 http__conn_arm(c);
             }
         }
@@ -198,7 +199,7 @@ void http_server_free(struct http_server *s)
     s->draining = 0;
     while (s->conns != NULL)
         http__conn_close(s->conns);
-    http__req_reap(s);        /* those ended as their connections closed too */
+    http__req_reap(s); /* those ended as their connections closed too */
     event_del(&s->reap_ev);
     event_del(&s->done_ev);
     free(s->lev);

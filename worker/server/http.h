@@ -42,8 +42,8 @@ typedef void (*http_req_cb)(struct http_req *req, void *arg);
 const char *http_req_method(const struct http_req *r);
 /* The path as sent (not percent-decoded), without the query. */
 const char *http_req_path(const struct http_req *r);
-const char *http_req_query(const struct http_req *r);    /* after '?', or "", raw */
-const char *http_req_target(const struct http_req *r);   /* as sent */
+const char *http_req_query(const struct http_req *r);  /* after '?', or "", raw */
+const char *http_req_target(const struct http_req *r); /* as sent */
 /* First header with that name (case-insensitive), or NULL. */
 const char *http_req_header(const struct http_req *r, const char *name);
 int http_req_header_count(const struct http_req *r);

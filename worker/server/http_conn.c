@@ -26,9 +26,9 @@
 
 #define READ_CHUNK 16384
 #define HEAD_INPUT_MAX (HTTP_HEAD_HARD_MAX + READ_CHUNK)
-#define APP_INPUT_MAX 65536     /* pipelined bytes kept while the app works */
-#define SEND_TIMEOUT_MS 60000   /* nginx's send_timeout: a client reading nothing */
-#define LINGER_MS 2000          /* reading after a close, so the client sees it */
+#define APP_INPUT_MAX 65536   /* pipelined bytes kept while the app works */
+#define SEND_TIMEOUT_MS 60000 /* nginx's send_timeout: a client reading nothing */
+#define LINGER_MS 2000        /* reading after a close, so the client sees it */
 
 static void conn_process(struct conn *c);
 
@@ -96,17 +96,16 @@ void http__conn_arm(struct conn *c)
     if (pending > 0 && c->state != C_LINGER)
         ms = SEND_TIMEOUT_MS;
     if (c->closing && c->state != C_LINGER && pending == 0)
-        http__conn_kick(c);       /* on_write moves it to linger */
+        http__conn_kick(c); /* on_write moves it to linger */
     set_event(c, &c->rev, ARMED_R, want_read);
     /* Paused with the app working: still learn of a close (FIN). */
-    set_event(c, &c->cev, ARMED_C, c->state == C_APP && !want_read &&
-              (event_base_get_features(c->srv->base) & EV_FEATURE_EARLY_CLOSE));
+    set_event(c, &c->cev, ARMED_C, c->state == C_APP && !want_read && (event_base_get_features(c->srv->base) & EV_FEATURE_EARLY_CLOSE));
     set_event(c, &c->wev, ARMED_W, pending > 0);
     if (ms < 0) {
         set_event(c, &c->tev, ARMED_T, 0);
     } else {
         struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-        evtimer_add(&c->tev, &tv);      /* a fired timer closes c */
+        evtimer_add(&c->tev, &tv); /* a fired timer closes c */
         c->armed |= ARMED_T;
     }
 }
@@ -173,7 +172,7 @@ void http_flush_held(void *arg)
     while (held != NULL) {
         struct conn *c = held;
         unhold(c);
-        http__conn_flush(c);          /* broken: kicked, on_write closes it */
+        http__conn_flush(c); /* broken: kicked, on_write closes it */
     }
 }
 
@@ -257,12 +256,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
-        http__conn_close(c);      /* EOF or reset: the client is gone */
+        http__conn_close(c); /* EOF or reset: the client is gone */
         return;
     }
     if (c->state == C_LINGER) {
         http__conn_arm(c);
-        return;             /* dropped */
+        return; /* dropped */
     }
     if (conn_append(c, rbuf, (size_t)n) < 0) {
         http__conn_close(c);
@@ -302,11 +301,16 @@ static int conn_dispatch(struct conn *c)
 static const char *head_error(int status)
 {
     switch (status) {
-    case 414: return "request line too long";
-    case 431: return "request header fields too large";
-    case 501: return "transfer encoding not implemented";
-    case 505: return "HTTP version not supported";
-    default:  return "bad request";
+    case 414:
+        return "request line too long";
+    case 431:
+        return "request header fields too large";
+    case 501:
+        return "transfer encoding not implemented";
+    case 505:
+        return "HTTP version not supported";
+    default:
+        return "bad request";
     }
 }
 
@@ -410,7 +414,7 @@ static int conn_body(struct conn *c)
         return 0;
     if (!c->chunked) {
         size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
-        body_append(r, c->in, n, 0);    /* room reserved up front */
+        body_append(r, c->in, n, 0); /* room reserved up front */
         consume(c, n);
         c->body_left -= n;
         return c->body_left == 0 ? conn_dispatch(c) : 0;
@@ -425,8 +429,8 @@ static int conn_body(struct conn *c)
         if (e < 0)
             st = e;
         if (st < 0)
-            return conn_reject(c, -st, -st == 413 ? "request body too large"
-                                 : -st == 500 ? "out of memory" : head_error(-st));
+            return conn_reject(c, -st, -st == 413 ? "request body too large" : -st == 500 ? "out of memory"
+                                                                                          : head_error(-st));
         consume(c, used);
         if (st == H1F_CHUNK_DONE)
             return conn_dispatch(c);
@@ -493,7 +497,8 @@ void http__conn_close(struct conn *c)
     unhold(c);
     if (r != NULL && r->dispatched)
         r->body_queued -= r->body_queued < evbuffer_get_length(c->out)
-                        ? r->body_queued : evbuffer_get_length(c->out);
+                              ? r->body_queued
+                              : evbuffer_get_length(c->out);
     close(c->fd);
     evbuffer_free(c->out);
     free(c->in);
@@ -517,7 +522,7 @@ void http__conn_close(struct conn *c)
 }
 
 int http__conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
-             socklen_t salen)
+                   socklen_t salen)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL || (c->out = evbuffer_new()) == NULL) {
@@ -525,7 +530,7 @@ int http__conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
         return -1;
     }
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
-        int one = 1;    /* each stream chunk goes out at once */
+        int one = 1; /* each stream chunk goes out at once */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     addr_peer_text(sa, salen, c->client, sizeof(c->client));
@@ -536,7 +541,7 @@ int http__conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
     evtimer_assign(&c->tev, s->base, on_timer, c);
     event_assign(&c->kev, s->base, -1, 0, on_write, c);
     event_assign(&c->cev, s->base, fd, EV_CLOSED | EV_PERSIST, on_timer, c);
-    c->head_started = 1;    /* the head deadline runs from accept */
+    c->head_started = 1; /* the head deadline runs from accept */
     c->deadline_ms = sb_now_ms() + ms_from_s(s->cfg->client_header_timeout);
     c->next = s->conns;
     if (s->conns)

@@ -31,10 +31,10 @@
 #include "worker/server/http_parse.h"
 
 enum conn_state {
-    C_HEAD,         /* reading a request head (or idle between requests) */
-    C_BODY,         /* reading a request body */
-    C_APP,          /* request dispatched; the app has it */
-    C_LINGER,       /* response sent, write side shut; discarding input */
+    C_HEAD,   /* reading a request head (or idle between requests) */
+    C_BODY,   /* reading a request body */
+    C_APP,    /* request dispatched; the app has it */
+    C_LINGER, /* response sent, write side shut; discarding input */
 };
 
 struct http_server {
@@ -46,19 +46,22 @@ struct http_server {
     struct http_limits lim;
     struct evconnlistener **lev;
     int nlev;
-    struct event retry;         /* re-enables accepting after EMFILE */
+    struct event retry; /* re-enables accepting after EMFILE */
     int accept_paused;
-    struct conn *conns;         /* doubly linked */
+    struct conn *conns; /* doubly linked */
     int nconns;
     int draining;
     void (*done)(void *);
     void *done_arg;
     struct event done_ev;
-    struct event reap_ev;       /* frees the ended requests (http__req_reap) */
-    struct http_req *ended;     /* ended, not yet freed: owned here */
+    struct event reap_ev;   /* frees the ended requests (http__req_reap) */
+    struct http_req *ended; /* ended, not yet freed: owned here */
 };
 
-enum { ARMED_R = 1, ARMED_W = 2, ARMED_C = 4, ARMED_T = 8 };
+enum { ARMED_R = 1,
+       ARMED_W = 2,
+       ARMED_C = 4,
+       ARMED_T = 8 };
 
 struct conn {
     struct http_server *srv;
@@ -66,23 +69,23 @@ struct conn {
     int fd;
     enum conn_state state;
     struct event rev, wev, tev;
-    struct event kev;           /* kicked by http__conn_kick; runs on_write */
-    struct event cev;           /* EV_CLOSED while reading is paused */
-    unsigned char armed;        /* ARMED_*: which of rev, wev, cev, tev
+    struct event kev;    /* kicked by http__conn_kick; runs on_write */
+    struct event cev;    /* EV_CLOSED while reading is paused */
+    unsigned char armed; /* ARMED_*: which of rev, wev, cev, tev
                                  * are added (only http__conn_arm adds them) */
-    char *in;                   /* unparsed input (NULL when empty/idle) */
+    char *in;            /* unparsed input (NULL when empty/idle) */
     size_t in_len, in_cap;
     struct evbuffer *out;
     struct http_scan scan;
     struct h1f_chunked chunk;
-    uint64_t body_left;         /* Content-Length bytes still to read */
+    uint64_t body_left; /* Content-Length bytes still to read */
     int chunked;
-    int64_t deadline_ms;        /* end of the head timeout */
-    int head_started;           /* a request's first byte has arrived */
-    int reading;                /* rev is added */
-    int close_after;            /* close once the current response ends */
-    int closing;                /* no more requests: flush, then linger */
-    int broken;                 /* write failed; close from the loop */
+    int64_t deadline_ms; /* end of the head timeout */
+    int head_started;    /* a request's first byte has arrived */
+    int reading;         /* rev is added */
+    int close_after;     /* close once the current response ends */
+    int closing;         /* no more requests: flush, then linger */
+    int broken;          /* write failed; close from the loop */
     int in_process;
     int nreq;                   /* requests read on this connection */
     struct http_req *req;       /* being read, or in the app's hands */
@@ -92,7 +95,7 @@ struct conn {
 };
 
 struct http_req {
-    struct conn *conn;          /* NULL once the client has gone */
+    struct conn *conn; /* NULL once the client has gone */
     struct http_server *srv;
     struct http_head head;
     char *path;
@@ -101,27 +104,27 @@ struct http_req {
     char *body;
     size_t body_len, body_cap;
     int keepalive;
-    int head_only;              /* HEAD: no body bytes */
+    int head_only; /* HEAD: no body bytes */
     int gone;
     int dispatched;
-    int started;                /* head sent */
-    int streaming;              /* http_resp_start called */
-    int chunked_out;            /* body framed with chunks (else close) */
+    int started;     /* head sent */
+    int streaming;   /* http_resp_start called */
+    int chunked_out; /* body framed with chunks (else close) */
     int status;
-    uint64_t body_queued;       /* body bytes handed to the connection */
+    uint64_t body_queued; /* body bytes handed to the connection */
     int64_t start_us;
-    struct evbuffer *hdrs;      /* extra response header lines */
+    struct evbuffer *hdrs; /* extra response header lines */
     http_req_cb on_close, on_drain;
     void *close_arg, *drain_arg;
     int want_drain;
-    int ended;                  /* response ended; freed by http__req_reap */
+    int ended; /* response ended; freed by http__req_reap */
     struct http_req *next_ended;
     /* head text and fields follow in the same allocation */
 };
 
 /* http_req.c */
 struct http_req *http__req_new(struct conn *c, const char *head, size_t len,
-                         int nfields, int *status);
+                               int nfields, int *status);
 void http__req_free(struct http_req *r);
 /* Writes r's access log line (http_log.c); _raw: for an answer to a
  * request that was never parsed ("-" for its line). */
@@ -144,7 +147,7 @@ struct sockaddr;
 /* Takes fd (accepted, non-blocking) as a new connection; -1 on no memory
  * (the caller still owns fd). */
 int http__conn_new(struct http_server *s, int fd, const struct sockaddr *sa,
-             socklen_t salen);
+                   socklen_t salen);
 /* Closes at once; only from event callbacks (and drain/free). */
 void http__conn_close(struct conn *c);
 /* Sets read/write interest and the timer from the connection's state. */

@@ -47,8 +47,7 @@ static char *line_at(const struct line *l, size_t *room)
     return *room > 0 ? l->buf + l->len : NULL;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void line_fmt(struct line *l, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void line_fmt(struct line *l, const char *fmt, ...)
 {
     size_t room;
     char *at = line_at(l, &room);
@@ -96,7 +95,7 @@ static int access_format(char *buf, size_t n, const struct access *a)
     if (a->method == NULL) {
         line_put(&l, "-");
     } else {
-        char ver[] = " HTTP/1.0";      /* the parser took one digit */
+        char ver[] = " HTTP/1.0"; /* the parser took one digit */
         ver[sizeof(ver) - 2] = (char)('0' + (a->minor % 10));
         line_esc(&l, a->method);
         line_put(&l, " ");
@@ -124,7 +123,7 @@ static void access_write(const struct access *a)
         log_access_line(stack, (size_t)n);
         return;
     }
-    char *big = malloc((size_t)n + 1);      /* a long target or agent */
+    char *big = malloc((size_t)n + 1); /* a long target or agent */
     if (big == NULL)
         return;
     access_format(big, (size_t)n + 1, a);
@@ -135,9 +134,14 @@ static void access_write(const struct access *a)
 void http__access_log(const struct http_req *r)
 {
     struct access a = {
-        r->client, r->head.method, r->head.target,
-        http_req_header(r, "Referer"), http_req_header(r, "User-Agent"),
-        r->head.minor, r->status, r->body_queued,
+        r->client,
+        r->head.method,
+        r->head.target,
+        http_req_header(r, "Referer"),
+        http_req_header(r, "User-Agent"),
+        r->head.minor,
+        r->status,
+        r->body_queued,
         (double)(http__now_us() - r->start_us) / 1e6,
     };
     access_write(&a);

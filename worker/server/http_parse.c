@@ -22,14 +22,14 @@ static long scan_line(struct http_scan *st, size_t n,
 {
     if (!st->in_fields) {
         if (n == 0)
-            return 0;           /* empty lines before a request: skipped */
+            return 0; /* empty lines before a request: skipped */
         if (lim->line && n > lim->line)
             return -414;
         st->in_fields = 1;
         return 0;
     }
     if (n == 0)
-        return 1;               /* the head's end */
+        return 1; /* the head's end */
     st->fields++;
     if (st->fields > (lim->fields > 0 ? lim->fields : HTTP_FIELDS_MAX))
         return -431;
@@ -122,7 +122,7 @@ int http_parse_head(char *buf, size_t len, struct http_head *h,
         if (h->nfields == maxfields)
             return -400;
         if (h1f_field_parse(line, &fields[h->nfields]) < 0)
-            return -400;  /* also obs-fold and space before ':' */
+            return -400; /* also obs-fold and space before ':' */
         h->nfields++;
     }
 }

@@ -26,16 +26,16 @@
 /* Gunicorn's meanings: line and field_size 0 = unlimited (up to the hard
  * cap), fields 0 = HTTP_FIELDS_MAX. */
 struct http_limits {
-    size_t line;            /* limit_request_line: request line bytes */
-    int fields;             /* limit_request_fields */
-    size_t field_size;      /* limit_request_field_size: one header line */
+    size_t line;       /* limit_request_line: request line bytes */
+    int fields;        /* limit_request_fields */
+    size_t field_size; /* limit_request_field_size: one header line */
 };
 
 struct http_scan {
-    size_t pos;             /* bytes examined so far */
-    size_t line_start;      /* offset of the line being read */
-    int in_fields;          /* past the request line */
-    int fields;             /* header lines seen: room http_parse_head needs */
+    size_t pos;        /* bytes examined so far */
+    size_t line_start; /* offset of the line being read */
+    int in_fields;     /* past the request line */
+    int fields;        /* header lines seen: room http_parse_head needs */
 };
 
 /* Scans buf[0..len) (the same start each call; len only grows) for the end
@@ -47,8 +47,8 @@ long http_scan_head(struct http_scan *st, const char *buf, size_t len,
 
 struct http_head {
     const char *method;
-    char *target;           /* as sent */
-    int minor;              /* HTTP/1.minor */
+    char *target; /* as sent */
+    int minor;    /* HTTP/1.minor */
     struct h1f_field *fields;
     int nfields;
 };
@@ -78,7 +78,9 @@ const char *http_target_origin(const char *target);
  * unless "Connection: close", HTTP/1.0 only with "keep-alive". */
 int http_head_keepalive(const struct http_head *h);
 
-enum http_body { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED };
+enum http_body { HTTP_BODY_NONE,
+                 HTTP_BODY_LENGTH,
+                 HTTP_BODY_CHUNKED };
 
 /* How the request body is framed. Returns 0 (and *length for
  * HTTP_BODY_LENGTH), -400 (bad or conflicting Content-Length, both

@@ -27,37 +27,69 @@ int64_t http__now_us(void)
 const char *http__reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default:  return status < 300 ? "OK" : status < 500 ? "Error" : "Server Error";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return status < 300 ? "OK" : status < 500 ? "Error"
+                                                  : "Server Error";
     }
 }
 
@@ -99,7 +131,7 @@ static void set_forwarded_client(struct http_req *r, const struct conn *c)
 }
 
 struct http_req *http__req_new(struct conn *c, const char *head, size_t len,
-                         int nfields, int *status)
+                               int nfields, int *status)
 {
     size_t fsz = sizeof(struct h1f_field) * (size_t)nfields;
     /* one block: the request, its fields, the head text, the path */
@@ -125,7 +157,7 @@ struct http_req *http__req_new(struct conn *c, const char *head, size_t len,
     size_t plen = q ? (size_t)(q - t) : strlen(t);
     memcpy(r->path, t, plen);
     if (plen == 0 && t != r->head.target)
-        r->path[0] = '/';       /* "http://host" or "http://host?q" */
+        r->path[0] = '/'; /* "http://host" or "http://host?q" */
     r->query = q ? q + 1 : "";
     r->conn = c;
     r->srv = c->srv;
@@ -159,7 +191,7 @@ void http__req_detach(struct http_req *r)
     r->conn = NULL;
     r->gone = 1;
     if (r->on_close)
-        r->on_close(r, r->close_arg);   /* may end (and free) r: last */
+        r->on_close(r, r->close_arg); /* may end (and free) r: last */
 }
 
 void http__req_check_drain(struct http_req *r)
@@ -172,12 +204,30 @@ void http__req_check_drain(struct http_req *r)
         r->on_drain(r, r->drain_arg);
 }
 
-const char *http_req_method(const struct http_req *r) { return r->head.method; }
-const char *http_req_path(const struct http_req *r) { return r->path; }
-const char *http_req_query(const struct http_req *r) { return r->query; }
-const char *http_req_target(const struct http_req *r) { return r->head.target; }
-const char *http_req_client(const struct http_req *r) { return r->client; }
-int http_req_gone(const struct http_req *r) { return r->gone; }
+const char *http_req_method(const struct http_req *r)
+{
+    return r->head.method;
+}
+const char *http_req_path(const struct http_req *r)
+{
+    return r->path;
+}
+const char *http_req_query(const struct http_req *r)
+{
+    return r->query;
+}
+const char *http_req_target(const struct http_req *r)
+{
+    return r->head.target;
+}
+const char *http_req_client(const struct http_req *r)
+{
+    return r->client;
+}
+int http_req_gone(const struct http_req *r)
+{
+    return r->gone;
+}
 
 const char *http_req_header(const struct http_req *r, const char *name)
 {
@@ -231,8 +281,14 @@ struct piece {
     size_t n;
 };
 
-#define PIECE(lit) { lit, sizeof(lit) - 1 }
-#define PIECE_STR(str) { str, strlen(str) }
+#define PIECE(lit)           \
+    {                        \
+        lit, sizeof(lit) - 1 \
+    }
+#define PIECE_STR(str)   \
+    {                    \
+        str, strlen(str) \
+    }
 
 /* Appends the pieces to out in one contiguous write: the head is written
  * once per response, so no printf engine and no evbuffer chain per line. */
@@ -259,10 +315,13 @@ static void write_head(struct evbuffer *out, int status, const char *ctype,
 {
     char st[16];
     struct piece p[16] = {
-        PIECE("HTTP/1.1 "), { st, (size_t)snprintf(st, sizeof(st), "%d ",
-                                                   status) },
-        PIECE_STR(http__reason(status)), PIECE("\r\nDate: "),
-        PIECE_STR(http_date()), PIECE("\r\nServer: llmfork\r\n"),
+        PIECE("HTTP/1.1 "),
+        { st, (size_t)snprintf(st, sizeof(st), "%d ",
+                               status) },
+        PIECE_STR(http__reason(status)),
+        PIECE("\r\nDate: "),
+        PIECE_STR(http_date()),
+        PIECE("\r\nServer: llmfork\r\n"),
     };
     int np = 6;
 
@@ -292,8 +351,9 @@ static void resp_head(struct http_req *r, int status, const char *ctype,
     struct conn *c = r->conn;
     if (!r->keepalive || c->srv->draining)
         c->close_after = 1;
-    const char *connection = c->close_after ? "close"
-                           : r->head.minor == 0 ? "keep-alive" : NULL;
+    const char *connection = c->close_after       ? "close"
+                             : r->head.minor == 0 ? "keep-alive"
+                                                  : NULL;
     write_head(c->out, status, ctype, framing, connection, r->hdrs);
     r->started = 1;
     /* headers can no longer be added: a held stream need not keep it */
@@ -372,7 +432,8 @@ void http_resp_send(struct http_req *r, int status, const char *content_type,
          * read as body. Cut the stream off (no last chunk, close), so
          * the client sees it broke instead of a garbled answer. */
         log_error("%s %s: http_resp_send after http_resp_start: "
-                  "stream cut off", r->head.method, r->path);
+                  "stream cut off",
+                  r->head.method, r->path);
         if (r->conn)
             r->conn->close_after = 1;
         req_end(r);
@@ -438,7 +499,7 @@ void http_resp_start(struct http_req *r, int status, const char *content_type)
         r->conn->close_after = 1;
     resp_head(r, status, content_type,
               r->chunked_out ? "Transfer-Encoding: chunked" : NULL);
-    http__conn_hold(r->conn);     /* with its first token, usually in the same read */
+    http__conn_hold(r->conn); /* with its first token, usually in the same read */
 }
 
 /* "<hex>\r\n" into buf (20 bytes); returns its length. On the hot path of
@@ -490,7 +551,7 @@ int http_resp_write(struct http_req *r, const void *data, size_t len)
     if (c == NULL || c->broken || !r->started)
         return -1;
     if (len == 0 || r->head_only)
-        return 0;   /* an empty chunk would end the body */
+        return 0; /* an empty chunk would end the body */
     if (r->chunked_out)
         add_chunk(c->out, data, len);
     else

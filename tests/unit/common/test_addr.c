@@ -92,7 +92,7 @@ static void test_bad_forms(void **state)
     char longpath[160];
     memset(longpath, 'a', sizeof(longpath));
     memcpy(longpath, "unix:/", 6);
-    longpath[5 + 108] = '\0';   /* a path of exactly 108 bytes: one too many */
+    longpath[5 + 108] = '\0'; /* a path of exactly 108 bytes: one too many */
 
     assert_bad("", "empty address");
     assert_bad("127.0.0.1:abc", "bad port 'abc'");
@@ -106,7 +106,7 @@ static void test_bad_forms(void **state)
     assert_bad("::1:8000", "IPv6 addresses need brackets: [IPv6]:PORT");
     assert_bad("bad host!:80", "bad host 'bad host!'");
     assert_bad("example", "expected HOST:PORT, [IPv6]:PORT, PORT, unix:/path"
-               " or fd://N, got 'example'");
+                          " or fd://N, got 'example'");
     assert_bad("unix:", "empty unix socket path");
     assert_bad(longpath, "unix socket path too long (108 bytes, max 107)");
     assert_bad("fd://", "bad fd ''");

@@ -12,8 +12,13 @@
 #include "common/b64.h"
 
 static const char *const vec[][2] = {
-    { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-    { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+    { "", "" },
+    { "f", "Zg==" },
+    { "fo", "Zm8=" },
+    { "foo", "Zm9v" },
+    { "foob", "Zm9vYg==" },
+    { "fooba", "Zm9vYmE=" },
+    { "foobar", "Zm9vYmFy" },
 };
 
 static void test_rfc4648_vectors(void **state)
@@ -25,10 +30,12 @@ static void test_rfc4648_vectors(void **state)
     for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
         size_t n = strlen(vec[i][0]);
         assert_int_equal(b64_encode((const unsigned char *)vec[i][0], n, enc,
-                                    sizeof(enc)), (long)strlen(vec[i][1]));
+                                    sizeof(enc)),
+                         (long)strlen(vec[i][1]));
         assert_string_equal(enc, vec[i][1]);
         assert_int_equal(b64_decode(vec[i][1], strlen(vec[i][1]), dec,
-                                    sizeof(dec)), (long)n);
+                                    sizeof(dec)),
+                         (long)n);
         assert_memory_equal(dec, vec[i][0], n);
         /* base64url drops the padding */
         size_t unpadded = strcspn(vec[i][1], "=");
@@ -64,7 +71,8 @@ static void test_refusals(void **state)
     assert_int_equal(b64_decode("Zh==", 4, dec, sizeof(dec)), -1); /* bits */
     assert_int_equal(b64_decode("Zm9vYmFy", 8, dec, 5), -1);       /* room */
     assert_int_equal(b64_encode((const unsigned char *)"foo", 3, enc,
-                                sizeof(enc)), -1);
+                                sizeof(enc)),
+                     -1);
 }
 
 int main(void)

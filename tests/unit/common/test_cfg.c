@@ -93,12 +93,13 @@ static int load(struct cfg *c, char **err, ...)
 }
 
 /* Loads and fails the test on any problem. */
-#define load_ok(c, ...) do { \
-        char *e_ = NULL; \
-        int n_ = load((c), &e_, __VA_ARGS__); \
-        if (n_ != 0) \
+#define load_ok(c, ...)                               \
+    do {                                              \
+        char *e_ = NULL;                              \
+        int n_ = load((c), &e_, __VA_ARGS__);         \
+        if (n_ != 0)                                  \
             fail_msg("unexpected problems:\n%s", e_); \
-        assert_null(e_); \
+        assert_null(e_);                              \
     } while (0)
 
 /* Loads, expects exactly `want` (lines) and checks c was freed. */
@@ -212,7 +213,7 @@ static void test_precedence(void **state)
     struct cfg c;
     (void)state;
     const char *f = file("prec.conf", "backlog = 100\n"
-                         "[llmfork]\nkeepalive = 7\ntimeout = 12\n");
+                                      "[llmfork]\nkeepalive = 7\ntimeout = 12\n");
 
     load_ok(&c, "-c", f, NULL);
     assert_int_equal(c.timeout, 12);
@@ -224,14 +225,14 @@ static void test_precedence(void **state)
     setenv("LLMFORK_TIMEOUT", "22", 1);
     setenv("LLMFORK_BACKLOG", "200", 1);
     load_ok(&c, "-c", f, NULL);
-    assert_int_equal(c.timeout, 22);            /* env over file */
+    assert_int_equal(c.timeout, 22); /* env over file */
     assert_int_equal(c.backlog, 200);
     assert_int_equal(c.keepalive, 7);
-    assert_int_equal(c.graceful_timeout, 30);   /* default */
+    assert_int_equal(c.graceful_timeout, 30); /* default */
     cfg_free(&c);
 
     load_ok(&c, "-c", f, "--timeout", "33", NULL);
-    assert_int_equal(c.timeout, 33);            /* command line over env */
+    assert_int_equal(c.timeout, 33); /* command line over env */
     assert_int_equal(c.backlog, 200);
     cfg_free(&c);
 }
@@ -249,10 +250,10 @@ static void test_config_from_env(void **state)
     assert_int_equal(c.timeout, 41);
     assert_string_equal(c.config_path, other);
     cfg_free(&c);
-    load_ok(&c, "-c", b, NULL);                 /* -c wins */
+    load_ok(&c, "-c", b, NULL); /* -c wins */
     assert_int_equal(c.timeout, 42);
     cfg_free(&c);
-    load_ok(&c, "--config=", NULL);             /* empty: no file at all */
+    load_ok(&c, "--config=", NULL); /* empty: no file at all */
     assert_int_equal(c.timeout, 30);
     assert_null(c.config_path);
     cfg_free(&c);
@@ -274,9 +275,9 @@ static void test_bind_lists(void **state)
     struct cfg c;
     (void)state;
     const char *f = file("bind.conf", "bind = 127.0.0.1:1\n"
-                         "bind = [::1]:2, unix:/tmp/x.sock\n"
-                         "  fd://3\n"           /* continues the line above */
-                         "forwarded_allow_ips =\n");
+                                      "bind = [::1]:2, unix:/tmp/x.sock\n"
+                                      "  fd://3\n" /* continues the line above */
+                                      "forwarded_allow_ips =\n");
 
     load_ok(&c, "-c", f, NULL);
     assert_list(&c.bind, 4, "127.0.0.1:1", "[::1]:2", "unix:/tmp/x.sock", "fd://3");
@@ -311,7 +312,7 @@ static void test_workers(void **state)
     load_ok(&c, NULL);
     assert_int_equal(cfg_workers(&c), 3);
     cfg_free(&c);
-    setenv("LLMFORK_WORKERS", "4", 1);          /* the specific name wins */
+    setenv("LLMFORK_WORKERS", "4", 1); /* the specific name wins */
     load_ok(&c, NULL);
     assert_int_equal(cfg_workers(&c), 4);
     cfg_free(&c);
@@ -328,8 +329,8 @@ static void test_value_forms(void **state)
     struct cfg c;
     (void)state;
     const char *f = file("forms.conf", "limit_request_body = 2m\n"
-                         "unix_socket_mode = 600\nloglevel = DEBUG\n"
-                         "errorlog =\ntimeout = 31 ; thirty-one\n");
+                                       "unix_socket_mode = 600\nloglevel = DEBUG\n"
+                                       "errorlog =\ntimeout = 31 ; thirty-one\n");
 
     load_ok(&c, "-c", f, "--stream-buffer=64k", "--pid", "/run/x.pid",
             "--limit-request-field_size", "10", "--keep-alive=0", "-n", "svc",
@@ -352,8 +353,8 @@ static void test_value_forms(void **state)
     cfg_free(&c);
 
     load_ok(&c, "-c", f, "--limit-request-field-size", "11", NULL);
-    assert_null(c.errorlog);                    /* empty = none (stderr) */
-    assert_int_equal(c.timeout, 31);            /* after ';' is a comment */
+    assert_null(c.errorlog);         /* empty = none (stderr) */
+    assert_int_equal(c.timeout, 31); /* after ';' is a comment */
     assert_int_equal(c.limit_request_field_size, 11);
     cfg_free(&c);
 }
@@ -363,23 +364,23 @@ static void test_file_errors(void **state)
     char want[2048];
     (void)state;
     const char *f = file("bad.conf", "; comment\n"
-                         "timeout = abc\n"
-                         "[llmfork]\n"
-                         "bogus = 1\n"
-                         "backlog = 0\n"
-                         "bind = 127.0.0.1:99999\n"
-                         "workers = many\n"
-                         "[other]\n"
-                         "timeout = 5\n"
-                         "[llmfork\n"
-                         "just words\n"
-                         "[llmfork]\n"
-                         "loglevel = loud\n"
-                         "unix_socket_mode = 0800\n"
-                         "stream_buffer = 10\n"
-                         "limit_request_body = 5q\n"
-                         "proc_name =\n"
-                         "key ; = commented out\n");
+                                     "timeout = abc\n"
+                                     "[llmfork]\n"
+                                     "bogus = 1\n"
+                                     "backlog = 0\n"
+                                     "bind = 127.0.0.1:99999\n"
+                                     "workers = many\n"
+                                     "[other]\n"
+                                     "timeout = 5\n"
+                                     "[llmfork\n"
+                                     "just words\n"
+                                     "[llmfork]\n"
+                                     "loglevel = loud\n"
+                                     "unix_socket_mode = 0800\n"
+                                     "stream_buffer = 10\n"
+                                     "limit_request_body = 5q\n"
+                                     "proc_name =\n"
+                                     "key ; = commented out\n");
     snprintf(want, sizeof(want),
              "%1$s:2: timeout: expected an integer, got 'abc'\n"
              "%1$s:4: unknown key 'bogus'\n"
@@ -394,7 +395,8 @@ static void test_file_errors(void **state)
              "%1$s:15: stream_buffer: 10 out of range (1024..1073741824)\n"
              "%1$s:16: limit_request_body: expected a size in bytes (like 65536 or 64k), got '5q'\n"
              "%1$s:17: proc_name: must not be empty\n"
-             "%1$s:18: expected KEY = VALUE\n", f);
+             "%1$s:18: expected KEY = VALUE\n",
+             f);
     load_fails(want, "-c", f, NULL);
 }
 
@@ -406,7 +408,8 @@ static void test_file_blank_lines(void **state)
     (void)state;
 
     load_ok(&c, "-c", file("blank.conf", "\v\n[llmfork]\n\f\r\n"
-                            "workers = 2\n \v\ntimeout = 7\n"), NULL);
+                                         "workers = 2\n \v\ntimeout = 7\n"),
+            NULL);
     assert_int_equal(c.workers, 2);
     assert_int_equal(c.timeout, 7);
     cfg_free(&c);
@@ -424,7 +427,8 @@ static void test_file_empty_key(void **state)
 
     snprintf(want, sizeof(want),
              "%1$s:1: unknown key ''\n"
-             "%1$s:2: expected KEY = VALUE\n", f);
+             "%1$s:2: expected KEY = VALUE\n",
+             f);
     load_fails(want, "-c", f, NULL);
 }
 
@@ -434,12 +438,12 @@ static void test_file_duplicates(void **state)
     struct cfg c;
     (void)state;
     const char *f = file("dup.conf", "workers = 2\n"
-                         "bind = 127.0.0.1:1\n"
-                         "[llmfork]\n"
-                         "workers = 4\n"
-                         "bind = 127.0.0.1:2\n"
-                         "timeout = 5\n"
-                         "  6\n");
+                                     "bind = 127.0.0.1:1\n"
+                                     "[llmfork]\n"
+                                     "workers = 4\n"
+                                     "bind = 127.0.0.1:2\n"
+                                     "timeout = 5\n"
+                                     "  6\n");
     snprintf(want, sizeof(want),
              "%1$s:4: workers is already set at line 1\n"
              "%1$s:7: timeout takes one value; this indented line continues it\n",
@@ -463,7 +467,8 @@ static void test_file_limits(void **state)
     strcpy(f, file("long.conf", text));
     snprintf(want, sizeof(want),
              "%1$s:1: line too long (at most 198 characters)\n"
-             "%1$s:2: timeout: -1 out of range (0..86400)\n", f);
+             "%1$s:2: timeout: -1 out of range (0..86400)\n",
+             f);
     load_fails(want, "-c", f, NULL);
 
     strcpy(text, "bind =");
@@ -487,7 +492,7 @@ static void test_env_errors(void **state)
     setenv("WEB_CONCURRENCY", "0", 1);
     setenv("LLMFORK_BIND", "example.com", 1);
     setenv("LLMFORK_FORWARDED_ALLOW_IPS", "10.0.0.1/33", 1);
-    setenv("OPENAI_HOST", "azure_custom", 1);       /* the samples' names */
+    setenv("OPENAI_HOST", "azure_custom", 1); /* the samples' names */
     setenv("AZURE_OPENAI_SERVICE", "bad.name", 1);
     load_fails("environment LLMFORK_BIND: bad address 'example.com': expected"
                " HOST:PORT, [IPv6]:PORT, PORT, unix:/path or fd://N, got 'example.com'\n"
@@ -560,7 +565,7 @@ static void test_sample_env(void **state)
     struct cfg c;
     (void)state;
     const char *f = file("samples.conf", "provider = azure\n"
-                         "azure_deployment = from-file\n");
+                                         "azure_deployment = from-file\n");
 
     setenv("AZURE_OPENAI_SERVICE", "res1", 1);
     setenv("AZURE_OPENAI_CHATGPT_DEPLOYMENT", "chatgpt", 1);
@@ -577,9 +582,9 @@ static void test_sample_env(void **state)
     setenv("AZURE_OPENAI_CHAT_DEPLOYMENT", "chat", 1);
     setenv("AZURE_CLIENT_ID", "cid", 1);
     load_ok(&c, "-c", f, NULL);
-    assert_string_equal(c.provider, "azure");               /* the file */
+    assert_string_equal(c.provider, "azure"); /* the file */
     assert_string_equal(c.azure_endpoint, "https://explicit.openai.azure.com");
-    assert_string_equal(c.azure_deployment, "chat");         /* env > file */
+    assert_string_equal(c.azure_deployment, "chat"); /* env > file */
     assert_string_equal(c.azure_client_id, "cid");
     cfg_free(&c);
     unsetenv("AZURE_OPENAI_CHAT_DEPLOYMENT");
@@ -597,22 +602,33 @@ static void test_sample_env(void **state)
 
     /* each sample's own set of names */
     static const struct {
-        const char *env[4];     /* NAME, VALUE pairs */
+        const char *env[4]; /* NAME, VALUE pairs */
         const char *provider, *base_url, *endpoint, *deployment;
     } cases[] = {
-        { { "LOCAL_OPENAI_ENDPOINT", "http://127.0.0.1:8080/v1" }, "openai",
-          "http://127.0.0.1:8080/v1", NULL, NULL },
+        { { "LOCAL_OPENAI_ENDPOINT", "http://127.0.0.1:8080/v1" }, "openai", "http://127.0.0.1:8080/v1", NULL, NULL },
         { { "LOCAL_OPENAI_ENDPOINT", "http://127.0.0.1:8080/v1",
-            "OPENAI_BASE_URL", "http://127.0.0.1:9/v1" }, "openai",
-          "http://127.0.0.1:9/v1", NULL, NULL },
+            "OPENAI_BASE_URL", "http://127.0.0.1:9/v1" },
+          "openai",
+          "http://127.0.0.1:9/v1",
+          NULL,
+          NULL },
         { { "AZURE_INFERENCE_ENDPOINT", "https://ds.openai.azure.com",
-            "AZURE_DEEPSEEK_DEPLOYMENT", "DeepSeek-R1" }, "azure", NULL,
-          "https://ds.openai.azure.com", "DeepSeek-R1" },
+            "AZURE_DEEPSEEK_DEPLOYMENT", "DeepSeek-R1" },
+          "azure",
+          NULL,
+          "https://ds.openai.azure.com",
+          "DeepSeek-R1" },
         { { "OPENAI_CHAT_HOST", "ollama", "OLLAMA_ENDPOINT",
-            "http://127.0.0.1:11434/v1" }, "openai",
-          "http://127.0.0.1:11434/v1", NULL, NULL },
+            "http://127.0.0.1:11434/v1" },
+          "openai",
+          "http://127.0.0.1:11434/v1",
+          NULL,
+          NULL },
         { { "OPENAI_CHAT_HOST", "ollama", "OPENAI_HOST", "azure" },
-          "azure-v1", NULL, NULL, NULL },
+          "azure-v1",
+          NULL,
+          NULL,
+          NULL },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (int j = 0; j < 4 && cases[i].env[j]; j += 2)
@@ -629,7 +645,7 @@ static void test_sample_env(void **state)
         clear_env();
     }
 
-    setenv("LOCAL_OPENAI_ENDPOINT", "", 1);     /* empty counts as unset */
+    setenv("LOCAL_OPENAI_ENDPOINT", "", 1); /* empty counts as unset */
     load_ok(&c, NULL);
     assert_string_equal(c.provider, "mock");
     cfg_free(&c);
@@ -640,7 +656,7 @@ static void test_error_frees(void **state)
 {
     (void)state;
     const char *f = file("partial.conf", "pidfile = /tmp/p\nuser = u\n"
-                         "bind = 1:1 2:2\ntimeout = x\n");
+                                         "bind = 1:1 2:2\ntimeout = x\n");
     char want[256];
     snprintf(want, sizeof(want), "%s:4: timeout: expected an integer, got 'x'\n", f);
     load_fails(want, "-c", f, "-b", "3:3", "--access-logfile", "/tmp/a", NULL);

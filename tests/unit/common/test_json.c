@@ -79,9 +79,15 @@ static void test_cap(void **state)
     assert_int_equal(json_esc(buf, 7, "Hello!", 6), 6);
     assert_string_equal(buf, "Hello!");
     assert_int_equal(json_esc(buf, 6, "Hello!", 6), (size_t)-1);
-    assert_int_equal(json_esc(buf, 9, "a\x01" "b", 3), 8);
+    assert_int_equal(json_esc(buf, 9, "a\x01"
+                                      "b",
+                              3),
+                     8);
     assert_string_equal(buf, "a\\u0001b");
-    assert_int_equal(json_esc(buf, 8, "a\x01" "b", 3), (size_t)-1);
+    assert_int_equal(json_esc(buf, 8, "a\x01"
+                                      "b",
+                              3),
+                     (size_t)-1);
     assert_int_equal(json_esc(buf, 3, "\"", 1), 2);
     assert_int_equal(json_esc(buf, 2, "\"", 1), (size_t)-1);
 }
@@ -93,23 +99,23 @@ static void test_utf8_valid(void **state)
     (void)state;
     assert_true(VALID(""));
     assert_true(VALID("plain \x01\x7f"));
-    assert_true(VALID("a\0b"));                   /* NUL is a character */
+    assert_true(VALID("a\0b")); /* NUL is a character */
     assert_true(VALID("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82"));
-    assert_true(VALID("\xc2\x80\xdf\xbf"));         /* U+0080, U+07FF */
-    assert_true(VALID("\xe0\xa0\x80\xed\x9f\xbf")); /* U+0800, U+D7FF */
-    assert_true(VALID("\xee\x80\x80\xef\xbf\xbf")); /* U+E000, U+FFFF */
+    assert_true(VALID("\xc2\x80\xdf\xbf"));                 /* U+0080, U+07FF */
+    assert_true(VALID("\xe0\xa0\x80\xed\x9f\xbf"));         /* U+0800, U+D7FF */
+    assert_true(VALID("\xee\x80\x80\xef\xbf\xbf"));         /* U+E000, U+FFFF */
     assert_true(VALID("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf")); /* U+10000, U+10FFFF */
 
-    assert_false(VALID("\x80"));                   /* lone continuation */
+    assert_false(VALID("\x80")); /* lone continuation */
     assert_false(VALID("\xff\xfe"));
-    assert_false(VALID("\xc0\xaf"));               /* overlong '/' */
+    assert_false(VALID("\xc0\xaf")); /* overlong '/' */
     assert_false(VALID("\xc1\xbf"));
-    assert_false(VALID("\xe0\x9f\xbf"));           /* overlong */
-    assert_false(VALID("\xed\xa0\x80"));           /* surrogate U+D800 */
-    assert_false(VALID("\xf0\x8f\xbf\xbf"));       /* overlong */
-    assert_false(VALID("\xf4\x90\x80\x80"));       /* U+110000 */
+    assert_false(VALID("\xe0\x9f\xbf"));     /* overlong */
+    assert_false(VALID("\xed\xa0\x80"));     /* surrogate U+D800 */
+    assert_false(VALID("\xf0\x8f\xbf\xbf")); /* overlong */
+    assert_false(VALID("\xf4\x90\x80\x80")); /* U+110000 */
     assert_false(VALID("\xf5\x80\x80\x80"));
-    assert_false(VALID("\xc3"));                   /* cut short */
+    assert_false(VALID("\xc3")); /* cut short */
     assert_false(VALID("\xe2\x82"));
     assert_false(VALID("\xe2\x82x"));
     assert_false(VALID("ok \xf0\x9f\x99"));
@@ -149,13 +155,16 @@ static void test_parse_strict(void **state)
         assert_non_null(t);
         cJSON_Delete(t);
         snprintf(why, sizeof why, "not valid JSON: raw control character "
-                 "U+%04X in a string at byte 7", c);
+                                  "U+%04X in a string at byte 7",
+                 c);
         parse(buf, strlen(buf), why);
     }
     parse(nul, sizeof nul - 1,
           "not valid JSON: raw control character U+0000 in a string at "
           "byte 7");
-    parse("{\"a\":\x0b" "1}", 8,
+    parse("{\"a\":\x0b"
+          "1}",
+          8,
           "not valid JSON: raw control character U+000B between tokens at "
           "byte 5");
     parse("{\"a\":1}\x01", 8, "not valid JSON");

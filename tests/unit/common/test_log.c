@@ -72,7 +72,8 @@ static const char *check_prefix(const char *line, const char *level)
     char tag[16];
 
     assert_int_equal(sscanf(line, "[%4d-%2d-%2d %2d:%2d:%2d +0000] [%d] [%15[A-Z]] %n",
-                            &y, &mo, &d, &h, &mi, &s, &pid, tag, &n), 8);
+                            &y, &mo, &d, &h, &mi, &s, &pid, tag, &n),
+                     8);
     assert_true(n > 0);
     assert_true(y >= 2024 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31);
     assert_int_equal(pid, getpid());
@@ -88,10 +89,10 @@ static void test_format_and_levels(void **state)
     log_info("hello %d", 42);
     errno = ENOENT;
     log_error("open failed: %m");
-    assert_int_equal(errno, ENOENT);            /* logging keeps errno */
+    assert_int_equal(errno, ENOENT); /* logging keeps errno */
     log_set_level(LOG_LVL_DEBUG);
     assert_true(log_enabled(LOG_LVL_DEBUG));
-    log_debug("now shown\n");                   /* one newline, not two */
+    log_debug("now shown\n"); /* one newline, not two */
     log_set_level(LOG_LVL_CRITICAL);
     log_error("filtered");
     log_crit("last");
@@ -195,7 +196,7 @@ static void test_escape(void **state)
     assert_int_equal(log_escape(out, sizeof(out), evil), 36);
     assert_string_equal(out, "a\\x22b\\x5Cc\\x09d\\x0A\\x01\\x7F\\xC3\\xA9");
     assert_int_equal(log_escape(out, 4, "ab\"c"), 7);
-    assert_string_equal(out, "ab");             /* not a cut "\\x2" */
+    assert_string_equal(out, "ab"); /* not a cut "\\x2" */
     assert_int_equal(log_escape(out, 7, "ab\"c"), 7);
     assert_string_equal(out, "ab\\x22");
     assert_int_equal(log_escape(NULL, 0, "\""), 4);
@@ -221,7 +222,8 @@ static void test_long_message_is_one_line(void **state)
 /* Four processes append 300 lines each: every line arrives whole. */
 static void test_processes_do_not_interleave(void **state)
 {
-    enum { KIDS = 4, LINES = 300 };
+    enum { KIDS = 4,
+           LINES = 300 };
     char pad[300];
     (void)state;
 

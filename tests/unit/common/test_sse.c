@@ -22,14 +22,14 @@
 
 /* What a run saw: one line per event, and the results. */
 struct run {
-    char   log[LOG_MAX];
+    char log[LOG_MAX];
     size_t len;
-    int    events;
-    int    stop_after;      /* callback returns nonzero at this event; 0 never */
-    int    feed_rc;         /* first nonzero sse_feed() result, or 0 */
-    int    cut;             /* sse_finish() result */
-    const char *lo, *hi;    /* the piece being fed, to see zero-copy */
-    int    borrowed;        /* events whose data pointed into the piece */
+    int events;
+    int stop_after;      /* callback returns nonzero at this event; 0 never */
+    int feed_rc;         /* first nonzero sse_feed() result, or 0 */
+    int cut;             /* sse_finish() result */
+    const char *lo, *hi; /* the piece being fed, to see zero-copy */
+    int borrowed;        /* events whose data pointed into the piece */
 };
 
 static void log_bytes(struct run *r, const char *s, size_t n)
@@ -84,7 +84,7 @@ static void feed_piece(struct sse_parser *p, struct run *r, const char *s,
     if (r->feed_rc == 0)
         r->feed_rc = rc;
     else
-        assert_int_equal(rc, r->feed_rc);   /* results are sticky */
+        assert_int_equal(rc, r->feed_rc); /* results are sticky */
     free(copy);
 }
 
@@ -342,13 +342,13 @@ static void test_fields(void **state)
     CHECK(": this is a comment\n"
           ":\n"
           "event: delta\nid: 7\ndata: a\n\n"
-          "data: b\n\n"                          /* type resets, id stays */
-          "event: only-a-name\nid: 8\n\n"        /* no data: not dispatched */
+          "data: b\n\n"                   /* type resets, id stays */
+          "event: only-a-name\nid: 8\n\n" /* no data: not dispatched */
           "data: c\n\n"
           "retry: 3000\nfoo: bar\nData: no\ndata: d\n\n"
-          "retry: 30x\nretry:\nretry: 1 0\ndata: e\n\n"  /* ignored */
-          "id\nevent:ping\ndata: {}\n\n"         /* empty id clears it */
-          "event\ndata: f\n\n",                  /* empty type = message */
+          "retry: 30x\nretry:\nretry: 1 0\ndata: e\n\n" /* ignored */
+          "id\nevent:ping\ndata: {}\n\n"                /* empty id clears it */
+          "event\ndata: f\n\n",                         /* empty type = message */
           0,
           "delta|7|-1|0|a\n"
           "message|7|-1|0|b\n"
@@ -389,7 +389,8 @@ static void test_mixed_line_ends(void **state)
     /* A CR LF read as two line ends would add a blank line inside these
      * events and split them. */
     CHECK("event: x\r\ndata: a\r\ndata: b\r\n\r\n"
-          "event: y\rid: 2\rdata: c\rdata: d\r\r", 0,
+          "event: y\rid: 2\rdata: c\rdata: d\r\r",
+          0,
           "x||-1|0|a\nb\n"
           "y|2|-1|0|c\nd\n",
           SSE_OK, 0);
@@ -399,7 +400,8 @@ static void test_done_only_exact(void **state)
 {
     (void)state;
     CHECK("data: [DONE]\n\ndata: [DONE] \n\ndata:[DONE]\n\n"
-          "data: [DONE]\ndata: x\n\n", 0,
+          "data: [DONE]\ndata: x\n\n",
+          0,
           "message||-1|1|[DONE]\n"
           "message||-1|0|[DONE] \n"
           "message||-1|1|[DONE]\n"
@@ -410,12 +412,18 @@ static void test_done_only_exact(void **state)
 static void test_bom(void **state)
 {
     (void)state;
-    CHECK("\xEF\xBB\xBF" "data: a\n\n", 0, "message||-1|0|a\n", SSE_OK, 0);
+    CHECK("\xEF\xBB\xBF"
+          "data: a\n\n",
+          0, "message||-1|0|a\n", SSE_OK, 0);
     /* Only one BOM is skipped: a second one is part of the field name. */
-    CHECK("\xEF\xBB\xBF\xEF\xBB\xBF" "data: a\n\ndata: b\n\n", 0,
+    CHECK("\xEF\xBB\xBF\xEF\xBB\xBF"
+          "data: a\n\ndata: b\n\n",
+          0,
           "message||-1|0|b\n", SSE_OK, 0);
     /* Half a BOM is content, not skipped. */
-    CHECK("\xEF\xBB" "data: a\n\ndata: b\n\n", 0,
+    CHECK("\xEF\xBB"
+          "data: a\n\ndata: b\n\n",
+          0,
           "message||-1|0|b\n", SSE_OK, 0);
     CHECK("\xEF\xBB", 0, "", SSE_OK, 1);
 }
@@ -477,7 +485,8 @@ static void test_memory_bounded(void **state)
 static void test_idle_holds_nothing(void **state)
 {
     static const char *pieces[] = {
-        "data: {\"a\":", "1}\n\n",
+        "data: {\"a\":",
+        "1}\n\n",
         "event: e\ndata: x\ndata: y\n\n",
         "data: whole\n\n",
     };
@@ -491,7 +500,7 @@ static void test_idle_holds_nothing(void **state)
     for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
         assert_int_equal(sse_feed(&p, pieces[i], strlen(pieces[i])), SSE_OK);
         if (i == 0)
-            assert_true(p.line.cap > 0);        /* the cut line waits */
+            assert_true(p.line.cap > 0); /* the cut line waits */
         else
             assert_true(p.line.ptr == NULL && p.data.ptr == NULL &&
                         p.type.ptr == NULL);
@@ -531,7 +540,9 @@ static void test_finish_resets(void **state)
                               "data: 0123456789012345678901234567890\n"),
                      SSE_ETOOBIG);
     assert_int_equal(sse_finish(&p), 1);
-    assert_int_equal(FEED(&p, "\xEF\xBB\xBF" "data: b\n\ndata: c"), SSE_OK);
+    assert_int_equal(FEED(&p, "\xEF\xBB\xBF"
+                              "data: b\n\ndata: c"),
+                     SSE_OK);
     assert_int_equal(sse_finish(&p), 1);
     assert_int_equal(FEED(&p, "data: d\n\n"), SSE_OK);
     assert_int_equal(sse_finish(&p), 0);

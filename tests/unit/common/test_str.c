@@ -19,7 +19,8 @@ static void test_query_param(void **st)
     (void)st;
 
     assert_int_equal(str_query_param("query=red+shoes%21&top=3", "query", v,
-                                     sizeof v), 10);
+                                     sizeof v),
+                     10);
     assert_string_equal(v, "red shoes!");
     assert_int_equal(str_query_param("topx=1&top=2", "top", v, sizeof v), 1);
     assert_string_equal(v, "2");

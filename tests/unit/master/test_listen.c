@@ -108,7 +108,7 @@ static void test_ipv6_is_v6only(void **state)
 
     make_cfg(&c, texts, 1);
     if (listen_open(&ls, &c, err, sizeof(err)) != 0)
-        skip();                 /* no IPv6 loopback on this machine */
+        skip(); /* no IPv6 loopback on this machine */
     int on = 0;
     socklen_t len = sizeof(on);
     assert_int_equal(getsockopt(ls.l[0].fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len), 0);
@@ -179,10 +179,10 @@ static void test_update_keeps_adds_and_removes(void **state)
     make_cfg(&c, second, 2);
     assert_int_equal(listen_update(&ls, &c, &removed, err, sizeof(err)), 0);
     assert_int_equal(ls.n, 2);
-    assert_int_equal(ls.l[0].fd, kept_fd);         /* same socket, no rebind */
+    assert_int_equal(ls.l[0].fd, kept_fd); /* same socket, no rebind */
     assert_string_equal(ls.l[1].addr.text, b);
     assert_int_equal(removed.n, 1);
-    assert_int_equal(removed.l[0].fd, a_fd);       /* still open for old workers */
+    assert_int_equal(removed.l[0].fd, a_fd); /* still open for old workers */
     assert_int_equal(fcntl(a_fd, F_GETFD) >= 0, 1);
     listen_close(&removed);
 
@@ -220,7 +220,7 @@ static void test_inherited_fds_are_reused(void **state)
     make_cfg_one(&c, &b);
     assert_int_equal(listen_open(&ls, &c, err, sizeof(err)), 0);
     int fd = ls.l[0].fd;
-    int stray = socket(AF_INET, SOCK_STREAM, 0);   /* not wanted: closed */
+    int stray = socket(AF_INET, SOCK_STREAM, 0); /* not wanted: closed */
     snprintf(env, sizeof(env), "%d,%d", fd, stray);
     setenv("LLMFORK_FDS", env, 1);
 

@@ -20,13 +20,13 @@ struct fetchrec {
     int done_status, attempts;
     char body[256 * 1024];
     size_t len;
-    char hdr[64], hdr_done[64];     /* a header read in on_headers/done */
+    char hdr[64], hdr_done[64]; /* a header read in on_headers/done */
     const char *hdr_name;
     int cancel_in_headers, cancel_in_data;
     struct fetch *cancel_other;
     int pause_in_data, paused, data_while_paused;
     struct fetch *f;
-    int64_t t0, t_done;             /* fetchrec_now_ms() */
+    int64_t t0, t_done; /* fetchrec_now_ms() */
 };
 
 /* Records into the struct fetchrec passed as arg; on_done breaks the

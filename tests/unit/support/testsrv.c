@@ -20,12 +20,12 @@
 #include "worker/fetch/fetch.h"
 #include "tests/unit/support/testsrv.h"
 
-struct stream {                 /* a chunked reply sent by a timer */
+struct stream { /* a chunked reply sent by a timer */
     struct stream *next;
     struct evhttp_request *req;
     struct event *timer;
     int left, sent, ms;
-    int cut;                    /* drop the connection instead of ending */
+    int cut; /* drop the connection instead of ending */
 };
 
 struct event_base *testsrv_base;
@@ -33,7 +33,7 @@ int testsrv_native = 1;
 static struct evhttp *http;
 static int port;
 static struct stream *streams;
-static int hits[16];            /* /flaky attempts, by key */
+static int hits[16]; /* /flaky attempts, by key */
 static int cut_hits;
 
 static int qint(struct evkeyvalq *q, const char *k, int dflt)
@@ -115,7 +115,7 @@ static void start_stream(struct evhttp_request *req, int n, int ms, int cut)
     evhttp_add_header(evhttp_request_get_output_headers(req),
                       "Content-Type", "text/plain");
     evhttp_send_reply_start(req, 200, "OK");
-    evtimer_add(s->timer, &now);       /* the first chunk at once */
+    evtimer_add(s->timer, &now); /* the first chunk at once */
 }
 
 /* Several chunks written at once: the client reads them in one go. */
@@ -148,7 +148,8 @@ static void echo(struct evhttp_request *req)
     const char *x = evhttp_find_header(evhttp_request_get_input_headers(req),
                                        "X-Test");
     const char *method = evhttp_request_get_command(req) == EVHTTP_REQ_PUT
-                         ? "PUT" : "POST";
+                             ? "PUT"
+                             : "POST";
     char len[32];
 
     snprintf(len, sizeof len, "%zu", evbuffer_get_length(in));
@@ -205,7 +206,7 @@ static void route(struct evhttp_request *req, void *arg)
     else if (strcmp(path, "/stall-after-chunk") == 0)
         start_stream(req, 1, 10000, 0);
     else if (strcmp(path, "/stall") == 0)
-        stream_new(req, 0, 0);          /* never answers */
+        stream_new(req, 0, 0); /* never answers */
     else
         reply(req, 404, "no such path");
     evhttp_clear_headers(&q);
@@ -226,11 +227,12 @@ int testsrv_setup(void **state)
     app_timer_loop(testsrv_base);
     http = evhttp_new(testsrv_base);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                     EVHTTP_REQ_PUT);
+                                         EVHTTP_REQ_PUT);
     bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
     assert_non_null(bs);
     assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bs),
-                                 (struct sockaddr *)&sa, &len), 0);
+                                 (struct sockaddr *)&sa, &len),
+                     0);
     port = ntohs(sa.sin_port);
     evhttp_set_gencb(http, route, NULL);
     fetch_opts_default(&o);

@@ -35,14 +35,14 @@ static void test_fires_once_per_arming(void **state)
     assert_false(app_timer_armed(t));
     assert_int_equal(app_timer_after(t, 0), 0);
     assert_int_equal(app_timer_after(u, 5), 0);
-    app_timer_stop(u);                  /* stopped: never fires */
+    app_timer_stop(u); /* stopped: never fires */
     assert_true(app_timer_armed(t));
-    event_base_dispatch(base);          /* returns once nothing is armed */
+    event_base_dispatch(base); /* returns once nothing is armed */
     assert_int_equal(n, 1);
     assert_int_equal(m, 0);
     assert_false(app_timer_armed(t));
     assert_int_equal(app_timer_after(t, 20), 0);
-    assert_int_equal(app_timer_after(t, 1), 0);     /* re-armed: once */
+    assert_int_equal(app_timer_after(t, 1), 0); /* re-armed: once */
     event_base_dispatch(base);
     assert_int_equal(n, 2);
     app_timer_free(t);

@@ -42,25 +42,25 @@
 struct chat_app {
     const struct cfg *cfg;
     struct model *model;
-    struct rag *rag;            /* rag = search, else NULL */
-    struct login *login;        /* use_authentication, else NULL */
-    struct str_buf line;        /* scratch for one NDJSON line */
-    char *config;               /* GET /config's reply (democonfig.h) */
+    struct rag *rag;     /* rag = search, else NULL */
+    struct login *login; /* use_authentication, else NULL */
+    struct str_buf line; /* scratch for one NDJSON line */
+    char *config;        /* GET /config's reply (democonfig.h) */
 };
 
 struct chat {
     struct relay rl;
     struct chat_app *app;
     struct sse_parser sse;
-    struct reasoning rs;        /* <think> content -> thinking lines */
-    struct delta_memo memo;     /* the chunks' repeated first bytes */
-    struct rag_run *rag;        /* the RAG steps before the model call */
-    char *head;                 /* the first stream line's context part */
-    struct followup fu;         /* the demo's follow-up questions */
-    char *extra;                /* with them: the RAG context, as JSON */
-    unsigned followups : 1;     /* asked for: cut them out of the text */
+    struct reasoning rs;    /* <think> content -> thinking lines */
+    struct delta_memo memo; /* the chunks' repeated first bytes */
+    struct rag_run *rag;    /* the RAG steps before the model call */
+    char *head;             /* the first stream line's context part */
+    struct followup fu;     /* the demo's follow-up questions */
+    char *extra;            /* with them: the RAG context, as JSON */
+    unsigned followups : 1; /* asked for: cut them out of the text */
     unsigned stream : 1;
-    unsigned done_seen : 1;     /* [DONE] arrived */
+    unsigned done_seen : 1; /* [DONE] arrived */
 };
 
 static void chat_free(struct relay *rl)
@@ -102,7 +102,8 @@ static void write_delta(struct chat *ch, const char *s, size_t len)
 static void write_thought(struct chat *ch, const char *s, size_t len)
 {
     write_line(ch, "{\"delta\":{\"role\":\"assistant\",\"context\":"
-               "{\"thoughts\":\"", s, len, "\"}}}\n");
+                   "{\"thoughts\":\"",
+               s, len, "\"}}}\n");
 }
 
 static void emit_answer(void *arg, const char *p, size_t n)
@@ -132,7 +133,8 @@ static void write_followups(struct chat *ch)
     char *line = qs ? str_fmt("{\"delta\":{\"role\":\"assistant\"},"
                               "\"context\":{\"context\":%s,"
                               "\"followup_questions\":%s}}\n",
-                              ch->extra ? ch->extra : "null", qs) : NULL;
+                              ch->extra ? ch->extra : "null", qs)
+                    : NULL;
 
     if (line)
         relay_write(&ch->rl, line, strlen(line));
@@ -170,7 +172,7 @@ static int on_chunk_tree(struct chat *ch, const struct sse_event *ev)
     if (err) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "message");
         write_error_line(ch, cJSON_IsString(m) ? m->valuestring
-                         : "the model failed mid-stream");
+                                               : "the model failed mid-stream");
         cJSON_Delete(o);
         return -1;
     }
@@ -231,7 +233,7 @@ static int on_event(const struct sse_event *ev, void *arg)
 
     if (ev->done) {
         ch->done_seen = 1;
-        return 1;               /* the answer is whole: see end_at_done */
+        return 1; /* the answer is whole: see end_at_done */
     }
     if (delta_scan(ev->data, ev->data_len, &d, &ch->memo) != DELTA_OK)
         return on_chunk_tree(ch, ev);
@@ -268,7 +270,7 @@ static void on_headers(struct model_call *c, int status, void *arg)
 static void end_at_done(struct chat *ch)
 {
     finish_text(ch);
-    if (ch->rl.paused) {        /* no drain will come to resume it */
+    if (ch->rl.paused) { /* no drain will come to resume it */
         ch->rl.paused = 0;
         model_resume(ch->rl.call);
     }
@@ -388,14 +390,13 @@ static void reply_whole(struct chat *ch)
         reply_error(ch, &e);
     } else {
         char *text = NULL;
-        cJSON *out = cJSON_Parse(ch->head);   /* context + session_state */
+        cJSON *out = cJSON_Parse(ch->head); /* context + session_state */
         cJSON *m = cJSON_CreateObject();
         cJSON_DeleteItemFromObjectCaseSensitive(out, "delta");
         cJSON_AddStringToObject(m, "role", "assistant");
         add_content(ch, m, msg, content->valuestring);
         if (ch->followups)
-            cut_followups(ch, m, cJSON_GetObjectItemCaseSensitive(out,
-                                                                  "context"));
+            cut_followups(ch, m, cJSON_GetObjectItemCaseSensitive(out, "context"));
         cJSON_AddItemToObject(out, "message", m);
         text = cJSON_PrintUnformatted(out);
         if (text)
@@ -430,7 +431,7 @@ static void on_done(struct model_call *c, const struct fetch_result *res,
             reply_error(ch, &e);
         else if (ch->stream)
             reply_error(ch, &(struct relay_error){ .status = 502,
-                        .msg = "the model sent no stream" });
+                                                   .msg = "the model sent no stream" });
         else
             reply_whole(ch);
     }
@@ -476,7 +477,7 @@ static void rag_ready(void *arg, char *body, size_t len, cJSON *context,
     ch->followups = followups != 0;
     if (followups && ch->stream &&
         !(ch->extra = cJSON_PrintUnformatted(context)))
-        ctx = NULL;             /* out of memory: said below */
+        ctx = NULL; /* out of memory: said below */
     while (ctx && (item = context->child)) {
         cJSON_DetachItemViaPointer(context, item);
         cJSON_AddItemToObject(ctx, item->string, item);
@@ -522,7 +523,8 @@ static cJSON *session_new(cJSON *root, cJSON *old)
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+                             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5],
              b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
     s = cJSON_CreateString(id);
     if (s && old)
@@ -548,8 +550,7 @@ static void handle(struct http_req *r, struct chat_app *app, int stream,
         cJSON_Delete(root);
         return;
     }
-    if (login_filter(app->login, u, cJSON_GetObjectItemCaseSensitive(
-                         in.context, "overrides"), &security) < 0) {
+    if (login_filter(app->login, u, cJSON_GetObjectItemCaseSensitive(in.context, "overrides"), &security) < 0) {
         http_resp_error(r, 500, "out of memory");
         cJSON_Delete(root);
         return;

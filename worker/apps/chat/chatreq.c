@@ -35,8 +35,10 @@ static int check_message(const cJSON *m, int i, char *err, size_t n)
         return snprintf(err, n, "messages[%d].role: must be a string", i), -1;
     if (!known_role(role->valuestring))
         return snprintf(err, n, "messages[%d].role: unknown role '%.40s' "
-                        "(system, user, assistant, developer)", i,
-                        role->valuestring), -1;
+                                "(system, user, assistant, developer)",
+                        i,
+                        role->valuestring),
+               -1;
     if (!content)
         return snprintf(err, n, "messages[%d].content: required", i), -1;
     if (!cJSON_IsString(content))
@@ -55,7 +57,8 @@ static int check_messages(const cJSON *msgs, char *err, size_t n)
         return snprintf(err, n, "messages: must be an array"), -1;
     if (cJSON_GetArraySize(msgs) == 0)
         return snprintf(err, n, "messages: must not be empty"), -1;
-    cJSON_ArrayForEach(m, msgs) {
+    cJSON_ArrayForEach(m, msgs)
+    {
         if (check_message(m, i++, err, n) < 0)
             return -1;
     }
@@ -80,7 +83,8 @@ static int parse_overrides(const cJSON *ov, const struct cfg *c,
     if (t && !cJSON_IsNull(t)) {
         if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 2)
             return snprintf(err, n, "context.overrides.temperature: must be "
-                            "a number from 0 to 2"), -1;
+                                    "a number from 0 to 2"),
+                   -1;
         in->temperature = t->valuedouble;
         in->has_temperature = 1;
     }
@@ -88,14 +92,17 @@ static int parse_overrides(const cJSON *ov, const struct cfg *c,
         if (!is_integer(mt) || mt->valuedouble < 1 ||
             mt->valuedouble > c->max_tokens_limit)
             return snprintf(err, n, "context.overrides.max_tokens: must be an "
-                            "integer from 1 to %d", c->max_tokens_limit), -1;
+                                    "integer from 1 to %d",
+                            c->max_tokens_limit),
+                   -1;
         in->max_tokens = (int)mt->valuedouble;
         in->has_max_tokens = 1;
     }
     if (seed && !cJSON_IsNull(seed)) {
         if (!is_integer(seed))
             return snprintf(err, n, "context.overrides.seed: must be an "
-                            "integer"), -1;
+                                    "integer"),
+                   -1;
         in->seed = (long long)seed->valuedouble;
         in->has_seed = 1;
     }
@@ -210,7 +217,8 @@ static void put_messages(struct out *o, const struct chat_input *in,
         put_message(o, "system", c->system_prompt);
         sep = ",";
     }
-    cJSON_ArrayForEach(m, in->messages) {
+    cJSON_ArrayForEach(m, in->messages)
+    {
         put(o, sep);
         put_message(o,
                     cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring,

@@ -22,10 +22,10 @@ struct cfg;
 struct model;
 
 struct chat_input {
-    struct cJSON *messages;     /* validated array of {role, content} */
-    struct cJSON *context;      /* object or NULL */
-    struct cJSON *session_state;/* any JSON or NULL */
-    const char *security_filter;/* not parsed: the user's search filter
+    struct cJSON *messages;      /* validated array of {role, content} */
+    struct cJSON *context;       /* object or NULL */
+    struct cJSON *session_state; /* any JSON or NULL */
+    const char *security_filter; /* not parsed: the user's search filter
                                    (login.h), set by chat.c; NULL = none */
     double temperature;
     int max_tokens;

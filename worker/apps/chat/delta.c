@@ -23,13 +23,17 @@ struct cur {
 struct pick {
     struct delta *d;
     unsigned seen;
-    const char *mark;           /* where choices[0].delta's value starts */
-    unsigned mark_seen;         /* seen there */
+    const char *mark;   /* where choices[0].delta's value starts */
+    unsigned mark_seen; /* seen there */
 };
 
 enum {
-    SEEN_CHOICES = 1, SEEN_DELTA = 2, SEEN_FINISH = 4, SEEN_CONTENT = 8,
-    SEEN_REASONING = 16, SEEN_REFUSAL = 32,
+    SEEN_CHOICES = 1,
+    SEEN_DELTA = 2,
+    SEEN_FINISH = 4,
+    SEEN_CONTENT = 8,
+    SEEN_REASONING = 16,
+    SEEN_REFUSAL = 32,
 };
 
 typedef int (*member_fn)(struct cur *c, const char *k, size_t kn, int kesc,
@@ -150,8 +154,7 @@ static const char *plain_run(const char *p, const char *end)
 /* The string at c->p (a '"'): its raw text in *s, *n. Plain runs (no
  * quote, backslash or control byte) are skipped by plain_run. Inlined:
  * it runs for every key and value of every chunk. */
-static inline __attribute__((always_inline))
-int string(struct cur *c, const char **s, size_t *n, int *esc)
+static inline __attribute__((always_inline)) int string(struct cur *c, const char **s, size_t *n, int *esc)
 {
     const char *p = c->p + 1;
     unsigned cp;
@@ -348,13 +351,20 @@ static int skip_value(struct cur *c)
     if (c->p >= c->end)
         return -1;
     switch (*c->p) {
-    case '{': return object(c, skip_member, NULL);
-    case '[': return array(c, skip_item, NULL);
-    case '"': return skip_string(c);
-    case 't': return literal(c, "true");
-    case 'f': return literal(c, "false");
-    case 'n': return literal(c, "null");
-    default:  return number(c);
+    case '{':
+        return object(c, skip_member, NULL);
+    case '[':
+        return array(c, skip_item, NULL);
+    case '"':
+        return skip_string(c);
+    case 't':
+        return literal(c, "true");
+    case 'f':
+        return literal(c, "false");
+    case 'n':
+        return literal(c, "null");
+    default:
+        return number(c);
     }
 }
 
@@ -410,7 +420,9 @@ static int choice_member(struct cur *c, const char *k, size_t kn, int kesc,
     }
     if (first(pk, SEEN_FINISH, k, kn, "finish_reason") && at(c, '"'))
         return string(c, &s, &n, &esc) || esc ||
-               (n == 14 && memcmp(s, "content_filter", 14) == 0) ? -1 : 0;
+                       (n == 14 && memcmp(s, "content_filter", 14) == 0)
+                   ? -1
+                   : 0;
     return skip_value(c);
 }
 
@@ -453,7 +465,7 @@ static void remember(struct delta_memo *m, const char *s, size_t n,
     if (n > m->cap) {
         char *p = realloc(m->prefix, n);
 
-        if (p == NULL) {        /* no memo: the next scans run in full */
+        if (p == NULL) { /* no memo: the next scans run in full */
             delta_memo_free(m);
             return;
         }

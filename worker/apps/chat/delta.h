@@ -37,13 +37,14 @@
 
 #define DELTA_MAX_DEPTH 32
 
-enum { DELTA_OK = 0, DELTA_OTHER = -1 };
+enum { DELTA_OK = 0,
+       DELTA_OTHER = -1 };
 
 struct delta {
-    const char *content;    /* the string's raw JSON text, between quotes;
+    const char *content; /* the string's raw JSON text, between quotes;
                                NULL when absent, null or not a string */
     size_t content_len;
-    int escaped;            /* content holds backslash escapes */
+    int escaped; /* content holds backslash escapes */
 };
 
 /* Longer prefixes are not kept (real ones are ~220 bytes, OpenAI's, to
@@ -52,9 +53,9 @@ struct delta {
 #define DELTA_MEMO_MAX 1024
 
 struct delta_memo {
-    char *prefix;           /* malloc'ed; the first n bytes are the memo */
-    size_t n, cap;          /* n == 0: none */
-    unsigned seen;          /* private: the scan's keys seen at the mark */
+    char *prefix;  /* malloc'ed; the first n bytes are the memo */
+    size_t n, cap; /* n == 0: none */
+    unsigned seen; /* private: the scan's keys seen at the mark */
 };
 
 /* memo may be NULL (every scan in full). */

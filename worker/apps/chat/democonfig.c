@@ -9,11 +9,19 @@
 
 /* The flags this server never has: features it does not implement. */
 static const char *const never[] = {
-    "showMultimodalOptions", "showUserUpload", "showLanguagePicker",
-    "showSpeechInput", "showSpeechOutputBrowser", "showSpeechOutputAzure",
-    "showChatHistoryBrowser", "showChatHistoryCosmos",
-    "showAgenticRetrievalOption", "ragSearchImageEmbeddings",
-    "ragSendImageSources", "webSourceEnabled", "sharepointSourceEnabled",
+    "showMultimodalOptions",
+    "showUserUpload",
+    "showLanguagePicker",
+    "showSpeechInput",
+    "showSpeechOutputBrowser",
+    "showSpeechOutputAzure",
+    "showChatHistoryBrowser",
+    "showChatHistoryCosmos",
+    "showAgenticRetrievalOption",
+    "ragSearchImageEmbeddings",
+    "ragSendImageSources",
+    "webSourceEnabled",
+    "sharepointSourceEnabled",
 };
 
 char *democonfig_json(const struct cfg *c, const char *model)

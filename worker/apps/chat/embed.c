@@ -13,7 +13,7 @@
 struct embed {
     const struct cfg *cfg;
     struct jsoncall_svc svc;
-    unsigned with_model : 1;    /* OpenAI: the model goes in the body */
+    unsigned with_model : 1; /* OpenAI: the model goes in the body */
 };
 
 struct embed_call {
@@ -34,20 +34,21 @@ static int setup(struct embed *e, const struct cfg *c, struct entra *entra,
         key = NULL;
     if (!azure && strcmp(c->provider, "openai"))
         return snprintf(err, n, "embedding_deployment needs provider azure, "
-                        "azure-v1 or openai"), -1;
+                                "azure-v1 or openai"),
+               -1;
     if (!base || (azure && !key && !entra))
-        return snprintf(err, n, "embedding_deployment needs %s", azure
-                        ? "AZURE_OPENAI_ENDPOINT, and AZURE_OPENAI_API_KEY "
-                          "or Entra ID" : "OPENAI_BASE_URL"), -1;
+        return snprintf(err, n, "embedding_deployment needs %s", azure ? "AZURE_OPENAI_ENDPOINT, and AZURE_OPENAI_API_KEY "
+                                                                         "or Entra ID"
+                                                                       : "OPENAI_BASE_URL"),
+               -1;
     if (azure)
         rc = jsoncall_svc_url(&e->svc, base, "/openai/deployments/%s/"
-                              "embeddings?api-version=%s",
+                                             "embeddings?api-version=%s",
                               c->embedding_deployment, c->azure_api_version);
     else
         rc = jsoncall_svc_url(&e->svc, base, "/embeddings");
-    if (rc < 0 || (key && asprintf(&e->svc.auth, azure ? "api-key: %s"
-                                   : "Authorization: Bearer %s", key) < 0)) {
-        e->svc.auth = NULL;     /* asprintf leaves it undefined */
+    if (rc < 0 || (key && asprintf(&e->svc.auth, azure ? "api-key: %s" : "Authorization: Bearer %s", key) < 0)) {
+        e->svc.auth = NULL; /* asprintf leaves it undefined */
         return snprintf(err, n, "out of memory"), -1;
     }
     e->with_model = !azure;
@@ -55,7 +56,7 @@ static int setup(struct embed *e, const struct cfg *c, struct entra *entra,
         e->svc.entra = entra;
         e->svc.scope = ENTRA_SCOPE_COGNITIVE;
         e->svc.token_hint = "with an Entra ID token this identity needs the "
-            "Cognitive Services OpenAI User role on the resource";
+                            "Cognitive Services OpenAI User role on the resource";
     }
     return 0;
 }
@@ -91,13 +92,14 @@ static void on_reply(void *arg, cJSON *reply, int status, const char *msg,
     cJSON *first = cJSON_GetArrayItem(
         cJSON_GetObjectItemCaseSensitive(reply, "data"), 0);
     cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(first, "embedding");
-    int vector = cJSON_IsArray(v);      /* v is the callee's once passed */
+    int vector = cJSON_IsArray(v); /* v is the callee's once passed */
 
     if (!vector)
         cJSON_Delete(v);
     if (reply && !vector)
         ec->cb(ec->arg, NULL, 502, "the embedding model's reply had no "
-               "data[0].embedding", NULL);
+                                   "data[0].embedding",
+               NULL);
     else
         ec->cb(ec->arg, vector ? v : NULL, status, msg, retry_after);
     cJSON_Delete(reply);

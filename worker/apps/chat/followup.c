@@ -100,7 +100,7 @@ cJSON *followup_questions(const struct followup *f)
             }
             p += 4 + n;
         } else {
-            p += 1;             /* re.findall tries the next position */
+            p += 1; /* re.findall tries the next position */
         }
     }
     return a;

@@ -26,10 +26,10 @@
 struct cJSON;
 
 struct followup {
-    char *tail;                 /* from the first "<<" on, or NULL */
+    char *tail; /* from the first "<<" on, or NULL */
     size_t len, cap;
-    unsigned held : 1;          /* a "<" ended the last delta */
-    unsigned failed : 1;        /* out of memory: the rest is dropped */
+    unsigned held : 1;   /* a "<" ended the last delta */
+    unsigned failed : 1; /* out of memory: the rest is dropped */
 };
 
 typedef void (*followup_emit)(void *arg, const char *p, size_t n);

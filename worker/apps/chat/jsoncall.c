@@ -15,10 +15,10 @@
 struct jsoncall {
     const struct jsoncall_svc *svc;
     struct fetch *f;
-    struct entra_wait *w;       /* waiting for a token */
-    char *json;                 /* the request body until the POST starts */
-    struct str_buf body;        /* the reply */
-    unsigned with_token : 1;    /* sent with an Entra ID token */
+    struct entra_wait *w;    /* waiting for a token */
+    char *json;              /* the request body until the POST starts */
+    struct str_buf body;     /* the reply */
+    unsigned with_token : 1; /* sent with an Entra ID token */
     jsoncall_cb cb;
     void *arg;
     char what[64];
@@ -91,10 +91,12 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
         else if (res->rc == FETCH_EHTTP &&
                  (res->status == 401 || res->status == 403))
             snprintf(msg, sizeof(msg), "%s refused this server's credentials"
-                     " (HTTP %d)%s%s", jc->what, res->status,
+                                       " (HTTP %d)%s%s",
+                     jc->what, res->status,
                      jc->with_token && jc->svc->token_hint ? ": " : "",
                      jc->with_token && jc->svc->token_hint
-                     ? jc->svc->token_hint : "");
+                         ? jc->svc->token_hint
+                         : "");
         else if (res->rc == FETCH_EHTTP && res->status == 429) {
             service_message(reply, detail, sizeof(detail));
             status = 429;
@@ -107,9 +109,10 @@ static void on_done(struct fetch *f, const struct fetch_result *res,
                      res->status, detail);
         } else {
             status = res->rc >= FETCH_ETIMEOUT_CONNECT &&
-                     res->rc <= FETCH_ETIMEOUT_TOTAL ? 504 : 502;
-            snprintf(msg, sizeof(msg), "%s %s: %s", jc->what, status == 504
-                     ? "timed out" : "could not be reached", res->msg);
+                             res->rc <= FETCH_ETIMEOUT_TOTAL
+                         ? 504
+                         : 502;
+            snprintf(msg, sizeof(msg), "%s %s: %s", jc->what, status == 504 ? "timed out" : "could not be reached", res->msg);
         }
         jc->cb(jc->arg, NULL, status, msg, after);
     }
@@ -128,8 +131,12 @@ static int send_body(struct jsoncall *jc, const char *token)
     const char *headers[] = { "Content-Type: application/json",
                               jc->svc->auth, NULL };
     struct fetch_req req = {
-        .method = "POST", .url = jc->svc->url, .headers = headers,
-        .body = jc->json, .body_len = strlen(jc->json), .body_free = free,
+        .method = "POST",
+        .url = jc->svc->url,
+        .headers = headers,
+        .body = jc->json,
+        .body_len = strlen(jc->json),
+        .body_free = free,
     };
 
     if (token && asprintf(&bearer, "Authorization: Bearer %s", token) < 0)

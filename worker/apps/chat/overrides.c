@@ -87,7 +87,7 @@ static int get_mode(const cJSON *ov, enum overrides_mode *mode, char *err,
         if (!strcmp(v->valuestring, names[i]))
             return *mode = (enum overrides_mode)i, 0;
     return wrong(err, n, "retrieval_mode", "\"text\", \"vectors\" or "
-                 "\"hybrid\"");
+                                           "\"hybrid\"");
 }
 
 /* Appends "category OP 'V'" (quotes doubled) to *f, " and "-joined. */
@@ -136,7 +136,8 @@ int overrides_parse(const cJSON *ov, const struct cfg *c, struct overrides *o,
                 top->valuedouble != floor(top->valuedouble) ||
                 top->valuedouble < 1 || top->valuedouble > TOP_MAX)) {
         snprintf(err, n, "context.overrides.top: must be an integer from 1 "
-                 "to %d", TOP_MAX);
+                         "to %d",
+                 TOP_MAX);
         return -1;
     }
     if (top)

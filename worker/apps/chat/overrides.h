@@ -38,7 +38,9 @@
 struct cJSON;
 struct cfg;
 
-enum overrides_mode { OVERRIDES_HYBRID, OVERRIDES_TEXT, OVERRIDES_VECTORS };
+enum overrides_mode { OVERRIDES_HYBRID,
+                      OVERRIDES_TEXT,
+                      OVERRIDES_VECTORS };
 
 struct overrides {
     int top;
@@ -46,8 +48,8 @@ struct overrides {
     int semantic_ranker, semantic_captions, query_rewriting;
     int followups;
     double min_search_score, min_reranker_score;
-    char *filter;               /* the category clauses, or NULL */
-    char *prompt_template;      /* NULL: the sample's prompt */
+    char *filter;          /* the category clauses, or NULL */
+    char *prompt_template; /* NULL: the sample's prompt */
     char *reasoning_effort;
     char *language;
 };

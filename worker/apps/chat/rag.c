@@ -73,20 +73,20 @@ struct rag_run {
     const struct rag_cbs *cbs;
     void *arg;
     int stream;
-    struct chat_input in;       /* the overrides; messages: see past */
-    struct overrides ov;        /* the demo's (overrides.h) */
-    cJSON *past;                /* the messages before the question */
+    struct chat_input in; /* the overrides; messages: see past */
+    struct overrides ov;  /* the demo's (overrides.h) */
+    cJSON *past;          /* the messages before the question */
     char *question;
-    struct relay rl;            /* the rewrite call: rl.call, its body */
+    struct relay rl; /* the rewrite call: rl.call, its body */
     struct embed_call *ec;
     struct search_call *sc;
     cJSON *vector;
     char *query;
-    char *filter;               /* search_filter and the security filter */
+    char *filter; /* search_filter and the security filter */
     cJSON *thoughts;
     struct timespec t0;
-    long rewrite_ms, embed_ms, search_ms;   /* when each step started */
-    unsigned plain : 1;         /* this rewrite went without them */
+    long rewrite_ms, embed_ms, search_ms; /* when each step started */
+    unsigned plain : 1;                   /* this rewrite went without them */
 };
 
 /* Entra ID is needed when search has no key, or when the embeddings go to
@@ -256,7 +256,8 @@ static char *source_text(const struct cfg *c, int captions, const cJSON *doc)
     fprintf(f, "%s: ", page->valuestring);
     if (captions && cJSON_GetArraySize(caps) > 0) {
         int i = 0;
-        cJSON_ArrayForEach(cap, caps) {
+        cJSON_ArrayForEach(cap, caps)
+        {
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(cap, "text");
             fprintf(f, "%s%s", i++ ? " . " : "",
                     cJSON_IsString(t) ? t->valuestring : "");
@@ -286,7 +287,8 @@ static void answer(struct rag_run *run, const cJSON *docs)
     int reasoning = overrides_reasoning_model(model_name(run->g->m));
 
     fprintf(f, "%s\n\nSources:", run->question);
-    cJSON_ArrayForEach(d, docs) {
+    cJSON_ArrayForEach(d, docs)
+    {
         char *s = source_text(run->g->cfg, run->ov.semantic_captions, d);
 
         if (!s)
@@ -294,14 +296,16 @@ static void answer(struct rag_run *run, const cJSON *docs)
         fprintf(f, "\n%s", s);
         cJSON_AddItemToArray(text, cJSON_CreateString(s));
         cJSON_AddItemToArray(cites, cJSON_CreateString(
-            cJSON_GetObjectItemCaseSensitive(
-                d, run->g->cfg->search_sourcepage_field)->valuestring));
+                                        cJSON_GetObjectItemCaseSensitive(
+                                            d, run->g->cfg->search_sourcepage_field)
+                                            ->valuestring));
         free(s);
     }
     fclose(f);
     system = overrides_prompt(&run->ov, answer_prompt);
     body = user && system ? call_body(run, system, user, run->stream, &sent,
-                                      &len) : NULL;
+                                      &len)
+                          : NULL;
     free(user);
     free(system);
     if (body && reasoning && run->ov.reasoning_effort &&
@@ -313,7 +317,8 @@ static void answer(struct rag_run *run, const cJSON *docs)
     if (reasoning)
         cJSON_AddStringToObject(props, "reasoning_effort",
                                 run->ov.reasoning_effort
-                                ? run->ov.reasoning_effort : "");
+                                    ? run->ov.reasoning_effort
+                                    : "");
     thought(run, "Prompt to generate answer", sent, props, start);
     cJSON_AddItemToObject(ctx, "data_points", dp);
     cJSON_AddItemToObject(ctx, "thoughts", run->thoughts);
@@ -352,18 +357,23 @@ static void search(struct rag_run *run)
     const struct overrides *o = &run->ov;
     cJSON *props = cJSON_CreateObject();
     struct search_query q = {
-        .text = run->query, .text_search = o->mode != OVERRIDES_VECTORS,
-        .vector = run->vector, .filter = run->filter, .top = o->top,
+        .text = run->query,
+        .text_search = o->mode != OVERRIDES_VECTORS,
+        .vector = run->vector,
+        .filter = run->filter,
+        .top = o->top,
         .semantic_config = !o->semantic_ranker ? NULL
                            : c->search_semantic_config
-                           ? c->search_semantic_config : "default",
-        .captions = o->semantic_captions, .rewrites = o->query_rewriting,
+                               ? c->search_semantic_config
+                               : "default",
+        .captions = o->semantic_captions,
+        .rewrites = o->query_rewriting,
         .min_score = o->min_search_score,
         .min_reranker_score = o->min_reranker_score,
     };
 
     if (run->rl.call || run->ec)
-        return;                 /* the other one is still running */
+        return; /* the other one is still running */
     cJSON_AddBoolToObject(props, "use_semantic_captions", q.captions);
     cJSON_AddBoolToObject(props, "use_semantic_ranker", o->semantic_ranker);
     cJSON_AddBoolToObject(props, "use_query_rewriting", q.rewrites);
@@ -432,8 +442,9 @@ static char *tool_query(const cJSON *msg)
 {
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
-            cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), 0),
-            "function"), "arguments");
+                                             cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), 0),
+                                         "function"),
+        "arguments");
     cJSON *a = cJSON_IsString(args) ? cJSON_Parse(args->valuestring) : NULL;
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(a, "search_query");
     char *out = cJSON_IsString(q) && *q->valuestring ? strdup(q->valuestring)
@@ -511,7 +522,9 @@ static void on_rewrite_done(struct model_call *c, const struct fetch_result *res
 }
 
 static const struct model_cbs rewrite_cbs = {
-    on_rewrite_headers, on_rewrite_data, on_rewrite_done,
+    on_rewrite_headers,
+    on_rewrite_data,
+    on_rewrite_done,
 };
 
 /* The rewrite call's body: temperature 0 and a short answer, as the
@@ -551,7 +564,8 @@ static int start_rewrite(struct rag_run *run)
     else
         cJSON_Delete(sent);
     run->rl.call = body ? model_start(run->g->m, body, len, 0, 0,
-                                      &rewrite_cbs, run) : NULL;
+                                      &rewrite_cbs, run)
+                        : NULL;
     return run->rl.call ? 0 : -1;
 }
 
@@ -632,8 +646,9 @@ static int take_input(struct rag_run *run, const struct chat_input *in,
         return -1;
     if (run->ov.mode == OVERRIDES_VECTORS && !run->g->e)
         return snprintf(err, errlen, "context.overrides.retrieval_mode: "
-                        "\"vectors\" needs an embedding deployment "
-                        "(AZURE_OPENAI_EMB_DEPLOYMENT)"), -1;
+                                     "\"vectors\" needs an embedding deployment "
+                                     "(AZURE_OPENAI_EMB_DEPLOYMENT)"),
+               -1;
     /* The parts are ANDed: the settings' filter, the categories, then
      * the security filter, as the sample's build_filter orders them. */
     if (join_filter(&run->filter, run->g->cfg->search_filter) < 0 ||
@@ -643,7 +658,9 @@ static int take_input(struct rag_run *run, const struct chat_input *in,
     if (!cJSON_IsString(role) || strcmp(role->valuestring, "user") ||
         !cJSON_IsString(content))
         return snprintf(err, errlen, "messages[%d].role: the last message "
-                        "must be the user's question", n - 1), -1;
+                                     "must be the user's question",
+                        n - 1),
+               -1;
     run->past = cJSON_Duplicate(in->messages, 1);
     cJSON_DeleteItemFromArray(run->past, n - 1);
     run->question = strdup(content->valuestring);

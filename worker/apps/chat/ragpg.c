@@ -81,23 +81,23 @@ struct ragpg_app {
     const struct cfg *cfg;
     struct model *m;
     struct pgstore *store;
-    cJSON *shots;               /* fewshots, the items' shape */
-    cJSON *shots_chat;          /* the same as chat completions messages */
-    struct str_buf line;        /* scratch for one NDJSON line */
+    cJSON *shots;        /* fewshots, the items' shape */
+    cJSON *shots_chat;   /* the same as chat completions messages */
+    struct str_buf line; /* scratch for one NDJSON line */
 };
 
 struct ragpg {
-    struct relay rl;            /* the client, and the answer call */
-    struct relay tool;          /* the tool call: its body and error */
+    struct relay rl;   /* the client, and the answer call */
+    struct relay tool; /* the tool call: its body and error */
     struct ragpg_app *app;
     struct pgstore_call *sc;
     struct sse_parser sse;
     struct delta_memo memo;
-    cJSON *past;                /* [{role, content}] before the question */
+    cJSON *past; /* [{role, content}] before the question */
     cJSON *thoughts;
-    cJSON *context;             /* {data_points, thoughts} once searched */
+    cJSON *context; /* {data_points, thoughts} once searched */
     char *question;
-    const char *prompt;         /* prompt_template or ours (borrowed:
+    const char *prompt; /* prompt_template or ours (borrowed:
                                    copied into prompt_buf) */
     char *prompt_buf;
     struct pgs_args args;
@@ -122,7 +122,8 @@ static char *item_text(const cJSON *content)
         return strdup(content->valuestring);
     if (!cJSON_IsArray(content) || !(f = open_memstream(&s, &n)))
         return NULL;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
 
         if (!cJSON_IsString(t)) {
@@ -157,7 +158,8 @@ static int take_input(struct ragpg *rq, const cJSON *root, char *err,
         return BAD("input: a non-empty array of messages is required");
     if (!(rq->past = cJSON_CreateArray()))
         return BAD("out of memory");
-    cJSON_ArrayForEach(it, in) {
+    cJSON_ArrayForEach(it, in)
+    {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(it, "role");
         char *text;
@@ -167,11 +169,12 @@ static int take_input(struct ragpg *rq, const cJSON *root, char *err,
                      strcmp(type->valuestring, "message")))
             return BAD("%s[%d].type: only message items are taken", field, i);
         if (!cJSON_IsString(role) || (strcmp(role->valuestring, "user") &&
-            strcmp(role->valuestring, "assistant") &&
-            strcmp(role->valuestring, "system") &&
-            strcmp(role->valuestring, "developer")))
+                                      strcmp(role->valuestring, "assistant") &&
+                                      strcmp(role->valuestring, "system") &&
+                                      strcmp(role->valuestring, "developer")))
             return BAD("%s[%d].role: user, assistant, system or developer"
-                       " is required", field, i);
+                       " is required",
+                       field, i);
         if (!(text = item_text(cJSON_GetObjectItemCaseSensitive(it, "content"))))
             return BAD("%s[%d].content: a string or text parts are required",
                        field, i);
@@ -179,7 +182,8 @@ static int take_input(struct ragpg *rq, const cJSON *root, char *err,
             if (strcmp(role->valuestring, "user")) {
                 free(text);
                 return BAD("%s[%d].role: the last message must be the"
-                           " user's question", field, i - 1);
+                           " user's question",
+                           field, i - 1);
             }
             rq->question = text;
             break;
@@ -211,10 +215,10 @@ static int take_overrides(struct ragpg *rq, const cJSON *root, char *err,
     if (ov && !cJSON_IsObject(ov))
         return BAD("context.overrides: an object is required");
     if (top && !cJSON_IsNull(top)) {
-        if (!cJSON_IsNumber(top) || top->valuedouble != floor(top->valuedouble)
-            || top->valuedouble < 1 || top->valuedouble > TOP_MAX)
+        if (!cJSON_IsNumber(top) || top->valuedouble != floor(top->valuedouble) || top->valuedouble < 1 || top->valuedouble > TOP_MAX)
             return BAD("context.overrides.top: an integer from 1 to %d is"
-                       " required", TOP_MAX);
+                       " required",
+                       TOP_MAX);
         rq->top = top->valueint;
     }
     if (t && !cJSON_IsNull(t)) {
@@ -397,12 +401,12 @@ static int on_chunk_tree(struct ragpg *rq, const struct sse_event *ev)
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "message");
 
         write_error_line(rq, cJSON_IsString(m) ? m->valuestring
-                         : "the model sent a malformed chunk");
+                                               : "the model sent a malformed chunk");
         rc = -1;
     } else if (cJSON_IsString(fin) &&
                !strcmp(fin->valuestring, "content_filter")) {
         write_error_line(rq, "Your message contains content that was flagged"
-                         " by the content filter.");
+                             " by the content filter.");
         rc = -1;
     } else if (cJSON_IsString(c)) {
         write_delta(rq, c->valuestring, strlen(c->valuestring));
@@ -478,7 +482,7 @@ static void on_answer_data(struct model_call *c, const char *p, size_t n,
         }
         if (!rq->done_seen && rq->sse.status == SSE_ETOOBIG)
             write_error_line(rq, "the model sent an oversized event");
-        relay_finish(&rq->rl);  /* the call runs out on its own */
+        relay_finish(&rq->rl); /* the call runs out on its own */
     }
 }
 
@@ -490,7 +494,8 @@ static void reply_whole(struct ragpg *rq)
     cJSON *up = json_parse(body, len, NULL, 0), *out;
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
-            cJSON_GetObjectItemCaseSensitive(up, "choices"), 0), "message"),
+                                             cJSON_GetObjectItemCaseSensitive(up, "choices"), 0),
+                                         "message"),
         "content");
     char *text;
 
@@ -542,7 +547,9 @@ static void on_answer_done(struct model_call *c, const struct fetch_result *res,
 }
 
 static const struct model_cbs answer_cbs = {
-    on_answer_headers, on_answer_data, on_answer_done,
+    on_answer_headers,
+    on_answer_data,
+    on_answer_done,
 };
 
 /* The items are in: the context, and the answer asked for. */
@@ -556,7 +563,8 @@ static void answer(struct ragpg *rq, cJSON *items)
 
     if (f)
         fprintf(f, "%sSources:", rq->question);
-    cJSON_ArrayForEach(it, items) {
+    cJSON_ArrayForEach(it, items)
+    {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
 
         snprintf(key, sizeof(key), "%.0f", id->valuedouble);
@@ -565,7 +573,8 @@ static void answer(struct ragpg *rq, cJSON *items)
                    price, sizeof(price));
         if (f)
             fprintf(f, "\n[%s]:Name:%s Description:%s Price:%s Brand:%s"
-                    " Type:%s", key,
+                       " Type:%s",
+                    key,
                     cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring,
                     cJSON_GetObjectItemCaseSensitive(it, "description")->valuestring,
                     price,
@@ -624,8 +633,7 @@ static void search(struct ragpg *rq)
     cJSON_AddBoolToObject(props, "text_search", rq->text);
     if (rq->advanced)
         cJSON_AddItemToObject(props, "filters", pgs_filters_json(&rq->args));
-    thought(rq, rq->advanced ? "Search using generated search arguments"
-                             : "Search query for database",
+    thought(rq, rq->advanced ? "Search using generated search arguments" : "Search query for database",
             cJSON_CreateString(rq->args.query), props);
     rq->sc = pgstore_search(rq->app->store, &rq->args, rq->text, rq->vector,
                             rq->top, on_found, rq);
@@ -656,19 +664,20 @@ static int tool_args(struct ragpg *rq)
     const char *body = relay_body(&rq->tool, &len);
     cJSON *up = json_parse(body, len, NULL, 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
-        cJSON_GetObjectItemCaseSensitive(up, "choices"), 0), "message");
+                                                            cJSON_GetObjectItemCaseSensitive(up, "choices"), 0),
+                                                        "message");
     const cJSON *tc, *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     const char *args = NULL, *q = rq->question;
     char *text = NULL;
     int rc;
 
-    cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls")) {
+    cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"))
+    {
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
 
-        if (cJSON_IsString(name) && !strcmp(name->valuestring,
-                                            "search_database") &&
+        if (cJSON_IsString(name) && !strcmp(name->valuestring, "search_database") &&
             cJSON_IsString(a)) {
             args = a->valuestring;
             break;
@@ -710,7 +719,9 @@ static void on_tool_done(struct model_call *c, const struct fetch_result *res,
 }
 
 static const struct model_cbs tool_cbs = {
-    on_tool_headers, on_tool_data, on_tool_done,
+    on_tool_headers,
+    on_tool_data,
+    on_tool_done,
 };
 
 static int ask_tool(struct ragpg *rq)
@@ -732,9 +743,7 @@ static int ask_tool(struct ragpg *rq)
         cJSON_AddItemToArray(desc, cJSON_Duplicate(m, 1));
     cJSON_AddItemToArray(desc, message("user", user));
     thought(rq, "Prompt to generate search arguments", desc, model_props(rq));
-    cJSON_AddItemToObject(body, "messages", messages(rq, query_prompt,
-                                                     app->shots_chat,
-                                                     message("user", user)));
+    cJSON_AddItemToObject(body, "messages", messages(rq, query_prompt, app->shots_chat, message("user", user)));
     free(user);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "tools"),
                          cJSON_Parse(search_tool));
@@ -792,7 +801,8 @@ static cJSON *shots_for_chat(const cJSON *shots)
     cJSON *out = cJSON_CreateArray();
     const cJSON *s;
 
-    cJSON_ArrayForEach(s, shots) {
+    cJSON_ArrayForEach(s, shots)
+    {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(s, "type");
         const char *t = cJSON_IsString(type) ? type->valuestring : "message";
         cJSON *m;
@@ -802,22 +812,17 @@ static cJSON *shots_for_chat(const cJSON *shots)
 
             m = message("assistant", "");
             cJSON_ReplaceItemInObject(m, "content", cJSON_CreateNull());
-            cJSON_AddItemToObject(tc, "id", cJSON_Duplicate(
-                cJSON_GetObjectItemCaseSensitive(s, "call_id"), 1));
+            cJSON_AddItemToObject(tc, "id", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(s, "call_id"), 1));
             cJSON_AddStringToObject(tc, "type", "function");
             fn = cJSON_AddObjectToObject(tc, "function");
-            cJSON_AddItemToObject(fn, "name", cJSON_Duplicate(
-                cJSON_GetObjectItemCaseSensitive(s, "name"), 1));
-            cJSON_AddItemToObject(fn, "arguments", cJSON_Duplicate(
-                cJSON_GetObjectItemCaseSensitive(s, "arguments"), 1));
+            cJSON_AddItemToObject(fn, "name", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(s, "name"), 1));
+            cJSON_AddItemToObject(fn, "arguments", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(s, "arguments"), 1));
             cJSON_AddItemToArray(cJSON_AddArrayToObject(m, "tool_calls"), tc);
         } else if (!strcmp(t, "function_call_output")) {
             m = cJSON_CreateObject();
             cJSON_AddStringToObject(m, "role", "tool");
-            cJSON_AddItemToObject(m, "tool_call_id", cJSON_Duplicate(
-                cJSON_GetObjectItemCaseSensitive(s, "call_id"), 1));
-            cJSON_AddItemToObject(m, "content", cJSON_Duplicate(
-                cJSON_GetObjectItemCaseSensitive(s, "output"), 1));
+            cJSON_AddItemToObject(m, "tool_call_id", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(s, "call_id"), 1));
+            cJSON_AddItemToObject(m, "content", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(s, "output"), 1));
         } else {
             m = cJSON_Duplicate(s, 1);
         }

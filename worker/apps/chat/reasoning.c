@@ -4,11 +4,11 @@
 #include <string.h>
 
 enum {
-    R_START,            /* nothing but whitespace yet; "<think>" may come */
-    R_THINK_LEAD,       /* after "<think>": drop whitespace */
-    R_THINK,            /* thinking; hold a partial "</think>" */
-    R_ANSWER_LEAD,      /* after "</think>": drop whitespace */
-    R_ANSWER,           /* the rest is answer */
+    R_START,       /* nothing but whitespace yet; "<think>" may come */
+    R_THINK_LEAD,  /* after "<think>": drop whitespace */
+    R_THINK,       /* thinking; hold a partial "</think>" */
+    R_ANSWER_LEAD, /* after "</think>": drop whitespace */
+    R_ANSWER,      /* the rest is answer */
 };
 
 static const char open_tag[] = "<think>";
@@ -67,7 +67,7 @@ static size_t think_bytes(struct reasoning *r, const char *p, size_t i,
 {
     if (r->nhold) {
         if (p[i] != close_tag[r->nhold]) {
-            flush_hold(r, 1, emit, arg);    /* p[i] is seen again */
+            flush_hold(r, 1, emit, arg); /* p[i] is seen again */
             return i;
         }
         r->hold[r->nhold++] = p[i];

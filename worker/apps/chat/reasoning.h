@@ -25,14 +25,14 @@
 
 #include <stddef.h>
 
-#define REASONING_HOLD 32       /* whitespace kept while "<think>" may come */
+#define REASONING_HOLD 32 /* whitespace kept while "<think>" may come */
 
 /* thinking: 1 for thinking text, 0 for answer text; n > 0. */
 typedef void (*reasoning_emit)(void *arg, int thinking, const char *p,
                                size_t n);
 
 struct reasoning {
-    int state;                  /* private */
+    int state; /* private */
     size_t nhold;
     char hold[REASONING_HOLD];
 };

@@ -11,11 +11,11 @@
 #include "worker/model/auth/entra.h"
 #include "worker/apps/chat/jsoncall.h"
 
-#define VECTOR_K 50     /* neighbours the vector query brings to ranking */
+#define VECTOR_K 50 /* neighbours the vector query brings to ranking */
 
 struct search {
     const struct cfg *cfg;
-    struct jsoncall_svc svc;    /* auth: "api-key: K", or Entra tokens */
+    struct jsoncall_svc svc; /* auth: "api-key: K", or Entra tokens */
 };
 
 struct search_call {
@@ -41,8 +41,8 @@ struct search *search_init(const struct cfg *c, struct entra *entra,
     /* A new search service takes API keys only, and says no more than
      * 401/403 to a token. */
     s->svc.token_hint = "with an Entra ID token the service must allow "
-        "role-based access (Keys: role-based access control, or both) and "
-        "this identity needs the Search Index Data Reader role";
+                        "role-based access (Keys: role-based access control, or both) and "
+                        "this identity needs the Search Index Data Reader role";
     if (c->search_endpoint)
         ep = strdup(c->search_endpoint);
     else if (c->search_service &&
@@ -51,17 +51,18 @@ struct search *search_init(const struct cfg *c, struct entra *entra,
         ep = NULL;
     if (!ep)
         snprintf(err, errlen, "rag = search needs AZURE_SEARCH_ENDPOINT or "
-                 "AZURE_SEARCH_SERVICE");
+                              "AZURE_SEARCH_SERVICE");
     else if (!c->search_index)
         snprintf(err, errlen, "rag = search needs AZURE_SEARCH_INDEX");
     else if (jsoncall_svc_url(&s->svc, ep, "/indexes/%s/docs/search?"
-                              "api-version=%s", c->search_index,
+                                           "api-version=%s",
+                              c->search_index,
                               c->search_api_version) == 0 &&
              (!keyed || asprintf(&s->svc.auth, "api-key: %s",
                                  c->search_key) >= 0))
         rc = 0;
     else {
-        s->svc.auth = NULL;     /* asprintf leaves it undefined */
+        s->svc.auth = NULL; /* asprintf leaves it undefined */
         snprintf(err, errlen, "out of memory");
     }
     free(ep);
@@ -111,7 +112,8 @@ static void on_reply(void *arg, cJSON *reply, int status, const char *msg,
 
     if (reply && !cJSON_IsArray(docs)) {
         sc->cb(sc->arg, NULL, 502, "the search service's reply had no "
-               "\"value\" array", NULL);
+                                   "\"value\" array",
+               NULL);
     } else {
         qualify(docs, sc->min_score, sc->min_reranker_score);
         sc->cb(sc->arg, docs, status, msg, retry_after);

@@ -59,8 +59,8 @@ struct search_query {
     const struct cJSON *vector; /* array of numbers, or NULL: no vector */
     const char *filter;         /* OData filter, or NULL */
     int top;
-    const char *semantic_config;/* NULL: no semantic ranker */
-    int captions, rewrites;     /* with the semantic ranker only */
+    const char *semantic_config; /* NULL: no semantic ranker */
+    int captions, rewrites;      /* with the semantic ranker only */
     double min_score, min_reranker_score;
 };
 

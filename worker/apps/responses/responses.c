@@ -10,7 +10,9 @@
 
 #include "common/json.h"
 
-enum { OPEN_NONE, OPEN_REASONING, OPEN_MESSAGE };
+enum { OPEN_NONE,
+       OPEN_REASONING,
+       OPEN_MESSAGE };
 
 /* ---- text buffers: a failed allocation sets s->oom, later puts no-op ---- */
 
@@ -96,8 +98,7 @@ void responses_init(struct responses_stream *s, const char *model,
     snprintf(s->rs_id, sizeof(s->rs_id), "rs_%08llx%016llx",
              (unsigned long long)created & 0xffffffffULL, n);
     if (json_esc(s->model, sizeof(s->model), model,
-                 ml < sizeof(s->model) / 6 ? ml : sizeof(s->model) / 6 - 1)
-        == (size_t)-1)
+                 ml < sizeof(s->model) / 6 ? ml : sizeof(s->model) / 6 - 1) == (size_t)-1)
         s->model[0] = '\0';
     reasoning_init(&s->split);
 }
@@ -157,7 +158,7 @@ static void put_part(struct responses_stream *s, struct responses_buf *b)
         put(s, b, "\"}");
     } else {
         put(s, b, "{\"type\":\"output_text\",\"annotations\":[],"
-            "\"logprobs\":[],\"text\":\"");
+                  "\"logprobs\":[],\"text\":\"");
         put_esc(s, b, s->text.p, s->text.n);
         put(s, b, "\"}");
     }
@@ -174,8 +175,7 @@ static void put_item(struct responses_stream *s, struct responses_buf *b,
     } else {
         put(s, b, "{\"id\":\"");
         put(s, b, s->msg_id);
-        put(s, b, with_part ? "\",\"type\":\"message\",\"status\":\"completed\""
-                            : "\",\"type\":\"message\",\"status\":\"in_progress\"");
+        put(s, b, with_part ? "\",\"type\":\"message\",\"status\":\"completed\"" : "\",\"type\":\"message\",\"status\":\"in_progress\"");
         put(s, b, ",\"content\":[");
     }
     if (with_part)
@@ -263,9 +263,11 @@ static void put_usage(struct responses_stream *s, struct responses_buf *b)
         return;
     }
     putf(s, b, "{\"input_tokens\":%ld,\"input_tokens_details\":"
-         "{\"cached_tokens\":%ld},", s->in_tok, s->cached_tok);
+               "{\"cached_tokens\":%ld},",
+         s->in_tok, s->cached_tok);
     putf(s, b, "\"output_tokens\":%ld,\"output_tokens_details\":"
-         "{\"reasoning_tokens\":%ld},", s->out_tok, s->reasoning_tok);
+               "{\"reasoning_tokens\":%ld},",
+         s->out_tok, s->reasoning_tok);
     putf(s, b, "\"total_tokens\":%ld}", s->in_tok + s->out_tok);
 }
 
@@ -290,15 +292,15 @@ static void put_response(struct responses_stream *s, struct responses_buf *b,
         put(s, b, "null");
     }
     put(s, b, ",\"instructions\":null,\"max_output_tokens\":null,"
-        "\"model\":\"");
+              "\"model\":\"");
     put(s, b, s->model);
     put(s, b, "\",\"output\":[");
     put_n(s, b, buf_str(&s->items), s->items.n);
     put(s, b, "],\"parallel_tool_calls\":true,\"previous_response_id\":null,"
-        "\"reasoning\":{\"effort\":null,\"summary\":null},\"store\":false,"
-        "\"temperature\":null,\"text\":{\"format\":{\"type\":\"text\"}},"
-        "\"tool_choice\":\"auto\",\"tools\":[],\"top_p\":null,"
-        "\"truncation\":\"disabled\",\"usage\":");
+              "\"reasoning\":{\"effort\":null,\"summary\":null},\"store\":false,"
+              "\"temperature\":null,\"text\":{\"format\":{\"type\":\"text\"}},"
+              "\"tool_choice\":\"auto\",\"tools\":[],\"top_p\":null,"
+              "\"truncation\":\"disabled\",\"usage\":");
     put_usage(s, b);
     put(s, b, ",\"user\":null,\"metadata\":{}}");
 }
@@ -376,9 +378,11 @@ static void read_usage(struct responses_stream *s, const cJSON *u)
     s->in_tok = num(u, "prompt_tokens");
     s->out_tok = num(u, "completion_tokens");
     s->cached_tok = num(cJSON_GetObjectItemCaseSensitive(
-        u, "prompt_tokens_details"), "cached_tokens");
+                            u, "prompt_tokens_details"),
+                        "cached_tokens");
     s->reasoning_tok = num(cJSON_GetObjectItemCaseSensitive(
-        u, "completion_tokens_details"), "reasoning_tokens");
+                               u, "completion_tokens_details"),
+                           "reasoning_tokens");
 }
 
 static void read_finish(struct responses_stream *s, const cJSON *fin)
@@ -530,19 +534,26 @@ static cJSON *content_text(const cJSON *c, int i, char *err, size_t n)
         return cJSON_CreateString(c->valuestring);
     if (!cJSON_IsArray(c))
         return snprintf(err, n, "input[%d].content: must be a string or an "
-                        "array of parts", i), NULL;
-    cJSON_ArrayForEach(part, c) {
+                                "array of parts",
+                        i),
+               NULL;
+    cJSON_ArrayForEach(part, c)
+    {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
         if (!cJSON_IsString(type) ||
             (strcmp(type->valuestring, "input_text") != 0 &&
              strcmp(type->valuestring, "output_text") != 0))
             return snprintf(err, n, "input[%d].content[%d].type: must be "
-                            "input_text or output_text (this provider takes "
-                            "text only)", i, j), NULL;
+                                    "input_text or output_text (this provider takes "
+                                    "text only)",
+                            i, j),
+                   NULL;
         if (!cJSON_IsString(t))
             return snprintf(err, n, "input[%d].content[%d].text: must be a "
-                            "string", i, j), NULL;
+                                    "string",
+                            i, j),
+                   NULL;
         total += strlen(t->valuestring);
         j++;
     }
@@ -550,9 +561,11 @@ static cJSON *content_text(const cJSON *c, int i, char *err, size_t n)
         return snprintf(err, n, "out of memory"), NULL;
     text[0] = '\0';
     total = 0;
-    cJSON_ArrayForEach(part, c) {
+    cJSON_ArrayForEach(part, c)
+    {
         const char *t = cJSON_GetObjectItemCaseSensitive(part,
-                                                         "text")->valuestring;
+                                                         "text")
+                            ->valuestring;
         memcpy(text + total, t, strlen(t) + 1);
         total += strlen(t);
     }
@@ -588,10 +601,14 @@ static cJSON *input_item(const cJSON *it, int i, char *err, size_t n)
     if (type && (!cJSON_IsString(type) ||
                  strcmp(type->valuestring, "message") != 0))
         return snprintf(err, n, "input[%d].type: only message items are "
-                        "supported", i), NULL;
+                                "supported",
+                        i),
+               NULL;
     if (!cJSON_IsString(role) || !known_role(role->valuestring))
         return snprintf(err, n, "input[%d].role: must be user, assistant, "
-                        "system or developer", i), NULL;
+                                "system or developer",
+                        i),
+               NULL;
     if (!(text = content_text(cJSON_GetObjectItemCaseSensitive(it, "content"),
                               i, err, n)))
         return NULL;
@@ -633,9 +650,12 @@ cJSON *responses_messages(const cJSON *input, const cJSON *instructions,
     if (!input || !cJSON_IsArray(input) || cJSON_GetArraySize(input) == 0) {
         cJSON_Delete(msgs);
         return snprintf(err, errlen, input ? "input: must be a string or a "
-                        "non-empty array of items" : "input: required"), NULL;
+                                             "non-empty array of items"
+                                           : "input: required"),
+               NULL;
     }
-    cJSON_ArrayForEach(it, input) {
+    cJSON_ArrayForEach(it, input)
+    {
         if (!(m = input_item(it, i++, err, errlen))) {
             cJSON_Delete(msgs);
             return NULL;
@@ -656,7 +676,8 @@ static int copy_num(const cJSON *req, cJSON *body, const char *from,
         return 0;
     if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi)
         return snprintf(err, n, "%s: must be a number from %g to %g", from,
-                        lo, hi), -1;
+                        lo, hi),
+               -1;
     if (!cJSON_AddNumberToObject(body, to, v->valuedouble))
         return snprintf(err, n, "out of memory"), -1;
     return 0;
@@ -689,7 +710,7 @@ cJSON *responses_chat_body(const cJSON *req, char *err, size_t errlen)
         copy_num(req, body, "top_p", "top_p", 0, 1, err, errlen) < 0 ||
         !cJSON_AddBoolToObject(body, "stream", stream) ||
         (stream && !cJSON_AddTrueToObject(
-            cJSON_AddObjectToObject(body, "stream_options"), "include_usage"))) {
+                       cJSON_AddObjectToObject(body, "stream_options"), "include_usage"))) {
         if (!err[0])
             snprintf(err, errlen, "out of memory");
         cJSON_Delete(body);

@@ -58,25 +58,25 @@ struct responses_buf {
 };
 
 struct responses_stream {
-    responses_emit emit;        /* NULL: nothing is emitted (whole answer) */
+    responses_emit emit; /* NULL: nothing is emitted (whole answer) */
     void *arg;
     char id[48], msg_id[48], rs_id[48];
-    char model[160];            /* JSON-escaped */
+    char model[160]; /* JSON-escaped */
     long long created;
-    long seq;                   /* the next sequence_number */
-    int nout;                   /* output items opened so far */
-    int open;                   /* 0 none, 1 reasoning, 2 message */
-    int msg_done;               /* a message item was closed */
+    long seq;     /* the next sequence_number */
+    int nout;     /* output items opened so far */
+    int open;     /* 0 none, 1 reasoning, 2 message */
+    int msg_done; /* a message item was closed */
     long in_tok, out_tok, cached_tok, reasoning_tok;
-    const char *incomplete;     /* the incomplete_details reason, or NULL */
-    struct responses_buf text;  /* the open item's text, raw */
-    struct responses_buf answer;/* every message item's text, raw */
-    struct responses_buf items; /* finished output items' JSON, ','-joined */
-    struct responses_buf line;  /* scratch: one event */
+    const char *incomplete;      /* the incomplete_details reason, or NULL */
+    struct responses_buf text;   /* the open item's text, raw */
+    struct responses_buf answer; /* every message item's text, raw */
+    struct responses_buf items;  /* finished output items' JSON, ','-joined */
+    struct responses_buf line;   /* scratch: one event */
     struct reasoning split;
     struct delta_memo memo;
     unsigned has_usage : 1;
-    unsigned ended : 1;         /* completed, incomplete or failed went out */
+    unsigned ended : 1; /* completed, incomplete or failed went out */
     unsigned oom : 1;
 };
 

@@ -25,34 +25,38 @@
 #include "worker/fetch/h1/h1_addr.h"
 #include "worker/fetch/h1/h1_inflate.h"
 
-#define HEAD_MAX (100 * 1024)   /* a response head: curl's bound */
+#define HEAD_MAX (100 * 1024) /* a response head: curl's bound */
 
-enum phase { PH_CONNECT, PH_SEND, PH_HEAD, PH_BODY, PH_END };
+enum phase { PH_CONNECT,
+             PH_SEND,
+             PH_HEAD,
+             PH_BODY,
+             PH_END };
 
 struct h1 {
-    struct h1_conn *c;          /* the connection, while the transfer has one */
-    struct event dev;           /* deferred work (defer) */
+    struct h1_conn *c; /* the connection, while the transfer has one */
+    struct event dev;  /* deferred work (defer) */
     const struct h1_cbs *cbs;
     void *arg;
     struct h1_addr *addr;
-    int ai;                     /* which of addr's addresses is dialled */
+    int ai; /* which of addr's addresses is dialled */
     struct iovec iov[2];
-    const char *rq;             /* the request: head, then body */
+    const char *rq; /* the request: head, then body */
     size_t rqlen, bdlen;
     const void *bd;
     long connect_ms;
-    char *head;                 /* response head bytes, then parsed */
+    char *head; /* response head bytes, then parsed */
     size_t headlen;
     struct h1_head resp;
     struct h1_body body;
-    struct h1_inflate *z;       /* gzip/deflate body, else NULL */
-    char *stash;                /* received while paused */
+    struct h1_inflate *z; /* gzip/deflate body, else NULL */
+    char *stash;          /* received while paused */
     size_t stashlen;
-    const char *err_msg;        /* an error found at once, reported later */
+    const char *err_msg; /* an error found at once, reported later */
     enum h1_err err;
     unsigned char phase;
     unsigned reused : 1, got : 1, keep : 1, paused : 1, head_req : 1,
-             deferred : 1;
+        deferred : 1;
 };
 
 static struct {
@@ -61,7 +65,7 @@ static struct {
     void *after_arg;
 } g;
 
-static char rbuf[16384];        /* one recv's bytes; used before returning */
+static char rbuf[16384]; /* one recv's bytes; used before returning */
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 static void on_deferred(evutil_socket_t fd, short what, void *arg);
@@ -209,7 +213,7 @@ static int write_some(struct h1 *h)
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
     for (int i = 0; i < 2; i++) {
         size_t k = (size_t)n < h->iov[i].iov_len ? (size_t)n
-                                                  : h->iov[i].iov_len;
+                                                 : h->iov[i].iov_len;
         h->iov[i].iov_base = (char *)h->iov[i].iov_base + k;
         h->iov[i].iov_len -= k;
         n -= (ssize_t)k;
@@ -280,7 +284,7 @@ static int feed_body(struct h1 *h, const char *in, size_t n)
             return 0;
         case H1_END:
             if (used < n)
-                h->keep = 0;    /* bytes past the response: not reusable */
+                h->keep = 0; /* bytes past the response: not reusable */
             return 1;
         case H1_BAD:
             end(h, H1_ERECV, "upstream sent a malformed chunked body");
@@ -315,7 +319,7 @@ static int got_head(struct h1 *h, size_t len)
         return 2;
     }
     if (h->resp.status < 200) {
-        h->headlen = 0;         /* 100 Continue and friends */
+        h->headlen = 0; /* 100 Continue and friends */
         return 0;
     }
     h->phase = PH_BODY;
@@ -357,7 +361,7 @@ static ssize_t feed_head(struct h1 *h, const char *in, size_t n)
     }
     e += from;
     if (e + 1 < h->headlen && (nh = realloc(h->head, e + 1)) != NULL)
-        h->head = nh;   /* the body bytes copied with it are not kept */
+        h->head = nh; /* the body bytes copied with it are not kept */
     h->head[e] = '\0';
     if ((r = got_head(h, e)) != 0)
         return r == -1 ? -1 : -2;
@@ -401,12 +405,9 @@ static void on_eof(struct h1 *h, int err)
         h->keep = 0;
         end(h, H1_OK, "ok");
     } else if (h->phase == PH_BODY) {
-        end(h, H1_ERECV, err ? "connection to upstream reset"
-                             : "upstream closed the connection mid-body");
+        end(h, H1_ERECV, err ? "connection to upstream reset" : "upstream closed the connection mid-body");
     } else {
-        failed_early(h, H1_ECONNECT, h->got ?
-                     "upstream closed the connection inside its head" :
-                     "upstream closed the connection without answering");
+        failed_early(h, H1_ECONNECT, h->got ? "upstream closed the connection inside its head" : "upstream closed the connection without answering");
     }
 }
 
@@ -438,7 +439,7 @@ static void unstash(struct h1 *h)
         free(s);
         if (r != 0) {
             fed(h, r);
-            return;     /* h may be freed */
+            return; /* h may be freed */
         }
     }
     if (!h->paused)

@@ -35,10 +35,10 @@ struct h1;
 
 enum h1_err {
     H1_OK,
-    H1_ECONNECT,        /* connect failed, or the connection broke (or
+    H1_ECONNECT, /* connect failed, or the connection broke (or
                          * closed) before a response head */
     H1_ETIMEOUT_CONNECT,
-    H1_ERECV,           /* the response broke off or was malformed */
+    H1_ERECV, /* the response broke off or was malformed */
 };
 
 struct h1_cbs {

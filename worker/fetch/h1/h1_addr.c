@@ -13,17 +13,17 @@
 
 #include <event2/event.h>
 
-#define ADDRS_MAX 32            /* model, search and token URLs: a few */
-#define IDLE_MAX 8192           /* idle connections kept per address */
+#define ADDRS_MAX 32  /* model, search and token URLs: a few */
+#define IDLE_MAX 8192 /* idle connections kept per address */
 #define KEY_MAX 64
 
 struct h1_addr {
     char key[KEY_MAX];
     struct sockaddr_storage sa[2];
     int nsa;
-    struct h1_conn **idle;      /* oldest first */
+    struct h1_conn **idle; /* oldest first */
     int nidle, cap;
-    int low;                    /* the fewest idle since the last trim */
+    int low; /* the fewest idle since the last trim */
 };
 
 static struct h1_addr table[ADDRS_MAX];
@@ -201,9 +201,7 @@ struct h1_conn *h1_conn_dial(struct h1_addr *a, int ai, int *connected)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     *connected = connect(fd, (const struct sockaddr *)sa,
-                         sa->ss_family == AF_INET6 ?
-                         sizeof(struct sockaddr_in6) :
-                         sizeof(struct sockaddr_in)) == 0;
+                         sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) == 0;
     if (*connected || errno == EINPROGRESS)
         return c;
     err = errno;

@@ -27,9 +27,9 @@ struct h1_addr;
 struct h1_conn {
     int fd;
     struct event ev;
-    short what;                 /* EV_READ or EV_WRITE while on */
-    unsigned char on;           /* ev is added */
-    struct h1 *h;               /* the transfer on it; NULL while idle */
+    short what;       /* EV_READ or EV_WRITE while on */
+    unsigned char on; /* ev is added */
+    struct h1 *h;     /* the transfer on it; NULL while idle */
     struct h1_addr *addr;
 };
 

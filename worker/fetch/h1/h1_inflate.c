@@ -8,7 +8,7 @@
 
 struct h1_inflate {
     z_stream z;
-    int may_be_raw;             /* "deflate": raw if the header is wrong */
+    int may_be_raw; /* "deflate": raw if the header is wrong */
     int ended;
 };
 
@@ -28,7 +28,7 @@ struct h1_inflate *h1_inflate_new(const char *coding, const char **why)
         return NULL;
     }
     if ((d = calloc(1, sizeof *d)) == NULL ||
-        inflateInit2(&d->z, 15 + 32) != Z_OK) {    /* zlib or gzip header */
+        inflateInit2(&d->z, 15 + 32) != Z_OK) { /* zlib or gzip header */
         free(d);
         *why = "out of memory";
         return NULL;

@@ -89,7 +89,7 @@ static int framing(struct h1_head *h, int minor, int head_req,
         h->framing = H1_F_LENGTH;
         h->length = (int64_t)len;
     } else {
-        h->framing = H1_F_CLOSE;    /* RFC 9112 6.3: read to the close */
+        h->framing = H1_F_CLOSE; /* RFC 9112 6.3: read to the close */
         h->keep_alive = 0;
     }
     return 0;

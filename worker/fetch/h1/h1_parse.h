@@ -17,20 +17,20 @@
 
 #include "worker/http1/h1f.h"
 
-#define H1_HDR_MAX 100          /* header lines in one response head */
+#define H1_HDR_MAX 100 /* header lines in one response head */
 
 enum h1_framing {
-    H1_F_NONE,                  /* no body: 1xx, 204, 304, HEAD */
-    H1_F_LENGTH,                /* Content-Length bytes */
-    H1_F_CHUNKED,               /* Transfer-Encoding: chunked */
-    H1_F_CLOSE,                 /* up to the connection's close */
+    H1_F_NONE,    /* no body: 1xx, 204, 304, HEAD */
+    H1_F_LENGTH,  /* Content-Length bytes */
+    H1_F_CHUNKED, /* Transfer-Encoding: chunked */
+    H1_F_CLOSE,   /* up to the connection's close */
 };
 
 struct h1_head {
     int status;
-    int keep_alive;             /* the connection may carry another request */
+    int keep_alive; /* the connection may carry another request */
     enum h1_framing framing;
-    int64_t length;             /* H1_F_LENGTH */
+    int64_t length; /* H1_F_LENGTH */
     int nfields;
     struct h1f_field field[H1_HDR_MAX];
 };
@@ -59,10 +59,10 @@ struct h1_body {
 };
 
 enum h1_next {
-    H1_MORE,                    /* all input used; the body goes on */
-    H1_PIECE,                   /* *piece / *plen: the next body bytes */
-    H1_END,                     /* the body is complete */
-    H1_BAD,                     /* framing error */
+    H1_MORE,  /* all input used; the body goes on */
+    H1_PIECE, /* *piece / *plen: the next body bytes */
+    H1_END,   /* the body is complete */
+    H1_BAD,   /* framing error */
 };
 
 void h1_body_init(struct h1_body *b, const struct h1_head *h);

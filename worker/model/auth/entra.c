@@ -26,7 +26,7 @@ struct wq {
 };
 
 struct entra_wait {
-    struct wq link;             /* first: a struct wq * is the waiter */
+    struct wq link; /* first: a struct wq * is the waiter */
     entra_cb cb;
     void *arg;
 };
@@ -37,12 +37,12 @@ struct scope {
     char *name;
     char *token;
     long long got_ms, refresh_ms, usable_ms, retry_ms;
-    struct fetch *f;            /* the one token request in flight */
+    struct fetch *f; /* the one token request in flight */
     int status;
     char *answer;
     size_t answer_len;
     struct wq waiters;
-    struct app_timer *kick;     /* delivers to waiters from the loop */
+    struct app_timer *kick; /* delivers to waiters from the loop */
     char err[400];
 };
 
@@ -109,7 +109,8 @@ static void fail(struct scope *s, const char *why)
                                                     : RETRY_MAX_MS;
 
     snprintf(s->err, sizeof(s->err), "could not get an Entra ID token: %s: "
-             "%s", entra_kind_name(s->e->cred.kind), why);
+                                     "%s",
+             entra_kind_name(s->e->cred.kind), why);
     log_warn("entra: %s (scope %s)", s->err, s->name);
     s->retry_ms = now + (wait < RETRY_MAX_MS ? wait : RETRY_MAX_MS);
 }
@@ -129,7 +130,7 @@ static void on_data(struct fetch *f, const char *p, size_t n, void *arg)
 
     if (s->answer_len + n > ANSWER_MAX ||
         !(a = realloc(s->answer, s->answer_len + n + 1)))
-        return;                 /* the parse will say it is malformed */
+        return; /* the parse will say it is malformed */
     memcpy(a + s->answer_len, p, n);
     s->answer_len += n;
     a[s->answer_len] = '\0';
@@ -181,7 +182,8 @@ static char *read_assertion(const char *path, char *why, size_t n)
 
     if (!fp || !buf || ferror(fp) || len == 0) {
         snprintf(why, n, "cannot read AZURE_FEDERATED_TOKEN_FILE %s: %s", path,
-                 !fp ? strerror(errno) : len == 0 ? "empty" : "read error");
+                 !fp ? strerror(errno) : len == 0 ? "empty"
+                                                  : "read error");
         free(buf);
         buf = NULL;
     } else {
@@ -210,12 +212,16 @@ static int start(struct scope *s)
     if (entra_http_build(c, s->name, assertion, &h) == 0) {
         const char *hdrs[] = { h.header, "Accept: application/json", NULL };
         struct fetch_req req = {
-            .method = h.body ? "POST" : "GET", .url = h.url, .headers = hdrs,
-            .body = h.body, .body_len = h.body ? strlen(h.body) : 0,
+            .method = h.body ? "POST" : "GET",
+            .url = h.url,
+            .headers = hdrs,
+            .body = h.body,
+            .body_len = h.body ? strlen(h.body) : 0,
             .body_free = h.body ? free : NULL,
-            .first_byte_ms = ENTRA_TIMEOUT_MS, .total_ms = ENTRA_TIMEOUT_MS,
+            .first_byte_ms = ENTRA_TIMEOUT_MS,
+            .total_ms = ENTRA_TIMEOUT_MS,
         };
-        h.body = NULL;          /* fetch owns it now, even on failure */
+        h.body = NULL; /* fetch owns it now, even on failure */
         s->status = 0;
         s->f = fetch_start(&req, &token_cbs, s);
         if (!s->f)
@@ -324,7 +330,7 @@ const char *entra_peek(struct entra *e, const char *scope)
     if (!s || !usable(s, now))
         return NULL;
     if (now >= s->refresh_ms && now >= s->retry_ms && !s->f)
-        start(s);               /* in the background; failures are logged */
+        start(s); /* in the background; failures are logged */
     return s->token;
 }
 

@@ -47,8 +47,8 @@ struct entra;
 struct entra_wait;
 
 #define ENTRA_SCOPE_COGNITIVE "https://cognitiveservices.azure.com/.default"
-#define ENTRA_SCOPE_SEARCH    "https://search.azure.com/.default"
-#define ENTRA_TIMEOUT_MS      15000
+#define ENTRA_SCOPE_SEARCH "https://search.azure.com/.default"
+#define ENTRA_TIMEOUT_MS 15000
 
 typedef void (*entra_cb)(const char *token, const char *err, void *arg);
 

@@ -43,7 +43,7 @@ int entra_cred_from_cfg(const struct cfg *c, struct entra_cred *cred,
     }
     if (set(cred->identity_endpoint) != set(cred->identity_header)) {
         snprintf(err, errlen, "IDENTITY_ENDPOINT and IDENTITY_HEADER go "
-                 "together (App Service / Container Apps managed identity)");
+                              "together (App Service / Container Apps managed identity)");
         return -1;
     }
     cred->kind = set(cred->identity_endpoint) ? ENTRA_APP_SERVICE : ENTRA_IMDS;
@@ -53,8 +53,10 @@ int entra_cred_from_cfg(const struct cfg *c, struct entra_cred *cred,
 const char *entra_kind_name(enum entra_kind k)
 {
     static const char *const names[] = {
-        "client secret", "workload identity",
-        "managed identity (App Service)", "managed identity (IMDS)",
+        "client secret",
+        "workload identity",
+        "managed identity (App Service)",
+        "managed identity (IMDS)",
     };
     return names[k];
 }
@@ -133,7 +135,7 @@ static int build_managed(const struct entra_cred *c, const char *scope,
         q = form("api-version", "2019-08-01", "resource", res, "client_id",
                  c->client_id, NULL);
         h->url = q ? str_fmt("%s%s%s", c->identity_endpoint,
-                          strchr(c->identity_endpoint, '?') ? "&" : "?", q)
+                             strchr(c->identity_endpoint, '?') ? "&" : "?", q)
                    : NULL;
         h->header = str_fmt("X-IDENTITY-HEADER: %s", c->identity_header);
     } else {
@@ -141,7 +143,8 @@ static int build_managed(const struct entra_cred *c, const char *scope,
         q = form("api-version", "2018-02-01", "resource", res, "client_id",
                  c->client_id, NULL);
         h->url = q ? str_fmt("%.*s/metadata/identity/oauth2/token?%s", (int)n,
-                          c->imds_host, q) : NULL;
+                             c->imds_host, q)
+                   : NULL;
         h->header = strdup("Metadata: true");
     }
     free(q);
@@ -158,7 +161,8 @@ int entra_http_build(const struct entra_cred *c, const char *scope,
     size_t n = str_base_len(c->authority);
     char *tenant = entra_form_escape(c->tenant);
     h->url = tenant ? str_fmt("%.*s/%s/oauth2/v2.0/token", (int)n, c->authority,
-                           tenant) : NULL;
+                              tenant)
+                    : NULL;
     free(tenant);
     h->header = strdup("Content-Type: application/x-www-form-urlencoded");
     if (c->kind == ENTRA_SECRET)
@@ -242,7 +246,7 @@ int entra_parse(int status, const char *body, size_t len, long long now_ms,
         t->expires_ms = v * 1000;
     else
         snprintf(err, errlen, "the token answer has no expires_in or "
-                 "expires_on");
+                              "expires_on");
     if (t->expires_ms > now_ms) {
         t->access_token = strdup(at->valuestring);
         rc = t->access_token ? 0 : -1;

@@ -33,18 +33,21 @@
 
 struct cfg;
 
-enum entra_kind { ENTRA_SECRET, ENTRA_WORKLOAD, ENTRA_APP_SERVICE, ENTRA_IMDS };
+enum entra_kind { ENTRA_SECRET,
+                  ENTRA_WORKLOAD,
+                  ENTRA_APP_SERVICE,
+                  ENTRA_IMDS };
 
 struct entra_cred {
     enum entra_kind kind;
     const char *tenant;
-    const char *client_id;          /* may be NULL for managed identity */
+    const char *client_id; /* may be NULL for managed identity */
     const char *secret;
-    const char *authority;          /* https://login.microsoftonline.com */
+    const char *authority; /* https://login.microsoftonline.com */
     const char *token_file;
     const char *identity_endpoint;
     const char *identity_header;
-    const char *imds_host;          /* http://169.254.169.254 */
+    const char *imds_host; /* http://169.254.169.254 */
 };
 
 /* Picks the credential the settings describe. Returns -1 and writes why
@@ -58,8 +61,8 @@ const char *entra_kind_name(enum entra_kind k);
 
 struct entra_http {
     char *url;
-    char *header;                   /* one "Name: value" line, or NULL */
-    char *body;                     /* form body for POST, NULL for GET */
+    char *header; /* one "Name: value" line, or NULL */
+    char *body;   /* form body for POST, NULL for GET */
 };
 
 /* Builds the token request for scope. assertion: the federated token
@@ -72,8 +75,8 @@ void entra_http_free(struct entra_http *h);
 char *entra_form_escape(const char *s);
 
 struct entra_token {
-    char *access_token;             /* malloc'd */
-    long long expires_ms;           /* wall clock, ms since the epoch */
+    char *access_token;   /* malloc'd */
+    long long expires_ms; /* wall clock, ms since the epoch */
 };
 
 /* Reads a token answer (status, body) received at now_ms: access_token

@@ -19,7 +19,7 @@ struct jwks_key {
 };
 
 struct jwks_wait {
-    struct jwks_wait *prev, *next;  /* in a circular list with a head */
+    struct jwks_wait *prev, *next; /* in a circular list with a head */
     jwks_cb cb;
     void *arg;
 };
@@ -29,11 +29,11 @@ struct jwks {
     struct jwks_key *keys;
     int nkeys;
     int loaded;
-    time_t got;                 /* last good fetch */
-    time_t tried;               /* last fetch started */
+    time_t got;   /* last good fetch */
+    time_t tried; /* last fetch started */
     struct fetch *f;
-    struct str_buf body;        /* the reply being read */
-    struct jwks_wait waiters;   /* head */
+    struct str_buf body;      /* the reply being read */
+    struct jwks_wait waiters; /* head */
     char err[300];
 };
 
@@ -104,7 +104,8 @@ static int jwks__parse(const char *s, size_t len, struct jwks_key **out,
         return -1;
     }
     v = calloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof(*v));
-    cJSON_ArrayForEach(e, keys) {
+    cJSON_ArrayForEach(e, keys)
+    {
         const cJSON *kty = cJSON_GetObjectItemCaseSensitive(e, "kty");
         const cJSON *kid = cJSON_GetObjectItemCaseSensitive(e, "kid");
         const cJSON *nn = cJSON_GetObjectItemCaseSensitive(e, "n");
@@ -194,8 +195,11 @@ static int jwks__start(struct jwks *k)
 {
     const char *hdrs[] = { "Accept: application/json", NULL };
     struct fetch_req req = {
-        .method = "GET", .url = k->url, .headers = hdrs,
-        .first_byte_ms = JWKS_TIMEOUT_MS, .total_ms = JWKS_TIMEOUT_MS,
+        .method = "GET",
+        .url = k->url,
+        .headers = hdrs,
+        .first_byte_ms = JWKS_TIMEOUT_MS,
+        .total_ms = JWKS_TIMEOUT_MS,
     };
 
     k->tried = jwks__now();
@@ -224,7 +228,7 @@ int jwks_lookup(struct jwks *k, const char *kid, EVP_PKEY **key,
             *key = k->keys[i].key;
     if (*key) {
         if (jwks__now() - k->got >= JWKS_MAX_AGE_S && jwks__may_fetch(k))
-            jwks__start(k);     /* in the background; the old set serves */
+            jwks__start(k); /* in the background; the old set serves */
         return 1;
     }
     if (!kid || (!k->f && !jwks__may_fetch(k)) || (!k->f && jwks__start(k)))

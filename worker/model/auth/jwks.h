@@ -31,10 +31,10 @@
 #ifndef LLMFORK_JWKS_H
 #define LLMFORK_JWKS_H
 
-#define JWKS_MAX_AGE_S      (24 * 3600)
-#define JWKS_REFETCH_MIN_S  5
-#define JWKS_TIMEOUT_MS     10000
-#define JWKS_BODY_MAX       (256 * 1024)
+#define JWKS_MAX_AGE_S (24 * 3600)
+#define JWKS_REFETCH_MIN_S 5
+#define JWKS_TIMEOUT_MS 10000
+#define JWKS_BODY_MAX (256 * 1024)
 
 typedef struct evp_pkey_st EVP_PKEY;
 struct jwks;

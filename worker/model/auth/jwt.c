@@ -88,7 +88,8 @@ int jwt_verify(const struct jwt *j, EVP_PKEY *key, char *err, size_t n)
 
     if (!alg || strcmp(alg, "RS256") != 0)
         return snprintf(err, n, "token algorithm %s is not RS256",
-                        alg ? alg : "(none)"), -1;
+                        alg ? alg : "(none)"),
+               -1;
     if (!(md = EVP_MD_CTX_new()))
         return snprintf(err, n, "out of memory"), -1;
     ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
@@ -120,10 +121,12 @@ int jwt_check_claims(const struct jwt *j, const char *const *issuers,
 
     if (!iss || !jwt__listed(iss, issuers))
         return snprintf(err, n, "issuer %.200s is not this tenant's",
-                        iss ? iss : "(none)"), -1;
+                        iss ? iss : "(none)"),
+               -1;
     if (!aud || !jwt__listed(aud, audiences))
         return snprintf(err, n, "audience %.200s is not this API's",
-                        aud ? aud : "(none)"), -1;
+                        aud ? aud : "(none)"),
+               -1;
     if (!cJSON_IsNumber(exp))
         return snprintf(err, n, "token without exp"), -1;
     if (exp->valuedouble + JWT_SKEW_S <= (double)now)

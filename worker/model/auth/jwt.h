@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#define JWT_SKEW_S  60          /* clock skew allowed on exp and nbf */
-#define JWT_MAX_LEN 16384       /* longer tokens are refused unread */
+#define JWT_SKEW_S 60     /* clock skew allowed on exp and nbf */
+#define JWT_MAX_LEN 16384 /* longer tokens are refused unread */
 
 struct cJSON;
 typedef struct evp_pkey_st EVP_PKEY;
@@ -38,8 +38,8 @@ typedef struct evp_pkey_st EVP_PKEY;
 struct jwt {
     struct cJSON *header;
     struct cJSON *claims;
-    const char *token;          /* the caller's string, for the signature */
-    size_t signed_len;          /* header "." payload */
+    const char *token; /* the caller's string, for the signature */
+    size_t signed_len; /* header "." payload */
     unsigned char *sig;
     size_t sig_len;
 };

@@ -28,9 +28,9 @@ static void test_drop_page(void **state)
 {
     (void)state;
     dropped("Benefit_Options.pdf#page=2", "Benefit_Options.pdf");
-    dropped("a#page=1.pdf#page=3", "a#page=1.pdf");     /* the last one */
+    dropped("a#page=1.pdf#page=3", "a#page=1.pdf"); /* the last one */
     dropped("plain.txt", "plain.txt");
-    dropped("#page=2", "#page=2");          /* not at the start */
+    dropped("#page=2", "#page=2"); /* not at the start */
     dropped("a#pages=2", "a#pages=2");
 }
 
@@ -41,12 +41,12 @@ static void test_string_to_sign(void **state)
     (void)state;
 
     assert_string_equal(s, "GET\n\n\n\n\n\n\n\n\n\n\nbytes=0-99\n"
-                        "x-ms-date:Mon, 07 Dec 2026 10:00:00 GMT\n"
-                        "x-ms-version:2023-11-03\n/acct/c/my%20doc.pdf");
+                           "x-ms-date:Mon, 07 Dec 2026 10:00:00 GMT\n"
+                           "x-ms-version:2023-11-03\n/acct/c/my%20doc.pdf");
     free(s);
     s = blob_string_to_sign(NULL, "D", "V", "a", "/a/c/b");
     assert_string_equal(s, "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:D\n"
-                        "x-ms-version:V\n/a/a/c/b");
+                           "x-ms-version:V\n/a/a/c/b");
     free(s);
 }
 
@@ -57,7 +57,8 @@ static void test_sign(void **state)
 
     assert_int_equal(blob_sign((const unsigned char *)"Jefe", 4,
                                "what do ya want for nothing?", sig,
-                               sizeof(sig)), 0);
+                               sizeof(sig)),
+                     0);
     assert_string_equal(sig, "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
     assert_int_equal(blob_sign((const unsigned char *)"k", 1, "x", sig, 10),
                      -1);

@@ -53,12 +53,13 @@ static void test_refused(void **state)
           "Missing required parameter: 'messages[0].role'.");
     check("{\"messages\":[{\"role\":1,\"content\":\"hi\"}]}", "invalid_type",
           "messages[0].role", "Invalid type for 'messages[0].role': expected "
-          "a string, but got an integer instead.");
+                              "a string, but got an integer instead.");
     check("{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
-          "{\"role\":\"bot\",\"content\":\"hi\"}]}", "invalid_value",
+          "{\"role\":\"bot\",\"content\":\"hi\"}]}",
+          "invalid_value",
           "messages[1].role", "Invalid value: 'bot'. Supported values are: "
-          "'system', 'assistant', 'user', 'function', 'tool', and "
-          "'developer'.");
+                              "'system', 'assistant', 'user', 'function', 'tool', and "
+                              "'developer'.");
     check("{\"messages\":[{\"role\":\"user\",\"content\":{\"text\":\"hi\"}}]}",
           "invalid_type", "messages[0].content",
           "Invalid type for 'messages[0].content': expected one of a string "
@@ -97,7 +98,8 @@ static void test_accepted(void **state)
           "{\"role\":\"assistant\",\"function_call\":{\"name\":\"f\","
           "\"arguments\":\"{}\"}},"
           "{\"role\":\"function\",\"name\":\"f\",\"content\":null},"
-          "{\"role\":\"user\",\"content\":\"\"}]}", NULL, NULL, NULL);
+          "{\"role\":\"user\",\"content\":\"\"}]}",
+          NULL, NULL, NULL);
 }
 
 int main(void)

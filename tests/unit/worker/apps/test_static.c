@@ -39,7 +39,7 @@ static void test_clean_plain(void **state)
     clean_ok("/docs//", "docs/index.html");
     clean_ok("/a%20b.txt", "a b.txt");
     clean_ok("/caf%C3%A9.html", "caf\xc3\xa9.html");
-    clean_ok("/x..y", "x..y");           /* dots inside a name are fine */
+    clean_ok("/x..y", "x..y"); /* dots inside a name are fine */
     clean_ok("/v1.2/a", "v1.2/a");
 }
 
@@ -47,7 +47,7 @@ static void test_clean_refuses_ways_out(void **state)
 {
     (void)state;
     clean_bad("");
-    clean_bad("index.html");             /* not absolute */
+    clean_bad("index.html"); /* not absolute */
     clean_bad("http://h/x");
     clean_bad("/..");
     clean_bad("/../etc/passwd");
@@ -59,16 +59,16 @@ static void test_clean_refuses_ways_out(void **state)
     clean_bad("/%2E%2E/etc/passwd");
     clean_bad("/.%2e/x");
     clean_bad("/%2e./x");
-    clean_bad("/a%2f..%2f..%2fetc");     /* encoded slashes */
+    clean_bad("/a%2f..%2f..%2fetc"); /* encoded slashes */
     clean_bad("/a%2F..%2F..%2Fetc");
-    clean_bad("/..%5c..%5cetc");         /* encoded backslashes */
+    clean_bad("/..%5c..%5cetc"); /* encoded backslashes */
     clean_bad("/a%5cb");
-    clean_bad("/index.html%00.png");     /* NUL */
-    clean_bad("/.git/config");           /* hidden files */
+    clean_bad("/index.html%00.png"); /* NUL */
+    clean_bad("/.git/config");       /* hidden files */
     clean_bad("/.env");
     clean_bad("/a/.htaccess");
     clean_bad("/%2egit/config");
-    clean_bad("/bad%zzescape");          /* malformed escapes */
+    clean_bad("/bad%zzescape"); /* malformed escapes */
     clean_bad("/bad%");
     clean_bad("/bad%4");
 }
@@ -80,7 +80,7 @@ static void test_clean_bounds(void **state)
     assert_int_equal(static_clean_path("/0123456789abcd", out, sizeof(out)), 0);
     assert_string_equal(out, "0123456789abcd");
     assert_int_equal(static_clean_path("/0123456789abcdef", out, sizeof(out)), -1);
-    assert_int_equal(static_clean_path("/012345/", out, 16), -1);  /* +index.html */
+    assert_int_equal(static_clean_path("/012345/", out, 16), -1); /* +index.html */
     assert_int_equal(static_clean_path("/0123/", out, 16), 0);
     assert_string_equal(out, "0123/index.html");
     /* A separator that does not fit must not join two names. */
@@ -116,7 +116,7 @@ static void test_http_date(void **state)
 static void test_not_modified(void **state)
 {
     const char *tag = "\"1f-abc\"";
-    const time_t t = 784111777;         /* Sun, 06 Nov 1994 08:49:37 GMT */
+    const time_t t = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
     (void)state;
 
     assert_false(static_not_modified(tag, t, NULL, NULL));

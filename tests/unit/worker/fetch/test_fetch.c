@@ -34,7 +34,7 @@ static void streams_in_pieces(void **state)
     assert_int_equal(r->headers, 1);
     assert_int_equal(r->status, 200);
     assert_int_equal(r->attempts, 1);
-    assert_true(r->data_calls >= 3);    /* 40 ms apart: not one read */
+    assert_true(r->data_calls >= 3); /* 40 ms apart: not one read */
     assert_int_equal(r->len, strlen(want));
     assert_memory_equal(r->body, want, r->len);
     assert_int_equal(fetch_stats()->done[FETCH_OK], 1);
@@ -49,9 +49,7 @@ static void post_body_and_headers(void **state)
     char *body = malloc(n);
     const char *hdrs[] = { "X-Test: hello", "Content-Type: text/plain",
                            NULL };
-    struct fetch_req req = { .method = "POST", .url = testsrv_url("/echo"),
-                             .headers = hdrs, .body = body, .body_len = n,
-                             .body_free = free };
+    struct fetch_req req = { .method = "POST", .url = testsrv_url("/echo"), .headers = hdrs, .body = body, .body_len = n, .body_free = free };
     char *want = malloc(n);
 
     (void)state;
@@ -88,18 +86,16 @@ static void check_method(struct fetch *f, int status, void *arg)
 static void custom_method_copied_body(void **state)
 {
     static const struct fetch_cbs put_cbs = { check_method, NULL,
-                                               fetchrec_on_done };
+                                              fetchrec_on_done };
     struct fetchrec *r = fetchrec_new();
     char body[] = "small body";
     const char *hdrs[] = { "X-Test: put", NULL };
-    struct fetch_req req = { .method = "PUT", .url = testsrv_url("/echo"),
-                             .headers = hdrs, .body = body,
-                             .body_len = strlen(body) };
+    struct fetch_req req = { .method = "PUT", .url = testsrv_url("/echo"), .headers = hdrs, .body = body, .body_len = strlen(body) };
 
     (void)state;
     saw_method = 0;
     assert_non_null(fetch_start(&req, &put_cbs, r));
-    memset(body, 'x', sizeof body - 1);    /* copied: ours to reuse */
+    memset(body, 'x', sizeof body - 1); /* copied: ours to reuse */
     fetchrec_loop();
     assert_int_equal(r->done, 1);
     assert_int_equal(r->done_status, 201);
@@ -167,7 +163,7 @@ static void pause_and_resume(void **state)
     /* paused 400 ms, longer than idle_ms: the idle clock was stopped */
     assert_int_equal(r->rc, FETCH_OK);
     assert_int_equal(r->data_while_paused, 0);
-    assert_true(r->t_done - r->t0 >= 380);     /* libevent's cached clock */
+    assert_true(r->t_done - r->t0 >= 380); /* libevent's cached clock */
     assert_int_equal(r->len, strlen(want));
     assert_memory_equal(r->body, want, r->len);
     free(r);
@@ -210,8 +206,7 @@ static void options_and_tls(void **state)
 
 static void bad_requests(void **state)
 {
-    struct fetch_req req = { .url = NULL, .body = strdup("owned"),
-                             .body_len = 5, .body_free = free };
+    struct fetch_req req = { .url = NULL, .body = strdup("owned"), .body_len = 5, .body_free = free };
     struct fetchrec *r = fetchrec_new();
 
     (void)state;
@@ -219,7 +214,7 @@ static void bad_requests(void **state)
     assert_null(fetch_start(&req, &fetchrec_cbs, r));
     assert_null(fetch_start(NULL, &fetchrec_cbs, r));
     req.url = "ftp://127.0.0.1/";
-    req.body = NULL;                            /* freed by fetch_start */
+    req.body = NULL; /* freed by fetch_start */
     req.body_len = 0;
     req.body_free = NULL;
     fetchrec_run(&req, r);
@@ -265,7 +260,8 @@ static void request_freed_once_head_delivered(void **state)
     const char *hdrs[] = { "X-Test: hello", NULL };
     struct fetch_req req = { .method = "POST",
                              .url = testsrv_url("/stream?n=5&ms=40"),
-                             .headers = hdrs, .body = body,
+                             .headers = hdrs,
+                             .body = body,
                              .body_len = strlen(body),
                              .body_free = note_free };
 
@@ -313,29 +309,29 @@ static void pool_follows_load(void **state)
 {
     (void)state;
     run_batch(8);
-    assert_int_equal(fetch_easy_trim(), 0);     /* all 8 were just used */
+    assert_int_equal(fetch_easy_trim(), 0); /* all 8 were just used */
     run_batch(3);
-    assert_int_equal(fetch_easy_trim(), 5);     /* 5 idle throughout */
+    assert_int_equal(fetch_easy_trim(), 5); /* 5 idle throughout */
     assert_int_equal(fetch_easy_trim(), 3);
-    assert_int_equal(fetch_easy_trim(), 0);     /* empty */
+    assert_int_equal(fetch_easy_trim(), 0); /* empty */
     run_batch(2);
     assert_int_equal(fetch_stats()->active, 0);
 }
 
 /* Each test on a fresh loop, server and fetch multi. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testsrv_setup, \
-                                          testsrv_teardown)
+                                              testsrv_teardown)
 
 int main(void)
 {
-#define BOTH_WAYS \
-        T(streams_in_pieces), \
-        T(post_body_and_headers), \
-        T(custom_method_copied_body), \
-        T(cancel_inside_callbacks), \
-        T(pause_and_resume), \
-        T(options_and_tls), \
-        T(bad_requests), \
+#define BOTH_WAYS                       \
+    T(streams_in_pieces),               \
+        T(post_body_and_headers),       \
+        T(custom_method_copied_body),   \
+        T(cancel_inside_callbacks),     \
+        T(pause_and_resume),            \
+        T(options_and_tls),             \
+        T(bad_requests),                \
         T(cleanup_ends_live_transfers), \
         T(request_freed_once_head_delivered)
     const struct CMUnitTest native[] = { BOTH_WAYS };

@@ -29,7 +29,7 @@ static int closed_port(void)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, len), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);          /* bound, never listened: connections are refused */
+    close(fd); /* bound, never listened: connections are refused */
     return ntohs(sa.sin_port);
 }
 
@@ -55,7 +55,7 @@ static void connect_refused(void **state)
     assert_int_equal(r->rc, FETCH_ECONNECT);
     assert_int_equal(r->attempts, 2);
     assert_int_equal(fetch_stats()->retries, 1);
-    assert_true(r->t_done - r->t0 >= 370);      /* 500 ms x (1 - 0.25) */
+    assert_true(r->t_done - r->t0 >= 370); /* 500 ms x (1 - 0.25) */
     assert_int_equal(fetch_stats()->done[FETCH_ECONNECT], 2);
     free(r);
 }
@@ -86,14 +86,13 @@ static void connect_timeout(void **state)
     struct fetchrec *r = fetchrec_new();
     int fds[3];
     char u[64];
-    struct fetch_req req = { .url = u, .connect_ms = 200,
-                             .max_retries = 1 };
+    struct fetch_req req = { .url = u, .connect_ms = 200, .max_retries = 1 };
 
     (void)state;
     snprintf(u, sizeof u, "http://127.0.0.1:%d/", full_listener(fds));
     fetchrec_run(&req, r);
     assert_int_equal(r->rc, FETCH_ETIMEOUT_CONNECT);
-    assert_int_equal(r->attempts, 2);           /* retried once */
+    assert_int_equal(r->attempts, 2); /* retried once */
     assert_in_range(r->t_done - r->t0, 2 * 195 + 370, 3000);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
@@ -135,7 +134,8 @@ static void total_timeout(void **state)
 {
     struct fetchrec *r = fetchrec_new();
     struct fetch_req req = { .url = testsrv_url("/stream?n=50&ms=30"),
-                             .idle_ms = 100, .total_ms = 300 };
+                             .idle_ms = 100,
+                             .total_ms = 300 };
 
     (void)state;
     fetchrec_run(&req, r);
@@ -151,17 +151,18 @@ static void retries_503_then_ok(void **state)
     struct fetch_req req = { .method = "POST",
                              .url = testsrv_url(
                                  "/flaky?key=1&fail=1&status=503"),
-                             .body = "hello", .body_len = 5 };
+                             .body = "hello",
+                             .body_len = 5 };
 
     (void)state;
     fetchrec_run(&req, r);
     assert_int_equal(r->rc, FETCH_OK);
     assert_int_equal(testsrv_hits(1), 2);
     assert_int_equal(r->attempts, 2);
-    assert_int_equal(r->headers, 1);            /* the 503 was swallowed */
+    assert_int_equal(r->headers, 1); /* the 503 was swallowed */
     assert_int_equal(r->status, 200);
-    assert_string_equal(r->body, "ok:5");       /* the body sent again */
-    assert_true(r->t_done - r->t0 >= 370);      /* backoff, no header */
+    assert_string_equal(r->body, "ok:5");  /* the body sent again */
+    assert_true(r->t_done - r->t0 >= 370); /* backoff, no header */
     assert_int_equal(fetch_stats()->retries, 1);
     free(r);
 }
@@ -170,14 +171,15 @@ static void honours_retry_after(void **state)
 {
     struct fetchrec *r = fetchrec_new();
     struct fetch_req req = {
-        .url = testsrv_url("/flaky?key=2&fail=2&status=503&ra_ms=50&ra=5") };
+        .url = testsrv_url("/flaky?key=2&fail=2&status=503&ra_ms=50&ra=5")
+    };
 
     (void)state;
     r->hdr_name = "retry-after";
     fetchrec_run(&req, r);
     assert_int_equal(r->rc, FETCH_OK);
     assert_int_equal(testsrv_hits(2), 3);
-    assert_string_equal(r->hdr, "(none)");     /* not the 503's header */
+    assert_string_equal(r->hdr, "(none)"); /* not the 503's header */
     /* two 50 ms waits; the backoff would take at least 1125 ms */
     assert_true(r->t_done - r->t0 < 360);
 
@@ -186,7 +188,7 @@ static void honours_retry_after(void **state)
     fetchrec_run(&req, r);
     assert_int_equal(r->rc, FETCH_OK);
     assert_int_equal(testsrv_hits(3), 2);
-    assert_in_range(r->t_done - r->t0, 990, 3000);  /* retry-after: 1 s */
+    assert_in_range(r->t_done - r->t0, 990, 3000); /* retry-after: 1 s */
     free(r);
 }
 
@@ -194,12 +196,13 @@ static void exhausted_429_is_delivered(void **state)
 {
     struct fetchrec *r = fetchrec_new();
     struct fetch_req req = {
-        .url = testsrv_url("/flaky?key=4&fail=99&status=429&ra_ms=20&ra=7") };
+        .url = testsrv_url("/flaky?key=4&fail=99&status=429&ra_ms=20&ra=7")
+    };
 
     (void)state;
     r->hdr_name = "retry-after";
     fetchrec_run(&req, r);
-    assert_int_equal(testsrv_hits(4), 3);               /* 1 + max_retries 2 */
+    assert_int_equal(testsrv_hits(4), 3); /* 1 + max_retries 2 */
     assert_int_equal(r->attempts, 3);
     assert_int_equal(r->rc, FETCH_EHTTP);
     assert_int_equal(r->headers, 1);
@@ -219,7 +222,7 @@ static void no_retry_once_delivered(void **state)
 
     (void)state;
     fetchrec_run(&req, r);
-    assert_int_equal(r->rc, FETCH_ERECV);       /* cut after a chunk */
+    assert_int_equal(r->rc, FETCH_ERECV); /* cut after a chunk */
     assert_int_equal(testsrv_cut_hits(), 1);
     assert_int_equal(r->attempts, 1);
     assert_int_equal(r->headers, 1);
@@ -238,7 +241,7 @@ static void no_retry_once_delivered(void **state)
 
 /* Each test on a fresh loop, server and fetch multi. */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testsrv_setup, \
-                                          testsrv_teardown)
+                                              testsrv_teardown)
 
 int main(void)
 {

@@ -42,7 +42,7 @@ static void test_field_ok(void **state)
     assert_int_equal(FIELD("Host:  example \r\n", &f, buf), 0);
     assert_string_equal(f.name, "Host");
     assert_string_equal(f.value, "example");
-    assert_int_equal(FIELD("X-Empty:\n", &f, buf), 0);   /* bare LF */
+    assert_int_equal(FIELD("X-Empty:\n", &f, buf), 0); /* bare LF */
     assert_string_equal(f.value, "");
     assert_int_equal(FIELD("A:\tb \t c\t\r\n", &f, buf), 0);
     assert_string_equal(f.value, "b \t c");
@@ -52,21 +52,25 @@ static void test_field_ok(void **state)
 
 static void test_field_bad(void **state)
 {
-    static const struct { const char *s; size_t n; int want; } cases[] = {
+    static const struct {
+        const char *s;
+        size_t n;
+        int want;
+    } cases[] = {
 #define C(lit, want) { lit, sizeof(lit) - 1, want }
-        C("Host : a\r\n", -1),          /* whitespace before ':' */
+        C("Host : a\r\n", -1), /* whitespace before ':' */
         C("Host\t: a\r\n", -1),
-        C(" folded: a\r\n", -1),        /* obs-fold, RFC 9112 5.2 */
+        C(" folded: a\r\n", -1), /* obs-fold, RFC 9112 5.2 */
         C("\tfolded\r\n", -1),
         C("NoColon\r\n", -1),
         C(": empty name\r\n", -1),
-        C("A(b): c\r\n", -1),           /* name not a token */
-        C("A: b\001\r\n", -1),          /* control byte in the value */
-        C("A: b\177\r\n", -1),          /* DEL */
-        C("A: b\rc\r\n", -2),           /* bare CR */
-        C("A: b\0c\r\n", -2),           /* NUL */
+        C("A(b): c\r\n", -1),  /* name not a token */
+        C("A: b\001\r\n", -1), /* control byte in the value */
+        C("A: b\177\r\n", -1), /* DEL */
+        C("A: b\rc\r\n", -2),  /* bare CR */
+        C("A: b\0c\r\n", -2),  /* NUL */
         C("\0A: b\r\n", -2),
-        C("A: b", -2),                    /* no line end */
+        C("A: b", -2), /* no line end */
 #undef C
     };
     struct h1f_field f;
@@ -83,7 +87,8 @@ static void test_field_bad(void **state)
 static void test_list_and_get(void **state)
 {
     static const struct h1f_field fl[] = {
-        { "Connection", "Upgrade, CLOSE" }, { "connection", "x" },
+        { "Connection", "Upgrade, CLOSE" },
+        { "connection", "x" },
     };
 
     (void)state;
@@ -98,7 +103,9 @@ static void test_list_and_get(void **state)
 static void test_content_length(void **state)
 {
     struct h1f_field fl[3] = {
-        { "Content-Length", "12" }, { "content-length", "12" }, { "A", "b" },
+        { "Content-Length", "12" },
+        { "content-length", "12" },
+        { "A", "b" },
     };
     uint64_t n = 0;
 
@@ -106,16 +113,22 @@ static void test_content_length(void **state)
     assert_int_equal(h1f_content_length(fl, 3, &n), 1);
     assert_int_equal(n, 12);
     assert_int_equal(h1f_content_length(fl + 2, 1, &n), 0);
-    fl[1].value = "13";                 /* conflicting */
+    fl[1].value = "13"; /* conflicting */
     assert_int_equal(h1f_content_length(fl, 2, &n), -1);
     static const char *const bad[] = {
-        "", "-1", "1,1", "1 ", "+1", "0x10", "99999999999999999999",
+        "",
+        "-1",
+        "1,1",
+        "1 ",
+        "+1",
+        "0x10",
+        "99999999999999999999",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         fl[0].value = bad[i];
         assert_int_equal(h1f_content_length(fl, 1, &n), -1);
     }
-    fl[0].value = "9223372036854775807";        /* INT64_MAX */
+    fl[0].value = "9223372036854775807"; /* INT64_MAX */
     assert_int_equal(h1f_content_length(fl, 1, &n), 1);
     fl[0].value = "9223372036854775808";
     assert_int_equal(h1f_content_length(fl, 1, &n), -1);
@@ -138,7 +151,7 @@ static void check_chunked_splits(const char *in, const char *want_body,
                     const char *d;
                     size_t used, dl;
                     r = h1f_chunked_feed(&st, in + off, cuts[k] - off, &used,
-                                          &d, &dl);
+                                         &d, &dl);
                     assert_true(r >= 0);
                     off += used;
                     if (r == H1F_CHUNK_DATA) {
@@ -191,11 +204,11 @@ static void test_chunked_bad(void **state)
     assert_int_equal(chunked_result("x\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result(";a\r\n"), H1F_CHUNK_BAD);
-    assert_int_equal(chunked_result("3\r\nabcX"), H1F_CHUNK_BAD);     /* no CRLF after data */
+    assert_int_equal(chunked_result("3\r\nabcX"), H1F_CHUNK_BAD); /* no CRLF after data */
     assert_int_equal(chunked_result("3\r\nabc\rX"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("1000000000000000\r\n"), H1F_CHUNK_BAD); /* 16 digits */
     assert_int_equal(chunked_result("1;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"),
-                     H1F_CHUNK_BAD);                                  /* line limit */
+                     H1F_CHUNK_BAD); /* line limit */
     assert_int_equal(chunked_result("0\r\n\rX"), H1F_CHUNK_BAD);
     /* after the size only BWS and ";" extensions (RFC 9112 7.1.1) */
     assert_int_equal(chunked_result("4 junk\r\nabcd\r\n0\r\n\r\n"),
@@ -204,16 +217,16 @@ static void test_chunked_bad(void **state)
     assert_int_equal(chunked_result("4 5\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("4;a\001\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("4;a\177\r\n"), H1F_CHUNK_BAD);
-    assert_int_equal(chunked_result("4\rX"), H1F_CHUNK_BAD);  /* bare CR */
+    assert_int_equal(chunked_result("4\rX"), H1F_CHUNK_BAD); /* bare CR */
     assert_int_equal(chunked_result("0\r\n \r\n"), H1F_CHUNK_BAD);
     /* the trailer section: field lines as in a head (RFC 9112 7.1.2) */
     assert_int_equal(chunked_result("0\r\nX\r\r\nGET /smuggled"),
-                     H1F_CHUNK_BAD);            /* no colon, bare CR */
+                     H1F_CHUNK_BAD); /* no colon, bare CR */
     assert_int_equal(chunked_result("0\r\nX\r\n\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("0\r\nX: a\rb\r\n\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("0\r\nX : a\r\n\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("0\r\nX: a\r\n b\r\n\r\n"),
-                     H1F_CHUNK_BAD);            /* obs-fold */
+                     H1F_CHUNK_BAD); /* obs-fold */
     assert_int_equal(chunked_result("0\r\nX: a\001\r\n\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("0\r\n: a\r\n\r\n"), H1F_CHUNK_BAD);
     assert_int_equal(chunked_result("3\r\nab"), H1F_CHUNK_MORE);
@@ -223,7 +236,10 @@ static void test_chunked_bad(void **state)
 /* A NUL is framing too: it ends neither a size line nor a trailer. */
 static void test_chunked_nul(void **state)
 {
-    static const struct { const char *s; size_t n; } cases[] = {
+    static const struct {
+        const char *s;
+        size_t n;
+    } cases[] = {
 #define C(lit) { lit, sizeof(lit) - 1 }
         C("4;a\0\r\nabcd\r\n0\r\n\r\n"),
         C("4\0\r\nabcd\r\n0\r\n\r\n"),

@@ -42,7 +42,7 @@ static void test_smooth_weights(void **state)
     add(&fo, "https://b");
     for (int i = 0; i < 8; i++)
         seq[i] = (char)('a' + failover_pick(&fo, 0, 0));
-    assert_string_equal(seq, "aabaaaba");   /* 6:2, never b twice */
+    assert_string_equal(seq, "aabaaaba"); /* 6:2, never b twice */
     failover_free(&fo);
 }
 
@@ -53,18 +53,18 @@ static void test_cool_downs(void **state)
     (void)state;
     add(&fo, "https://a");
     add(&fo, "https://b");
-    failover_fail(&fo, 0, 1000, 429, "1500", "9", 0);   /* ms header wins */
+    failover_fail(&fo, 0, 1000, 429, "1500", "9", 0); /* ms header wins */
     assert_int_equal(failover_pick(&fo, 0, 1000), 1);
     assert_int_equal(failover_pick(&fo, 0, 2000), 1);
     assert_int_equal(failover_pick(&fo, 0, 2500), 0);
-    failover_fail(&fo, 1, 3000, 429, NULL, NULL, 0);    /* default */
+    failover_fail(&fo, 1, 3000, 429, NULL, NULL, 0); /* default */
     assert_int_equal(failover_pick(&fo, 0, 3000), 0);
     assert_int_equal(failover_pick(&fo, 1u, 3000), -1); /* a tried, b cool */
     failover_fail(&fo, 0, 3000, 503, NULL, NULL, 0);
     assert_int_equal(failover_pick(&fo, 0, 3000), -1);
     assert_int_equal(failover_soonest(&fo, 3000, &wait), 0);
     assert_int_equal(wait, FAILOVER_COOL_FAIL_MS);
-    failover_fail(&fo, 1, 3000, 0, NULL, NULL, 0);      /* no shortening */
+    failover_fail(&fo, 1, 3000, 0, NULL, NULL, 0); /* no shortening */
     assert_int_equal(fo.ep[1].cool_until, 3000 + FAILOVER_COOL_429_MS);
     failover_free(&fo);
 }

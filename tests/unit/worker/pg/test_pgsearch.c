@@ -24,13 +24,14 @@ static void test_text_only(void **st)
     (void)st;
 
     assert_int_equal(pgs_build("items", "embedding_3l", "red 'shoes'", NULL,
-                               NULL, 0, 3, &q), 0);
+                               NULL, 0, 3, &q),
+                     0);
     HAS(q.sql, "fulltext_search AS (");
     HAS(q.sql, "plainto_tsquery('english', $1) query");
     HAS(q.sql, "1.0 / (60 + rank) AS score FROM fulltext_search");
     HAS(q.sql, "LIMIT $2::int");
     HASNT(q.sql, "vector_search");
-    HASNT(q.sql, "shoes");                  /* parameters only */
+    HASNT(q.sql, "shoes"); /* parameters only */
     assert_int_equal(q.n, 2);
     assert_string_equal(q.params[0], "red 'shoes'");
     assert_string_equal(q.params[1], "3");
@@ -43,7 +44,8 @@ static void test_vector_only(void **st)
     (void)st;
 
     assert_int_equal(pgs_build("t", "embedding_nomic", NULL, "{1,2}", NULL, 0,
-                               5, &q), 0);
+                               5, &q),
+                     0);
     HAS(q.sql, "RANK () OVER (ORDER BY embedding_nomic <=>"
                " $1::float8[]::vector) AS rank FROM t ORDER BY");
     HAS(q.sql, "FROM vector_search");
@@ -62,10 +64,12 @@ static void test_hybrid_with_filters(void **st)
     assert_int_equal(pgs_tool_args("{\"search_query\":\"boots\",\"price_filter\":"
                                    "{\"comparison_operator\":\"<=\",\"value\":"
                                    "99.5},\"brand_filter\":{\"comparison_operator"
-                                   "\":\"!=\",\"value\":\"X'; DROP\"}}", "q", &a),
+                                   "\":\"!=\",\"value\":\"X'; DROP\"}}",
+                                   "q", &a),
                      0);
     assert_int_equal(pgs_build("items", "embedding_3l", a.query, "{0.5}",
-                               a.filters, a.nfilters, 4, &q), 0);
+                               a.filters, a.nfilters, 4, &q),
+                     0);
     /* $1 vector, $2 text, $3 price, $4 brand, $5 top */
     HAS(q.sql, "FROM items WHERE price <= $3::float8 AND brand != $4 ORDER BY"
                " embedding_3l <=> $1::float8[]::vector LIMIT 20");
@@ -108,27 +112,33 @@ static void test_tool_args(void **st)
     pgs_args_free(&a);
     /* bad operators and values are dropped, good ones kept */
     assert_int_equal(pgs_tool_args(
-        "{\"search_query\":\"x\",\"price_filter\":{\"comparison_operator\":"
-        "\"LIKE\",\"value\":3},\"brand_filter\":{\"comparison_operator\":\"<\","
-        "\"value\":\"A\"}}", "q", &a), 0);
+                         "{\"search_query\":\"x\",\"price_filter\":{\"comparison_operator\":"
+                         "\"LIKE\",\"value\":3},\"brand_filter\":{\"comparison_operator\":\"<\","
+                         "\"value\":\"A\"}}",
+                         "q", &a),
+                     0);
     assert_int_equal(a.nfilters, 0);
     pgs_args_free(&a);
     assert_int_equal(pgs_tool_args(
-        "{\"search_query\":\"x\",\"price_filter\":{\"comparison_operator\":"
-        "\">\",\"value\":\"30\"},\"brand_filter\":{\"comparison_operator\":\"=\","
-        "\"value\":\"Acme\"}}", "q", &a), 0);
-    assert_int_equal(a.nfilters, 1);        /* the price was a string */
+                         "{\"search_query\":\"x\",\"price_filter\":{\"comparison_operator\":"
+                         "\">\",\"value\":\"30\"},\"brand_filter\":{\"comparison_operator\":\"=\","
+                         "\"value\":\"Acme\"}}",
+                         "q", &a),
+                     0);
+    assert_int_equal(a.nfilters, 1); /* the price was a string */
     assert_string_equal(a.filters[0].column, "brand");
     assert_string_equal(a.filters[0].op, "=");
     assert_string_equal(a.filters[0].value, "Acme");
     pgs_args_free(&a);
     assert_int_equal(pgs_tool_args(
-        "{\"search_query\":\"x\",\"price_filter\":{\"comparison_operator\":"
-        "\">=\",\"value\":30},\"brand_filter\":null}", "q", &a), 0);
+                         "{\"search_query\":\"x\",\"price_filter\":{\"comparison_operator\":"
+                         "\">=\",\"value\":30},\"brand_filter\":null}",
+                         "q", &a),
+                     0);
     f = pgs_filters_json(&a);
     s = cJSON_PrintUnformatted(f);
     assert_string_equal(s, "[{\"column\":\"price\",\"comparison_operator\":"
-                        "\">=\",\"value\":30}]");
+                           "\">=\",\"value\":30}]");
     free(s);
     cJSON_Delete(f);
     pgs_args_free(&a);

@@ -47,7 +47,7 @@ static void test_client(void **state)
 {
     static const struct {
         const struct cfg_list *l;
-        const char *peer, *xff, *want;    /* "(peer)": the peer is kept */
+        const char *peer, *xff, *want; /* "(peer)": the peer is kept */
     } t[] = {
         { &dflt, "127.0.0.1", "203.0.113.9", "203.0.113.9" },
         /* an untrusted peer is not believed */

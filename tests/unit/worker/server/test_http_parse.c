@@ -62,7 +62,7 @@ static void test_scan_line_limit(void **state)
     assert_true(scan_bytewise("GET /aaaaaa HTTP/1.1\r\n\r\n", &lim) > 0);
     assert_int_equal(scan_bytewise("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaa", &lim),
                      -414);
-    lim.line = 0;   /* unlimited */
+    lim.line = 0; /* unlimited */
     assert_true(scan_bytewise("GET /aaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n",
                               &lim) > 0);
 }
@@ -73,7 +73,8 @@ static void test_scan_field_limits(void **state)
     struct http_limits lim = { 4094, 2, 10 };
     assert_true(scan_bytewise("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n", &lim) > 0);
     assert_int_equal(scan_bytewise("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
-                                   &lim), -431);
+                                   &lim),
+                     -431);
     assert_true(scan_bytewise("GET / HTTP/1.1\r\nA: 4567890\r\n\r\n", &lim) > 0);
     assert_int_equal(scan_bytewise("GET / HTTP/1.1\r\nA: 45678901\r\n\r\n", &lim),
                      -431);
@@ -101,7 +102,9 @@ static void test_parse_ok(void **state)
     struct http_head h;
     char *c = NULL;
     assert_int_equal(parse("POST /a/b?x=1 HTTP/1.1\r\nHost:  example \r\n"
-                           "X-Empty:\r\nContent-Length: 5\r\n\r\n", &h, &c), 0);
+                           "X-Empty:\r\nContent-Length: 5\r\n\r\n",
+                           &h, &c),
+                     0);
     assert_string_equal(h.method, "POST");
     assert_string_equal(h.target, "/a/b?x=1");
     assert_int_equal(h.minor, 1);
@@ -120,11 +123,14 @@ static void test_parse_ok(void **state)
 static void test_parse_bad(void **state)
 {
     (void)state;
-    static const struct { const char *s; int want; } cases[] = {
-        { "GET  / HTTP/1.1\r\n\r\n", -400 },          /* double space */
-        { "GET /\r\n\r\n", -400 },                    /* HTTP/0.9 */
+    static const struct {
+        const char *s;
+        int want;
+    } cases[] = {
+        { "GET  / HTTP/1.1\r\n\r\n", -400 }, /* double space */
+        { "GET /\r\n\r\n", -400 },           /* HTTP/0.9 */
         { "GET / HTTP/1.1 x\r\n\r\n", -400 },
-        { "G(T / HTTP/1.1\r\n\r\n", -400 },           /* method not a token */
+        { "G(T / HTTP/1.1\r\n\r\n", -400 }, /* method not a token */
         { "GET / HTTX/1.1\r\n\r\n", -400 },
         { "GET / HTTP/2.0\r\n\r\n", -505 },
         { "GET / HTTP/1.1\r\nHost : a\r\n\r\n", -400 }, /* space before ':' */
@@ -151,8 +157,14 @@ static void test_parse_bad(void **state)
 static void test_parse_nul(void **state)
 {
     (void)state;
-#define NUL_CASE(lit) { lit, sizeof(lit) - 1 }
-    static const struct { const char *s; size_t len; } cases[] = {
+#define NUL_CASE(lit)        \
+    {                        \
+        lit, sizeof(lit) - 1 \
+    }
+    static const struct {
+        const char *s;
+        size_t len;
+    } cases[] = {
         NUL_CASE("GET / HTTP/1.1\r\nA: b\0c\r\n\r\n"),
         NUL_CASE("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\0x\r\n\r\n"),
         NUL_CASE("GET / HTTP/1.1\r\n\0X: y\r\nContent-Length: 5\r\n\r\n"),
@@ -210,32 +222,50 @@ static void test_body_framing(void **state)
     assert_int_equal(body_of("GET / HTTP/1.1\r\n\r\n", &k, &n), 0);
     assert_int_equal(k, HTTP_BODY_NONE);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-                             &k, &n), 0);
+                             &k, &n),
+                     0);
     assert_int_equal(k, HTTP_BODY_NONE);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n",
-                             &k, &n), 0);
+                             &k, &n),
+                     0);
     assert_int_equal(k, HTTP_BODY_CHUNKED);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
-                             "Content-Length: 3\r\n\r\n", &k, &n), 0);
+                             "Content-Length: 3\r\n\r\n",
+                             &k, &n),
+                     0);
     assert_int_equal(n, 3);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
-                             "Content-Length: 4\r\n\r\n", &k, &n), -400);
+                             "Content-Length: 4\r\n\r\n",
+                             &k, &n),
+                     -400);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-                             &k, &n), -400);
+                             &k, &n),
+                     -400);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nContent-Length: 1,1\r\n\r\n",
-                             &k, &n), -400);
+                             &k, &n),
+                     -400);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nContent-Length: "
-                             "99999999999999999999999\r\n\r\n", &k, &n), -400);
+                             "99999999999999999999999\r\n\r\n",
+                             &k, &n),
+                     -400);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
-                             "Transfer-Encoding: chunked\r\n\r\n", &k, &n), -400);
+                             "Transfer-Encoding: chunked\r\n\r\n",
+                             &k, &n),
+                     -400);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
-                             &k, &n), -501);
+                             &k, &n),
+                     -501);
     assert_int_equal(body_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, "
-                             "chunked\r\n\r\n", &k, &n), -501);
+                             "chunked\r\n\r\n",
+                             &k, &n),
+                     -501);
 }
 
 /* Each head parses, and fn says of it what the case wants. */
-struct head_case { const char *s; int want; };
+struct head_case {
+    const char *s;
+    int want;
+};
 
 static void check_heads(const struct head_case *cases, size_t n,
                         int (*fn)(const struct http_head *))

@@ -63,7 +63,8 @@ static void valid_requests(void **state)
 
     (void)state;
     assert_int_equal(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
-                           &in, err, sizeof err, &root), 0);
+                           &in, err, sizeof err, &root),
+                     0);
     assert_int_equal(cJSON_GetArraySize(in.messages), 1);
     assert_null(in.context);
     assert_null(in.session_state);
@@ -77,7 +78,8 @@ static void valid_requests(void **state)
                            "\"context\":{\"overrides\":{\"temperature\":0.5,"
                            "\"max_tokens\":100,\"seed\":-7}},"
                            "\"sessionState\":{\"x\":1}}",
-                           &in, err, sizeof err, &root), 0);
+                           &in, err, sizeof err, &root),
+                     0);
     assert_true(in.has_temperature && in.has_max_tokens && in.has_seed);
     assert_true(in.temperature == 0.5);
     assert_int_equal(in.max_tokens, 100);
@@ -89,7 +91,8 @@ static void valid_requests(void **state)
     assert_int_equal(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"\"}],"
                            "\"session_state\":\"a\",\"sessionState\":\"b\","
                            "\"context\":{\"overrides\":{\"temperature\":null}}}",
-                           &in, err, sizeof err, &root), 0);
+                           &in, err, sizeof err, &root),
+                     0);
     assert_string_equal(in.session_state->valuestring, "a");
     assert_false(in.has_temperature);
     cJSON_Delete(root);
@@ -106,14 +109,17 @@ static void invalid_requests(void **state)
     expect_error("{\"messages\":[{\"role\":null,\"content\":\"x\"}]}",
                  "messages[0].role:");
     expect_error("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
-                 "{\"role\":\"bot\",\"content\":\"x\"}]}", "messages[1].role:");
+                 "{\"role\":\"bot\",\"content\":\"x\"}]}",
+                 "messages[1].role:");
     expect_error("{\"messages\":[{\"role\":\"user\"}]}", "messages[0].content:");
     expect_error("{\"messages\":[{\"role\":\"user\",\"content\":[]}]}",
                  "messages[0].content:");
     expect_error("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                 "\"context\":[]}", "context:");
+                 "\"context\":[]}",
+                 "context:");
     expect_error("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                 "\"context\":{\"overrides\":\"x\"}}", "context.overrides:");
+                 "\"context\":{\"overrides\":\"x\"}}",
+                 "context.overrides:");
 }
 
 static void override_bounds(void **state)
@@ -133,7 +139,7 @@ static void override_bounds(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(text, sizeof text, "{\"messages\":[{\"role\":\"user\","
-                 "\"content\":\"x\"}],\"context\":{\"overrides\":{%s}}}",
+                                    "\"content\":\"x\"}],\"context\":{\"overrides\":{%s}}}",
                  bad[i][0]);
         expect_error(text, bad[i][1]);
     }
@@ -173,10 +179,11 @@ static const char *str(const cJSON *o, const char *name)
 static void upstream_body(void **state)
 {
     cJSON *b = body_for("openai",
-        "{\"messages\":[{\"role\":\"user\",\"content\":\"q \\\"1\\\"\"},"
-        "{\"role\":\"assistant\",\"content\":\"a\",\"name\":\"dropped\"}],"
-        "\"context\":{\"overrides\":{\"temperature\":0.2,\"max_tokens\":7,"
-        "\"seed\":123456789012}},\"session_state\":\"not sent\"}", 1);
+                        "{\"messages\":[{\"role\":\"user\",\"content\":\"q \\\"1\\\"\"},"
+                        "{\"role\":\"assistant\",\"content\":\"a\",\"name\":\"dropped\"}],"
+                        "\"context\":{\"overrides\":{\"temperature\":0.2,\"max_tokens\":7,"
+                        "\"seed\":123456789012}},\"session_state\":\"not sent\"}",
+                        1);
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(b, "messages");
 
     (void)state;
@@ -220,19 +227,18 @@ static void upstream_body_per_provider(void **state)
 static void upstream_body_round_trips(void **state)
 {
     cJSON *b = body_for("openai",
-        "{\"messages\":[{\"role\":\"user\",\"content\":"
-        "\"tab\\t nl\\n \\u0001 \\\"q\\\" \\\\ caf\\u00e9\"}],"
-        "\"context\":{\"overrides\":{\"temperature\":0.30000000000000004,"
-        "\"seed\":-9007199254740}}}", 0);
+                        "{\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"tab\\t nl\\n \\u0001 \\\"q\\\" \\\\ caf\\u00e9\"}],"
+                        "\"context\":{\"overrides\":{\"temperature\":0.30000000000000004,"
+                        "\"seed\":-9007199254740}}}",
+                        0);
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(b, "messages");
 
     (void)state;
     assert_string_equal(str(cJSON_GetArrayItem(msgs, 1), "content"),
                         "tab\t nl\n \x01 \"q\" \\ caf\xc3\xa9");
-    assert_true(cJSON_GetObjectItemCaseSensitive(b, "temperature")->valuedouble
-                == 0.1 + 0.2);
-    assert_true(cJSON_GetObjectItemCaseSensitive(b, "seed")->valuedouble
-                == -9007199254740.0);
+    assert_true(cJSON_GetObjectItemCaseSensitive(b, "temperature")->valuedouble == 0.1 + 0.2);
+    assert_true(cJSON_GetObjectItemCaseSensitive(b, "seed")->valuedouble == -9007199254740.0);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(b, "stream")));
     cJSON_Delete(b);
 }
@@ -271,7 +277,8 @@ static void first_line(void **state)
         "\"sessionState\":\"caf\\u00e9 \\t\"}",
     };
     static const char *const names[][2] = {
-        { "openai", "gpt-4o-mini" }, { "azure", "my \"dep\"\\\n" },
+        { "openai", "gpt-4o-mini" },
+        { "azure", "my \"dep\"\\\n" },
     };
 
     (void)state;

@@ -79,7 +79,7 @@ static int scan_primed(const char *s, size_t n, const char *primer,
 
     if (primer == NULL) {
         primer = s;
-        if (rc != DELTA_OK)     /* nothing to remember */
+        if (rc != DELTA_OK) /* nothing to remember */
             primer = "";
     }
     delta_scan(primer, strlen(primer), &d, &memo);
@@ -115,22 +115,26 @@ static void test_real_chunks(void **state)
     expect(azure, DELTA_OK, "Hello!");
     /* the role chunk, Azure's prompt-filter chunk, the last and usage */
     expect("{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-           "\"content\":\"\",\"refusal\":null}}]}", DELTA_OK, "");
+           "\"content\":\"\",\"refusal\":null}}]}",
+           DELTA_OK, "");
     expect("{\"choices\":[],\"prompt_filter_results\":[{\"prompt_index\":0}]}",
            DELTA_OK, NULL);
     expect("{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
-           "\"stop\"}]}", DELTA_OK, NULL);
+           "\"stop\"}]}",
+           DELTA_OK, NULL);
     expect("{\"choices\":[],\"usage\":{\"prompt_tokens\":3}}", DELTA_OK, NULL);
     expect(" {\"choices\":[{\"delta\":null}]} \r\n", DELTA_OK, NULL);
     expect("{\"choices\":[{\"delta\":{\"content\":null,"
-           "\"reasoning_content\":\"\"}}]}", DELTA_OK, NULL);
+           "\"reasoning_content\":\"\"}}]}",
+           DELTA_OK, NULL);
 }
 
 static void test_escapes(void **state)
 {
     (void)state;
     expect("{\"choices\":[{\"delta\":{\"content\":\"\\b\\f\\n\\r\\t\\/\\\\"
-           "\\u0041\\u00FF\\u20ac\"}}]}", DELTA_OK,
+           "\\u0041\\u00FF\\u20ac\"}}]}",
+           DELTA_OK,
            "\b\f\n\r\t/\\A\xc3\xbf\xe2\x82\xac");
     /* lone or reversed surrogates, \u0000, bad escapes: cJSON decides */
     expect("{\"choices\":[{\"delta\":{\"content\":\"\\ud83d\"}}]}",
@@ -156,7 +160,8 @@ static void test_left_to_cjson(void **state)
     (void)state;
     expect("{\"error\":{\"message\":\"boom\"}}", DELTA_OTHER, NULL);
     expect("{\"choices\":[{\"delta\":{},\"finish_reason\":"
-           "\"content_filter\"}]}", DELTA_OTHER, NULL);
+           "\"content_filter\"}]}",
+           DELTA_OTHER, NULL);
     expect("{\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm\"}}]}",
            DELTA_OTHER, NULL);
     /* a refusal (content null) is the answer, for chat.c to show */
@@ -172,9 +177,11 @@ static void test_left_to_cjson(void **state)
     expect("{\"n\":1.}", DELTA_OTHER, NULL);
     expect("{\"n\":-}", DELTA_OTHER, NULL);
     expect("{\"n\":1234567890123456789012345678901234567890123456789012345678"
-           "901234}", DELTA_OTHER, NULL);
+           "901234}",
+           DELTA_OTHER, NULL);
     expect("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]"
-           "]]]]]]]]]]]]}", DELTA_OTHER, NULL);
+           "]]]]]]]]]]]]}",
+           DELTA_OTHER, NULL);
     expect("{\"a\":tru}", DELTA_OTHER, NULL);
     expect("{\"a\":1,}", DELTA_OTHER, NULL);
     expect("{\"a\" 1}", DELTA_OTHER, NULL);
@@ -184,11 +191,13 @@ static void test_first_key_wins(void **state)
 {
     (void)state;
     expect("{\"choices\":[{\"delta\":{\"content\":\"one\",\"content\":\"two\"}}],"
-           "\"choices\":[{\"delta\":{\"content\":\"three\"}}]}", DELTA_OK, "one");
+           "\"choices\":[{\"delta\":{\"content\":\"three\"}}]}",
+           DELTA_OK, "one");
     expect("{\"choices\":[{\"delta\":{\"content\":7,\"content\":\"two\"}}]}",
            DELTA_OK, NULL);
     expect("{\"choices\":[{\"delta\":{\"content\":\"a\"}},"
-           "{\"delta\":{\"content\":\"b\"}}]}", DELTA_OK, "a");
+           "{\"delta\":{\"content\":\"b\"}}]}",
+           DELTA_OK, "a");
 }
 
 /* The memo holds the bytes up to the delta's value and is used: with its
@@ -232,7 +241,8 @@ static void test_memo_bound(void **state)
 
     assert_non_null(chunk);
     n = (size_t)sprintf(chunk, "{\"x\":\"%0*d\",\"choices\":[{\"delta\":"
-                        "{\"content\":\"a\"}}]}", (int)pad, 0);
+                               "{\"content\":\"a\"}}]}",
+                        (int)pad, 0);
     assert_int_equal(delta_scan(chunk, n, &d, &memo), DELTA_OK);
     assert_int_equal(d.content_len, 1);
     assert_int_equal(memo.n, 0);

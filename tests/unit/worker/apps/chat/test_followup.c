@@ -36,7 +36,8 @@ static void items(const struct followup *f, char *out, size_t cap)
 
     assert_non_null(a);
     out[0] = '\0';
-    cJSON_ArrayForEach(q, a) {
+    cJSON_ArrayForEach(q, a)
+    {
         if (out[0])
             strncat(out, "|", cap - strlen(out) - 1);
         strncat(out, q->valuestring, cap - strlen(out) - 1);

@@ -69,14 +69,15 @@ static void test_the_frontend_s_request(void **state)
     (void)state;
 
     assert_int_equal(parse_in("{\"top\":5,\"retrieval_mode\":\"text\","
-                           "\"semantic_ranker\":false,\"semantic_captions\":true,"
-                           "\"query_rewriting\":true,\"minimum_search_score\":0.5,"
-                           "\"minimum_reranker_score\":1.5,"
-                           "\"include_category\":\"Dad's\",\"exclude_category\":"
-                           "\"old\",\"suggest_followup_questions\":true,"
-                           "\"reasoning_effort\":\"low\",\"language\":\"fr\","
-                           "\"vector_fields\":[\"embedding\"],\"seed\":null}",
-                           &o, err, &tree), 0);
+                              "\"semantic_ranker\":false,\"semantic_captions\":true,"
+                              "\"query_rewriting\":true,\"minimum_search_score\":0.5,"
+                              "\"minimum_reranker_score\":1.5,"
+                              "\"include_category\":\"Dad's\",\"exclude_category\":"
+                              "\"old\",\"suggest_followup_questions\":true,"
+                              "\"reasoning_effort\":\"low\",\"language\":\"fr\","
+                              "\"vector_fields\":[\"embedding\"],\"seed\":null}",
+                              &o, err, &tree),
+                     0);
     assert_int_equal(o.top, 5);
     assert_int_equal(o.mode, OVERRIDES_TEXT);
     assert_false(o.semantic_ranker);
@@ -131,7 +132,8 @@ static void test_prompt_template(void **state)
     o.followups = 1;
     p = overrides_prompt(&o, "BASE");
     assert_true(!strncmp(p, "BASE\n\nTalk like a pirate.\n\nGenerate 3 very "
-                         "brief follow-up questions", 67));
+                            "brief follow-up questions",
+                         67));
     assert_non_null(strstr(p, "Make sure the last question ends with \">>\"."));
     free(p);
 }

@@ -18,7 +18,7 @@
 struct out {
     char think[512], answer[512];
     size_t nt, na;
-    int answer_then_think;      /* thinking emitted after some answer */
+    int answer_then_think; /* thinking emitted after some answer */
 };
 
 static void emit(void *arg, int thinking, const char *p, size_t n)

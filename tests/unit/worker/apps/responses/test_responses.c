@@ -76,8 +76,7 @@ static void chunk(struct responses_stream *s, const char *json)
 }
 
 #define CHUNK(delta) "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\"," \
-    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":" \
-    delta ",\"finish_reason\":null}]}"
+                     "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":" delta ",\"finish_reason\":null}]}"
 
 /* Sequence numbers from 0, one each, in order. */
 static void check_seq(const struct rec *r)
@@ -89,11 +88,16 @@ static void check_seq(const struct rec *r)
 static void test_text_stream(void **state)
 {
     static const char *const want[] = {
-        "response.created", "response.in_progress",
-        "response.output_item.added", "response.content_part.added",
-        "response.output_text.delta", "response.output_text.delta",
-        "response.output_text.done", "response.content_part.done",
-        "response.output_item.done", "response.completed",
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
     };
     struct responses_stream s;
     struct rec r = { 0 };
@@ -105,10 +109,10 @@ static void test_text_stream(void **state)
     chunk(&s, CHUNK("{\"content\":\"Hel\"}"));
     chunk(&s, CHUNK("{\"content\":\"lo \\\"x\\\"\"}"));
     chunk(&s, "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},"
-          "\"finish_reason\":\"stop\"}]}");
+              "\"finish_reason\":\"stop\"}]}");
     chunk(&s, "{\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
-          "\"completion_tokens\":3,\"total_tokens\":8,"
-          "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}");
+              "\"completion_tokens\":3,\"total_tokens\":8,"
+              "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}");
     responses_done(&s);
     assert_int_equal(r.n, 10);
     for (int i = 0; i < r.n; i++)
@@ -144,7 +148,8 @@ static void test_text_stream(void **state)
     assert_int_equal((int)num_at(resp, "usage.output_tokens"), 3);
     assert_int_equal((int)num_at(resp, "usage.total_tokens"), 8);
     assert_int_equal((int)num_at(resp, "usage.output_tokens_details."
-                                 "reasoning_tokens"), 0);
+                                       "reasoning_tokens"),
+                     0);
     assert_string_equal(responses_output_text(&s), "Hello \"x\"");
     responses_free(&s);
     rec_free(&r);
@@ -204,8 +209,8 @@ static void test_failed(void **state)
     responses_begin(&s);
     chunk(&s, CHUNK("{\"content\":\"a\"}"));
     assert_int_equal(responses_chunk(&s, e, strlen(e)), -1);
-    responses_done(&s);                 /* no-op after the failure */
-    responses_fail(&s, "x", "y");       /* likewise */
+    responses_done(&s);           /* no-op after the failure */
+    responses_fail(&s, "x", "y"); /* likewise */
     check_seq(&r);
     assert_string_equal(type_of(&r, r.n - 1), "response.failed");
     const cJSON *resp = cJSON_GetObjectItem(r.ev[r.n - 1], "response");
@@ -235,7 +240,7 @@ static void test_incomplete(void **state)
     responses_init(&s, "m", 1, 4, emit, &r);
     responses_begin(&s);
     chunk(&s, "{\"choices\":[{\"index\":0,\"delta\":{},"
-          "\"finish_reason\":\"length\"}]}");
+              "\"finish_reason\":\"length\"}]}");
     responses_done(&s);
     check_seq(&r);
     /* an empty message item even when nothing was said */
@@ -276,7 +281,8 @@ static void test_whole(void **state)
     assert_string_equal(str_at(o, "output.1.content.0.type"), "output_text");
     assert_string_equal(str_at(o, "output.1.content.0.text"), "Hi there");
     assert_int_equal((int)num_at(o, "usage.input_tokens_details."
-                                 "cached_tokens"), 1);
+                                    "cached_tokens"),
+                     1);
     cJSON_Delete(o);
     free(out);
     responses_free(&s);
@@ -306,7 +312,8 @@ static void test_request(void **state)
 
     b = chat_body("{\"model\":\"x\",\"input\":\"Hi\",\"instructions\":\"Be "
                   "brief\",\"stream\":true,\"max_output_tokens\":50,"
-                  "\"temperature\":0.5,\"top_p\":0.9}", err, sizeof(err));
+                  "\"temperature\":0.5,\"top_p\":0.9}",
+                  err, sizeof(err));
     assert_non_null(b);
     assert_string_equal(str_at(b, "messages.0.role"), "system");
     assert_string_equal(str_at(b, "messages.0.content"), "Be brief");
@@ -340,19 +347,23 @@ static void test_request(void **state)
     assert_null(cJSON_GetObjectItem(b, "stream_options"));
     cJSON_Delete(b);
 
-    static const struct { const char *req, *err; } bad[] = {
+    static const struct {
+        const char *req, *err;
+    } bad[] = {
         { "{}", "input: required" },
         { "{\"input\":[]}", "input: must be a string or a non-empty array "
-          "of items" },
+                            "of items" },
         { "{\"input\":[{\"role\":\"bot\",\"content\":\"x\"}]}",
           "input[0].role: must be user, assistant, system or developer" },
         { "{\"input\":[{\"type\":\"function_call\"}]}",
           "input[0].type: only message items are supported" },
         { "{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
-          "\"input_image\"}]}]}", "input[0].content[0].type: must be "
+          "\"input_image\"}]}]}",
+          "input[0].content[0].type: must be "
           "input_text or output_text (this provider takes text only)" },
         { "{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
-          "\"input_text\"}]}]}", "input[0].content[0].text: must be a "
+          "\"input_text\"}]}]}",
+          "input[0].content[0].text: must be a "
           "string" },
         { "{\"input\":[{\"role\":\"user\",\"content\":5}]}",
           "input[0].content: must be a string or an array of parts" },

@@ -47,7 +47,9 @@ static void heads_and_framing(void **state)
     (void)state;
     assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream"
                            "\r\nTransfer-Encoding: chunked\r\nX-Request-Id:  "
-                           "abc \r\n\r\n", 0, &h, &why), 0);
+                           "abc \r\n\r\n",
+                           0, &h, &why),
+                     0);
     assert_int_equal(h.status, 200);
     assert_int_equal(h.framing, H1_F_CHUNKED);
     assert_int_equal(h.keep_alive, 1);
@@ -55,7 +57,9 @@ static void heads_and_framing(void **state)
     assert_null(h1_head_get(&h, "content-length"));
 
     assert_int_equal(parse("HTTP/1.1 429 Too Many Requests\r\nContent-Length: "
-                           "12\r\nConnection: close\r\n\r\n", 0, &h, &why), 0);
+                           "12\r\nConnection: close\r\n\r\n",
+                           0, &h, &why),
+                     0);
     assert_int_equal(h.framing, H1_F_LENGTH);
     assert_int_equal(h.length, 12);
     assert_int_equal(h.keep_alive, 0);
@@ -66,7 +70,9 @@ static void heads_and_framing(void **state)
     assert_int_equal(h.keep_alive, 0);
     /* a coding other than chunked last: to the close as well */
     assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, "
-                           "gzip\r\n\r\n", 0, &h, &why), 0);
+                           "gzip\r\n\r\n",
+                           0, &h, &why),
+                     0);
     assert_int_equal(h.framing, H1_F_CLOSE);
     /* no body: 204, 304, 1xx, a HEAD's answer */
     assert_int_equal(parse("HTTP/1.1 204 No Content\r\n\r\n", 0, &h, &why), 0);
@@ -74,11 +80,14 @@ static void heads_and_framing(void **state)
     assert_int_equal(parse("HTTP/1.1 100 Continue\r\n\r\n", 0, &h, &why), 0);
     assert_int_equal(h.framing, H1_F_NONE);
     assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 1,
-                           &h, &why), 0);
+                           &h, &why),
+                     0);
     assert_int_equal(h.framing, H1_F_NONE);
     /* the same length twice is one length */
     assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
-                           "content-length: 3\r\n\r\n", 0, &h, &why), 0);
+                           "content-length: 3\r\n\r\n",
+                           0, &h, &why),
+                     0);
     assert_int_equal(h.length, 3);
 }
 
@@ -99,8 +108,8 @@ static void bad_heads(void **state)
         /* both: an error, RFC 9112 6.3 (the connection is not reused) */
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" // NOLINT(bugprone-suspicious-missing-comma): one response
         "Content-Length: 5\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nA: b\001\r\n\r\n",   /* control byte */
-        "HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n",     /* bare CR */
+        "HTTP/1.1 200 OK\r\nA: b\001\r\n\r\n", /* control byte */
+        "HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n",  /* bare CR */
     };
     struct h1_head h;
     const char *why;

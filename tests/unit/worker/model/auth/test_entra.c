@@ -40,16 +40,14 @@ static void test_choice(void **state)
 
 static void test_requests(void **state)
 {
-    struct entra_cred cr = { .kind = ENTRA_SECRET, .tenant = "t 1",
-        .client_id = "c", .secret = "a&b=c+d", .authority = "https://l.example/",
-        .imds_host = "http://127.0.0.1:9/" };
+    struct entra_cred cr = { .kind = ENTRA_SECRET, .tenant = "t 1", .client_id = "c", .secret = "a&b=c+d", .authority = "https://l.example/", .imds_host = "http://127.0.0.1:9/" };
     struct entra_http h;
     (void)state;
     assert_int_equal(entra_http_build(&cr, SCOPE, NULL, &h), 0);
     assert_string_equal(h.url, "https://l.example/t%201/oauth2/v2.0/token");
     assert_string_equal(h.body, "grant_type=client_credentials&client_id=c"
-        "&client_secret=a%26b%3Dc%2Bd&scope=https%3A%2F%2Fcognitiveservices"
-        ".azure.com%2F.default");
+                                "&client_secret=a%26b%3Dc%2Bd&scope=https%3A%2F%2Fcognitiveservices"
+                                ".azure.com%2F.default");
     entra_http_free(&h);
     cr.kind = ENTRA_WORKLOAD;
     assert_int_equal(entra_http_build(&cr, SCOPE, "jwt", &h), 0);
@@ -60,8 +58,8 @@ static void test_requests(void **state)
     cr.client_id = NULL;
     assert_int_equal(entra_http_build(&cr, SCOPE, NULL, &h), 0);
     assert_string_equal(h.url, "http://127.0.0.1:9/metadata/identity/oauth2/"
-        "token?api-version=2018-02-01&resource=https%3A%2F%2F"
-        "cognitiveservices.azure.com");
+                               "token?api-version=2018-02-01&resource=https%3A%2F%2F"
+                               "cognitiveservices.azure.com");
     assert_string_equal(h.header, "Metadata: true");
     assert_null(h.body);
     entra_http_free(&h);
@@ -91,8 +89,8 @@ static void test_parse(void **state)
 static void test_times(void **state)
 {
     (void)state;
-    assert_true(entra_refresh_at(0, 3600000) == 3300000);  /* 5 min early */
-    assert_true(entra_refresh_at(0, 4000) == 2000);         /* half-life */
+    assert_true(entra_refresh_at(0, 3600000) == 3300000); /* 5 min early */
+    assert_true(entra_refresh_at(0, 4000) == 2000);       /* half-life */
     assert_true(entra_usable_until(0, 3600000) == 3570000);
     assert_true(entra_usable_until(0, 4000) == 3600);
 }

@@ -25,7 +25,8 @@
 #define NOW 1800000000L
 static const char *const issuers[] = {
     "https://login.microsoftonline.com/t/v2.0", "https://sts.windows.net/t/",
-    NULL };
+    NULL
+};
 static const char *const audiences[] = { "api://app", "app", NULL };
 
 static EVP_PKEY *priv, *other, *pub;
@@ -35,7 +36,8 @@ static void b64url(const unsigned char *p, size_t n, char *out, size_t cap)
 {
     b64_encode(p, n, out, cap);
     for (char *c = out; *c; c++)
-        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+        *c = *c == '+' ? '-' : *c == '/' ? '_'
+                                         : *c;
     out[strcspn(out, "=")] = '\0';
 }
 
@@ -55,7 +57,8 @@ static char *make(EVP_PKEY *k, const char *header, const char *claims)
     o += strlen(tok + o);
     assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k), 1);
     assert_int_equal(EVP_DigestSign(md, sig, &siglen, (unsigned char *)tok,
-                                    o), 1);
+                                    o),
+                     1);
     EVP_MD_CTX_free(md);
     tok[o++] = '.';
     b64url(sig, siglen, tok + o, sizeof(tok) - o);
@@ -66,7 +69,8 @@ static char *claims(const char *iss, const char *aud, long exp, long nbf)
 {
     static char c[512];
     snprintf(c, sizeof(c), "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%ld,"
-             "\"nbf\":%ld,\"oid\":\"u-1\"}", iss, aud, exp, nbf);
+                           "\"nbf\":%ld,\"oid\":\"u-1\"}",
+             iss, aud, exp, nbf);
     return c;
 }
 
@@ -78,9 +82,10 @@ static int check(const char *token, char *err, size_t n)
 {
     struct jwt j;
     int rc = jwt_parse(token, &j, err, n) == 0 &&
-             jwt_verify(&j, pub, err, n) == 0 &&
-             jwt_check_claims(&j, issuers, audiences, NOW, err, n) == 0
-             ? 0 : -1;
+                     jwt_verify(&j, pub, err, n) == 0 &&
+                     jwt_check_claims(&j, issuers, audiences, NOW, err, n) == 0
+                 ? 0
+                 : -1;
     jwt_free(&j);
     return rc;
 }
@@ -132,23 +137,23 @@ static void test_good_tokens(void **state)
     struct jwt j;
     (void)state;
 
-    assert_int_equal(check(make(priv, RS256, claims(issuers[0], "app",
-                                                    NOW + 60, NOW - 60)),
-                           err, sizeof(err)), 0);
-    assert_int_equal(check(make(priv, RS256, claims(issuers[1], "api://app",
-                                                    NOW + 60, NOW - 60)),
-                           err, sizeof(err)), 0);
+    assert_int_equal(check(make(priv, RS256, claims(issuers[0], "app", NOW + 60, NOW - 60)),
+                           err, sizeof(err)),
+                     0);
+    assert_int_equal(check(make(priv, RS256, claims(issuers[1], "api://app", NOW + 60, NOW - 60)),
+                           err, sizeof(err)),
+                     0);
     /* Within the skew either way. */
-    assert_int_equal(check(make(priv, RS256, claims(issuers[0], "app",
-                                                    NOW - JWT_SKEW_S + 1,
-                                                    NOW + JWT_SKEW_S)),
-                           err, sizeof(err)), 0);
-    assert_int_equal(jwt_parse(make(priv, RS256, claims(issuers[0], "app",
-                                                        NOW, NOW)), &j, err,
-                               sizeof(err)), 0);
+    assert_int_equal(check(make(priv, RS256, claims(issuers[0], "app", NOW - JWT_SKEW_S + 1, NOW + JWT_SKEW_S)),
+                           err, sizeof(err)),
+                     0);
+    assert_int_equal(jwt_parse(make(priv, RS256, claims(issuers[0], "app", NOW, NOW)), &j, err,
+                               sizeof(err)),
+                     0);
     assert_string_equal(jwt_kid(&j), "k1");
     assert_string_equal(cJSON_GetObjectItem(jwt_claims(&j), "oid")
-                        ->valuestring, "u-1");
+                            ->valuestring,
+                        "u-1");
     jwt_free(&j);
 }
 
@@ -166,9 +171,11 @@ static void test_bad_signatures(void **state)
     dot[5] = dot[5] == 'A' ? 'B' : 'A';
     fails(copy, "");
     fails(make(priv, "{\"alg\":\"HS256\",\"kid\":\"k1\"}",
-               claims(issuers[0], "app", NOW + 60, NOW)), "not RS256");
+               claims(issuers[0], "app", NOW + 60, NOW)),
+          "not RS256");
     fails(make(priv, "{\"alg\":\"none\"}",
-               claims(issuers[0], "app", NOW + 60, NOW)), "not RS256");
+               claims(issuers[0], "app", NOW + 60, NOW)),
+          "not RS256");
 }
 
 static void test_bad_shapes(void **state)
@@ -180,24 +187,24 @@ static void test_bad_shapes(void **state)
     fails("!!.e30.c2ln", "header");
     fails("e30.!!.c2ln", "claims");
     fails("e30.e30.", "signature");
-    fails("W10.e30.c2ln", "header");        /* [] is no object */
+    fails("W10.e30.c2ln", "header"); /* [] is no object */
 }
 
 static void test_bad_claims(void **state)
 {
     (void)state;
-    fails(make(priv, RS256, claims("https://login.microsoftonline.com/x/v2.0",
-                                   "app", NOW + 60, NOW)), "issuer");
+    fails(make(priv, RS256, claims("https://login.microsoftonline.com/x/v2.0", "app", NOW + 60, NOW)), "issuer");
     fails(make(priv, RS256, claims(issuers[0], "api://other", NOW + 60, NOW)),
           "audience");
     fails(make(priv, RS256, claims(issuers[0], "app", NOW - JWT_SKEW_S, NOW)),
           "expired");
-    fails(make(priv, RS256, claims(issuers[0], "app", NOW + 600,
-                                   NOW + JWT_SKEW_S + 1)), "not valid yet");
+    fails(make(priv, RS256, claims(issuers[0], "app", NOW + 600, NOW + JWT_SKEW_S + 1)), "not valid yet");
     fails(make(priv, RS256, "{\"iss\":\"https://sts.windows.net/t/\","
-               "\"aud\":\"app\"}"), "without exp");
+                            "\"aud\":\"app\"}"),
+          "without exp");
     fails(make(priv, RS256, "{\"iss\":\"https://sts.windows.net/t/\","
-               "\"aud\":[\"app\"],\"exp\":1}"), "audience");
+                            "\"aud\":[\"app\"],\"exp\":1}"),
+          "audience");
 }
 
 int main(void)
