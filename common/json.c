@@ -186,8 +186,10 @@ struct cJSON *json_parse(const char *s, size_t len, char *err, size_t errlen)
 
     /* cJSON stops after the first value; whatever follows it (a second
      * object, a cut-and-paste tail) makes the text not JSON. */
-    if (root)
-        end += strspn(end, " \t\r\n");
+    /* s need not be NUL-terminated (an SSE event's data): skip the
+     * trailing blanks within len only. */
+    while (root && end < s + len && strchr(" \t\r\n", *end) && *end)
+        end++;
     if (!root || end != s + len) {
         cJSON_Delete(root);
         snprintf(err, errlen, "not valid JSON");

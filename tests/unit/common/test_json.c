@@ -137,6 +137,22 @@ static void parse(const char *s, size_t n, const char *why)
     cJSON_Delete(t);
 }
 
+/* An SSE event's data is not NUL-terminated: what follows len in memory
+ * (the blank line and the next event) is not part of the text. */
+static void test_parse_within_len(void **state)
+{
+    (void)state;
+    static const char buf[] = "{\"a\":1}\n\ndata: {}";
+    char err[128];
+    cJSON *o = json_parse(buf, 7, err, sizeof(err));
+
+    assert_non_null(o);
+    cJSON_Delete(o);
+    assert_non_null(o = json_parse(buf, 9, err, sizeof(err)));
+    cJSON_Delete(o);
+    assert_null(json_parse(buf, 10, err, sizeof(err)));
+}
+
 static void test_parse_strict(void **state)
 {
     static const char nul[] = "{\"a\":\"x\0y\"}";
@@ -183,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_parse_strict),
+        cmocka_unit_test(test_parse_within_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
