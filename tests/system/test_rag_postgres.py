@@ -545,7 +545,7 @@ def test_reconnect_after_expiry_uses_a_new_token(spawn, pg, tmp_path):
     """The pool's connections, lost after their token expired, come back
     with a token fetched anew: the old one no longer logs in, the new one
     does, and the mock issued exactly those two for the database."""
-    ttl = 3
+    ttl = round(3 * SLOW)      # the second token must outlive the checks
     m = Mock(tmp_path, "--token", "secret=s3cret,ttl=%d,delay_ms=%d,"
              "only=ossrdbms" % (ttl, 1000 * SLOW), name="entra-mock")
     follow = TokenPasswords(pg, m, "entra_refresh", ttl)
