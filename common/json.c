@@ -188,7 +188,7 @@ struct cJSON *json_parse(const char *s, size_t len, char *err, size_t errlen)
      * object, a cut-and-paste tail) makes the text not JSON. */
     /* s need not be NUL-terminated (an SSE event's data): skip the
      * trailing blanks within len only. */
-    while (root && end < s + len && strchr(" \t\r\n", *end) && *end)
+    while (root && end < s + len && memchr(" \t\r\n", *end, 4))
         end++;
     if (!root || end != s + len) {
         cJSON_Delete(root);
